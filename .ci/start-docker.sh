@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Make a Docker engine answer on /var/run/docker.sock and build the local test image.
+# Safe to re-run: an engine that already answers is left alone.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+engine_log=/tmp/dockerd.log
+wait_seconds=60
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing_packages=()
+command -v docker >/dev/null 2>&1 || missing_packages+=(docker.io)
+command -v dockerd >/dev/null 2>&1 || missing_packages+=(docker.io)
+[ -x /bin/busybox ] || missing_packages+=(busybox-static)
+if [ "${#missing_packages[@]}" -gt 0 ]; then
+  echo "start-docker: installing ${missing_packages[*]}"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2046
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(printf '%s\n' "${missing_packages[@]}" | sort -u)
+fi
+
+if docker version >/dev/null 2>&1; then
+  echo "start-docker: engine already answering"
+else
+  echo "start-docker: starting dockerd (log: $engine_log)"
+  as_root nohup dockerd >"$engine_log" 2>&1 </dev/null &
+  deadline=$((SECONDS + wait_seconds))
+  until docker version >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "start-docker: dockerd did not answer within ${wait_seconds}s; last log lines:" >&2
+      tail -n 30 "$engine_log" >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "start-docker: engine answering after $((SECONDS + wait_seconds - deadline))s"
+fi
+
+"$repo_root/samples/images/build-image.sh"

@@ -1,0 +1,399 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace SessionMcp.Containers.Local.Native;
+
+/// <summary>
+/// A child process started with posix_spawn in its own session (so its process group id equals its pid and the
+/// whole group can be killed at once), with every signal reset to its default and an empty signal mask (.NET
+/// ignores SIGPIPE, and children would inherit that), stdout and stderr on pipes and stdin on a pipe or /dev/null.
+/// </summary>
+/// <remarks>
+/// The process is reaped by its own waiter thread. .NET's SIGCHLD handling only reaps children started with
+/// System.Diagnostics.Process, so waiting on our pid does not race with it.
+/// </remarks>
+internal sealed unsafe class SpawnedProcess : IDisposable
+{
+    /// <summary>Reported when the exit status was lost (someone else reaped the process).</summary>
+    public const int UnknownExitCode = -1;
+
+    private const string DefaultSearchPath = "/usr/local/bin:/usr/bin:/bin";
+
+    // Guards _reaped: while the child is not reaped its pid (and so its process group and session id) cannot be
+    // reused, so signalling -pid is only safe before reaping.
+    private readonly object _reapGate = new();
+    private bool _reaped;
+    private readonly Task<int> _exit;
+
+    private SpawnedProcess(int pid, Stream? stdin, Stream stdout, Stream stderr)
+    {
+        Pid = pid;
+        Stdin = stdin;
+        Stdout = stdout;
+        Stderr = stderr;
+        _exit = Task.Factory.StartNew(WaitForExitBlocking, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    public int Pid { get; }
+
+    /// <summary>The write end of the child's stdin, or null when the child reads /dev/null.</summary>
+    public Stream? Stdin { get; }
+
+    public Stream Stdout { get; }
+
+    public Stream Stderr { get; }
+
+    /// <summary>
+    /// Starts <paramref name="file"/> with <paramref name="argv"/> (argv[0] included; empty means just the file),
+    /// exactly <paramref name="environment"/> and <paramref name="workingDirectory"/>. A file name without a slash
+    /// is looked up in the PATH of <paramref name="environment"/>, as a shell would.
+    /// </summary>
+    /// <exception cref="ProcessSpawnException">The process could not be started.</exception>
+    public static SpawnedProcess Start(
+        string file,
+        IReadOnlyList<string> argv,
+        IReadOnlyDictionary<string, string> environment,
+        string workingDirectory,
+        bool withStdin)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(file);
+        ArgumentNullException.ThrowIfNull(argv);
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
+
+        // Checked here because posix_spawn reports a missing directory as ENOENT, indistinguishable from a missing file.
+        if (!Directory.Exists(workingDirectory))
+        {
+            throw new ProcessSpawnException($"Cannot start '{file}': working directory '{workingDirectory}' does not exist.", 0);
+        }
+
+        var executable = ResolveExecutable(file, environment, workingDirectory);
+        using var argvArray = new NativeStringArray(argv.Count == 0 ? [file] : argv);
+        using var envArray = new NativeStringArray(FormatEnvironment(environment));
+
+        int* stdinPipe = stackalloc int[] { -1, -1 };
+        int* stdoutPipe = stackalloc int[] { -1, -1 };
+        int* stderrPipe = stackalloc int[] { -1, -1 };
+        var attributes = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
+        var fileActions = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
+        var attributesReady = false;
+        var fileActionsReady = false;
+        var spawned = false;
+        try
+        {
+            // O_CLOEXEC on both ends: processes spawned concurrently by other threads must not inherit them, or
+            // they would hold our pipes open. dup2 in the child clears the flag on fds 0-2.
+            if (withStdin)
+            {
+                CreatePipe(stdinPipe);
+            }
+
+            CreatePipe(stdoutPipe);
+            CreatePipe(stderrPipe);
+
+            Check(LibC.posix_spawnattr_init(attributes), "posix_spawnattr_init");
+            attributesReady = true;
+            ConfigureSignalsAndSession(attributes);
+
+            Check(LibC.posix_spawn_file_actions_init(fileActions), "posix_spawn_file_actions_init");
+            fileActionsReady = true;
+            if (withStdin)
+            {
+                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stdinPipe[0], 0), "posix_spawn_file_actions_adddup2");
+            }
+            else
+            {
+                fixed (byte* devNull = "/dev/null\0"u8)
+                {
+                    Check(LibC.posix_spawn_file_actions_addopen(fileActions, 0, devNull, LibC.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
+                }
+            }
+
+            Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stdoutPipe[1], 1), "posix_spawn_file_actions_adddup2");
+            Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
+            using (var directory = new NativeStringArray([workingDirectory]))
+            {
+                Check(LibC.posix_spawn_file_actions_addchdir_np(fileActions, directory.Pointers[0]), "posix_spawn_file_actions_addchdir_np");
+            }
+
+            int pid;
+            int error;
+            using (var path = new NativeStringArray([executable]))
+            {
+                error = LibC.posix_spawn(&pid, path.Pointers[0], fileActions, attributes, argvArray.Pointers, envArray.Pointers);
+            }
+
+            if (error != 0)
+            {
+                throw new ProcessSpawnException($"Cannot start '{file}': {LibC.ErrorText(error)}.", error);
+            }
+
+            spawned = true;
+            return new SpawnedProcess(
+                pid,
+                withStdin ? OpenParentEnd(stdinPipe[1], FileAccess.Write) : null,
+                OpenParentEnd(stdoutPipe[0], FileAccess.Read),
+                OpenParentEnd(stderrPipe[0], FileAccess.Read));
+        }
+        finally
+        {
+            if (fileActionsReady)
+            {
+                LibC.posix_spawn_file_actions_destroy(fileActions);
+            }
+
+            if (attributesReady)
+            {
+                LibC.posix_spawnattr_destroy(attributes);
+            }
+
+            NativeMemory.Free(fileActions);
+            NativeMemory.Free(attributes);
+
+            // The child's ends always close here; the parent's ends only on failure (on success streams own them).
+            CloseIfOpen(stdinPipe[0]);
+            CloseIfOpen(stdoutPipe[1]);
+            CloseIfOpen(stderrPipe[1]);
+            if (!spawned)
+            {
+                CloseIfOpen(stdinPipe[1]);
+                CloseIfOpen(stdoutPipe[0]);
+                CloseIfOpen(stderrPipe[0]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes when the process exits, with its exit code, or 128 + N when killed by signal N.
+    /// Cancelling the token abandons the wait, not the process.
+    /// </summary>
+    public Task<int> WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
+
+    /// <summary>SIGKILL to the process group (pgid == pid because the child leads its own session).</summary>
+    public void KillProcessGroup()
+    {
+        lock (_reapGate)
+        {
+            if (!_reaped)
+            {
+                LibC.kill(-Pid, LibC.SIGKILL);
+            }
+        }
+    }
+
+    /// <summary>
+    /// SIGKILL to every process of the child's session: its process group, and also members that moved to other
+    /// groups (a shell with job control puts each job in its own group). Processes that started a new session
+    /// of their own escape, as they would escape a terminal hang-up.
+    /// </summary>
+    public void KillSession()
+    {
+        lock (_reapGate)
+        {
+            if (_reaped)
+            {
+                return;
+            }
+
+            LibC.kill(-Pid, LibC.SIGKILL);
+
+            // A process may fork between reading /proc and the kill; a few passes catch those children too.
+            for (var pass = 0; pass < 3; pass++)
+            {
+                var killedAny = false;
+                foreach (var member in FindLiveSessionMembers(Pid))
+                {
+                    killedAny |= LibC.kill(member, LibC.SIGKILL) == 0;
+                }
+
+                if (!killedAny)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Closes the parent's pipe ends. Does not kill the process.</summary>
+    public void Dispose()
+    {
+        Stdin?.Dispose();
+        Stdout.Dispose();
+        Stderr.Dispose();
+    }
+
+    /// <summary>Live (non-zombie) processes whose session id is <paramref name="sessionId"/>, read from /proc.</summary>
+    internal static List<int> FindLiveSessionMembers(int sessionId)
+    {
+        var members = new List<int>();
+        Span<Range> parts = stackalloc Range[5];
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(directory.AsSpan());
+            if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(directory, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // exited meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            // "pid (comm) state ppid pgrp session ..."; comm may contain spaces and parentheses, so split after the last ')'.
+            var fields = stat.AsSpan(stat.LastIndexOf(')') + 1).Trim();
+            if (fields.Split(parts, ' ') < 5)
+            {
+                continue;
+            }
+
+            var state = fields[parts[0]];
+            if (state is "Z" or "X" || !int.TryParse(fields[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var session))
+            {
+                continue;
+            }
+
+            if (session == sessionId)
+            {
+                members.Add(pid);
+            }
+        }
+
+        return members;
+    }
+
+    private int WaitForExitBlocking()
+    {
+        // Wait without reaping first, so KillProcessGroup can still safely signal the group until we reap.
+        var info = stackalloc byte[LibC.OpaqueStructBytes];
+        while (LibC.waitid(LibC.P_PID, (uint)Pid, info, LibC.WEXITED | LibC.WNOWAIT) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EINTR)
+            {
+                MarkReaped();
+                return UnknownExitCode;
+            }
+        }
+
+        int status;
+        lock (_reapGate)
+        {
+            int result;
+            do
+            {
+                result = LibC.waitpid(Pid, &status, 0);
+            }
+            while (result < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
+
+            _reaped = true;
+            if (result != Pid)
+            {
+                return UnknownExitCode;
+            }
+        }
+
+        var signal = status & 0x7F;
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal;
+    }
+
+    private void MarkReaped()
+    {
+        lock (_reapGate)
+        {
+            _reaped = true;
+        }
+    }
+
+    private static void ConfigureSignalsAndSession(void* attributes)
+    {
+        var allSignals = stackalloc byte[LibC.OpaqueStructBytes];
+        var noSignals = stackalloc byte[LibC.OpaqueStructBytes];
+        LibC.sigfillset(allSignals);
+        LibC.sigemptyset(noSignals);
+        Check(LibC.posix_spawnattr_setsigdefault(attributes, allSignals), "posix_spawnattr_setsigdefault");
+        Check(LibC.posix_spawnattr_setsigmask(attributes, noSignals), "posix_spawnattr_setsigmask");
+        Check(
+            LibC.posix_spawnattr_setflags(attributes, LibC.POSIX_SPAWN_SETSID | LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK),
+            "posix_spawnattr_setflags");
+    }
+
+    private static void CreatePipe(int* fds)
+    {
+        if (LibC.pipe2(fds, LibC.O_CLOEXEC) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new ProcessSpawnException($"Cannot create a pipe: {LibC.ErrorText(errno)}.", errno);
+        }
+    }
+
+    private static void Check(int error, string function)
+    {
+        if (error != 0)
+        {
+            throw new ProcessSpawnException($"{function} failed: {LibC.ErrorText(error)}.", error);
+        }
+    }
+
+    private static void CloseIfOpen(int fd)
+    {
+        if (fd >= 0)
+        {
+            LibC.close(fd);
+        }
+    }
+
+    private static FileStream OpenParentEnd(int fd, FileAccess access) =>
+        new(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
+
+    private static List<string> FormatEnvironment(IReadOnlyDictionary<string, string> environment)
+    {
+        var entries = new List<string>(environment.Count);
+        foreach (var (name, value) in environment)
+        {
+            if (string.IsNullOrEmpty(name) || name.Contains('=', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Invalid environment variable name '{name}'.", nameof(environment));
+            }
+
+            entries.Add(name + "=" + value);
+        }
+
+        return entries;
+    }
+
+    // posix_spawnp would search the PATH of *this* process; a shell searches the child's PATH, and so do we.
+    private static string ResolveExecutable(string file, IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    {
+        if (file.Contains('/', StringComparison.Ordinal))
+        {
+            return file; // relative paths resolve against the working directory: the chdir happens before exec
+        }
+
+        var searchPath = environment.TryGetValue("PATH", out var path) ? path : DefaultSearchPath;
+        foreach (var entry in searchPath.Split(':'))
+        {
+            var directory = entry.Length == 0 ? "." : entry;
+            var candidate = Path.Combine(Path.IsPathRooted(directory) ? directory : Path.Combine(workingDirectory, directory), file);
+            if (File.Exists(candidate) && IsExecutable(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new ProcessSpawnException($"Cannot start '{file}': not found in PATH '{searchPath}'.", 2);
+    }
+
+    private static bool IsExecutable(string path) =>
+        (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
+}

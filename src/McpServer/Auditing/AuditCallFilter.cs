@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using SessionMcp.McpServer.Tools;
+using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Editing;
+using SessionMcp.SessionRouting.Text;
+
+namespace SessionMcp.McpServer.Auditing;
+
+/// <summary>
+/// Wraps every tools/call — unknown tools, rejected arguments and crashes included — and appends exactly one audited
+/// event for it before the result leaves the server. It is also the one place where exceptions become error results:
+/// messages meant for the model pass through, anything unexpected is logged and replaced by a neutral message.
+/// </summary>
+internal static partial class AuditCallFilter
+{
+    public static McpRequestHandler<CallToolRequestParams, CallToolResult> Wrap(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
+        async (context, cancellationToken) =>
+        {
+            var services = context.Services ?? throw new InvalidOperationException("no request services");
+            var audit = services.GetRequiredService<AuditLog>();
+            var time = services.GetRequiredService<TimeProvider>();
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("SessionMcp.Audit");
+
+            var started = Stopwatch.GetTimestamp();
+            var name = context.Params?.Name ?? "";
+            var arguments = context.Params?.Arguments;
+            var call = new CallAudit(context.Server, context.Params?.ProgressToken)
+            {
+                SessionId = arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
+            };
+
+            CallToolResult result;
+            string outcome;
+            string? error = null;
+            CallAudit.Current = call;
+            try
+            {
+                if (context.MatchedPrimitive is not McpServerTool tool)
+                {
+                    var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
+                    (result, outcome, error) = Failure($"unknown tool '{name}'; this server's tools are: {known}", AuditOutcomes.Rejected);
+                }
+                else if (ArgumentValidator.Validate(tool.ProtocolTool.InputSchema, arguments is null ? null : new Dictionary<string, JsonElement>(arguments)) is { Count: > 0 } problems)
+                {
+                    (result, outcome, error) = Failure($"{name}: invalid arguments: {string.Join("; ", problems)}. Nothing was done.", AuditOutcomes.Rejected);
+                }
+                else
+                {
+                    result = await next(context, cancellationToken).ConfigureAwait(false);
+                    outcome = result.IsError == true ? AuditOutcomes.Error : AuditOutcomes.Ok;
+                    error = result.IsError == true ? string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text)) : null;
+                }
+            }
+            catch (UnknownSessionException e)
+            {
+                (result, outcome, error) = Failure(e.Message, AuditOutcomes.Rejected);
+            }
+            catch (Exception e) when (e is SessionException or EditException or FileContentException or McpException)
+            {
+                (result, outcome, error) = Failure(e.Message, AuditOutcomes.Error);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                Record(AuditOutcomes.Cancelled, "cancelled by the client");
+                throw;
+            }
+            catch (Exception e)
+            {
+                LogToolCrashed(logger, e, name);
+                (result, outcome, error) = Failure($"{name} failed inside session-mcp ({e.GetType().Name}); the details are in the server log. Retry, or check the session state with session_list.", AuditOutcomes.Error);
+            }
+            finally
+            {
+                CallAudit.Current = null;
+            }
+
+            var recorded = Record(outcome, error);
+            return WithEventSeq(result, recorded.Seq);
+
+            AuditEvent Record(string outcome, string? error)
+            {
+                var argumentsJson = arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))?.ToJsonString();
+                return audit.Append(new AuditEntry(
+                    time.GetUtcNow(),
+                    call.SessionId,
+                    AuditKinds.ToolCall,
+                    name,
+                    ClientOf(context.Server),
+                    argumentsJson,
+                    outcome,
+                    error is null ? null : SecretRedactor.RedactText(error),
+                    call.Summary?.ToJsonString(),
+                    (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                    call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString()));
+            }
+        };
+
+    private static (CallToolResult, string, string) Failure(string message, string outcome) =>
+        (new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = message }] }, outcome, message);
+
+    private static string? ClientOf(ModelContextProtocol.Server.McpServer server) =>
+        server.ClientInfo is { } info ? $"{info.Name}/{info.Version}" : null;
+
+    /// <summary>Adds the event's sequence number to the result the model sees.</summary>
+    private static CallToolResult WithEventSeq(CallToolResult result, long seq)
+    {
+        if (result.IsError == true)
+        {
+            foreach (var text in result.Content.OfType<TextContentBlock>().Take(1))
+            {
+                text.Text += $" (event_seq {seq})";
+            }
+            return result;
+        }
+        if (result.StructuredContent is { ValueKind: JsonValueKind.Object } content && JsonNode.Parse(content.GetRawText()) is JsonObject structured)
+        {
+            structured["event_seq"] = seq;
+            var json = structured.ToJsonString(ToolJson.Options);
+            result.StructuredContent = JsonElement.Parse(json);
+            result.Content = [new TextContentBlock { Text = json }];
+        }
+        return result;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Tool {Tool} crashed")]
+    private static partial void LogToolCrashed(ILogger logger, Exception exception, string tool);
+}

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Logging;
+using SessionMcp.Containers.Local;
+using SessionMcp.McpServer.Auditing;
+using SessionMcp.McpServer.Hosting;
+using SessionMcp.McpServer.Tools;
+using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Routing;
+using SessionMcp.SessionRouting.Sessions;
+using SessionMcp.SessionRouting.Storage;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>The wiring of session-mcp: storage, registry, router, backends and the MCP tools.</summary>
+internal static class SessionMcpServiceExtensions
+{
+    /// <summary>Storage, the registry, the router and the backends.</summary>
+    public static IServiceCollection AddSessionCore(this IServiceCollection services, ServerSettings settings)
+    {
+        services.AddSingleton(settings);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<SessionRegistry>();
+        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend });
+        services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
+        services.AddSingleton<ISessionBackend, LocalBackend>();
+        services.AddSingleton<SessionRouter>();
+        return services;
+    }
+
+    /// <summary>The MCP server over stdio with the session tools, every call audited.</summary>
+    public static IServiceCollection AddSessionMcpServer(this IServiceCollection services)
+    {
+        services.AddMcpServer(options =>
+            {
+                options.ServerInfo = new() { Name = "session-mcp", Version = typeof(SessionMcpServiceExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.1.0" };
+                options.ServerInstructions = "Create a session with session_create, then run commands (session_exec) and read/write/edit files (session_read_file, session_write_file, session_edit_file) in it by session_id. cd and export persist between session_exec calls. Everything is audited; session_replay shows a session's history. Sessions survive server restarts.";
+            })
+            .WithStdioServerTransport()
+            .WithTools<SessionLifecycleTools>(ToolJson.Options)
+            .WithTools<ExecTool>(ToolJson.Options)
+            .WithTools<FileTools>(ToolJson.Options)
+            .WithTools<ReplayTool>(ToolJson.Options)
+            .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
+        return services;
+    }
+}

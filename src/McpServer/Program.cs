@@ -1,0 +1,3 @@
+using SessionMcp.McpServer.Cli;
+
+return await CommandLine.RunAsync(args, Console.Out, Console.Error, CancellationToken.None);

@@ -1,0 +1,147 @@
+using System.ComponentModel;
+using System.Text;
+using System.Text.Json.Nodes;
+using ModelContextProtocol.Server;
+using SessionMcp.McpServer.Auditing;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Editing;
+using SessionMcp.SessionRouting.Routing;
+using SessionMcp.SessionRouting.Text;
+using SessionMcp.SessionRouting.Workspace;
+
+namespace SessionMcp.McpServer.Tools;
+
+/// <summary>Reading, writing and editing files in a session's workspace, confined by the path policy.</summary>
+[McpServerToolType]
+internal sealed class FileTools(SessionRouter router)
+{
+    private const int MaxReadLines = 10_000;
+
+    [McpServerTool(Name = "session_read_file", Title = "Read a file in a session", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Reads a text file from the session's workspace as numbered lines (`     1\\tline`), 2000 lines by default; use offset/limit for more. Returns total_lines and the file's sha256, which session_edit_file accepts as expected_sha256 to refuse stale edits. Paths are relative to the workspace root or absolute inside it.")]
+    public async Task<ReadFileResult> ReadAsync(
+        [Description("The session.")] string session_id,
+        [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
+        [Description("1-based number of the first line to return (default 1).")] int? offset = null,
+        [Description("How many lines to return (default 2000, max 10000).")] int? limit = null,
+        CancellationToken cancellationToken = default)
+    {
+        ToolArguments.RequireRange(offset, "offset", 1, int.MaxValue);
+        ToolArguments.RequireRange(limit, "limit", 1, MaxReadLines);
+        var workspace = Workspace(session_id);
+        var (content, resolved) = await Task.Run(() => WorkspaceFiles.Read(workspace, path), cancellationToken).ConfigureAwait(false);
+        var text = TextFile.Decode(content, resolved.VisiblePath);
+        var page = NumberedLines.Format(text.Text, offset ?? 1, limit ?? 2000, displayPath: resolved.VisiblePath);
+        var sha = WorkspaceFiles.Sha256Hex(content);
+        CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = content.Length, ["lines"] = page.TotalLines, ["sha256"] = sha };
+        router.Touch(session_id);
+        return new ReadFileResult(resolved.VisiblePath, page.Content, page.TotalLines, page.FirstLine, page.LastLine, page.HasMore, sha, text.Eol, 0);
+    }
+
+    [McpServerTool(Name = "session_write_file", Title = "Write a file in a session", ReadOnly = false, Destructive = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Creates or replaces a file in the session's workspace with `content` (UTF-8). The write is atomic: readers see the old file or the new one, never a mix. Set create_dirs to create missing parent directories. To change part of an existing file prefer session_edit_file.")]
+    public async Task<WriteFileResult> WriteAsync(
+        [Description("The session.")] string session_id,
+        [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
+        [Description("The complete new content of the file.")] string content,
+        [Description("Create missing parent directories (default false).")] bool create_dirs = false,
+        CancellationToken cancellationToken = default)
+    {
+        var workspace = Workspace(session_id);
+        var bytes = Encoding.UTF8.GetBytes(content);
+        var resolved = WorkspacePaths.Resolve(workspace, path);
+        var created = !File.Exists(resolved.HostPath);
+        await WorkspaceFiles.WithFileLockAsync(resolved, () => WorkspaceFiles.WriteAtomic(workspace, path, bytes, create_dirs), cancellationToken).ConfigureAwait(false);
+        var sha = WorkspaceFiles.Sha256Hex(bytes);
+        CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = bytes.Length, ["sha256"] = sha, ["created"] = created };
+        router.Touch(session_id);
+        return new WriteFileResult(resolved.VisiblePath, bytes.Length, sha, created, 0);
+    }
+
+    [McpServerTool(Name = "session_edit_file", Title = "Edit a file in a session", ReadOnly = false, Destructive = true, Idempotent = false, OpenWorld = false, UseStructuredContent = true)]
+    [Description("""
+        Replaces exact text in a file and returns a unified diff. old_string must match exactly once (include a few surrounding lines to make it unique) unless replace_all is true; when it matches several places or none, the error shows where, with line numbers, and nothing is changed. For several changes to one file pass `edits` (applied in order, all or nothing) instead of old_string/new_string. The file's line endings (LF/CRLF) and BOM are kept. Pass expected_sha256 from session_read_file to refuse the edit if the file changed since you read it; dry_run shows the diff without writing.
+        """)]
+    public async Task<EditFileResult> EditAsync(
+        [Description("The session.")] string session_id,
+        [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
+        [Description("The exact text to replace.")] string? old_string = null,
+        [Description("The replacement text (may be empty to delete).")] string? new_string = null,
+        [Description("Replace every occurrence of old_string (default false).")] bool replace_all = false,
+        [Description("Several replacements applied in order, all or nothing; use instead of old_string/new_string.")] List<EditSpec>? edits = null,
+        [Description("Refuse the edit unless the file's current sha256 is this (from session_read_file).")] string? expected_sha256 = null,
+        [Description("Return the diff without changing the file (default false).")] bool dry_run = false,
+        CancellationToken cancellationToken = default)
+    {
+        var operations = Operations(old_string, new_string, replace_all, edits);
+        var workspace = Workspace(session_id);
+        var resolved = WorkspacePaths.Resolve(workspace, path);
+
+        var (outcome, before, after) = await WorkspaceFiles.WithFileLockAsync(resolved, () =>
+        {
+            var (content, _) = WorkspaceFiles.Read(workspace, path);
+            var before = WorkspaceFiles.Sha256Hex(content);
+            if (expected_sha256 is not null && !string.Equals(expected_sha256, before, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new SessionException($"{resolved.VisiblePath} changed since you read it (expected sha256 {expected_sha256}, now {before}); read it again with session_read_file and redo the edit");
+            }
+            var outcome = TextEditor.Apply(content, resolved.VisiblePath, operations);
+            if (!dry_run)
+            {
+                WorkspaceFiles.WriteAtomic(workspace, path, outcome.NewContent, createDirectories: false);
+            }
+            return (outcome, before, WorkspaceFiles.Sha256Hex(outcome.NewContent));
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (CallAudit.Current is { } call)
+        {
+            call.Summary = new JsonObject
+            {
+                ["path"] = resolved.VisiblePath,
+                ["replacements"] = outcome.Replacements,
+                ["lines_added"] = outcome.LinesAdded,
+                ["lines_removed"] = outcome.LinesRemoved,
+                ["sha256_before"] = before,
+                ["sha256_after"] = after,
+                ["dry_run"] = dry_run,
+            };
+            call.Output = new JsonObject { ["diff"] = outcome.Diff };
+        }
+        router.Touch(session_id);
+        return new EditFileResult(resolved.VisiblePath, outcome.Diff, outcome.Replacements, before, after, outcome.Eol, outcome.Bom, dry_run, 0);
+    }
+
+    private WorkspaceLocation Workspace(string sessionId) => router.WorkspaceOf(router.GetRunning(sessionId));
+
+    private static List<EditOperation> Operations(string? oldString, string? newString, bool replaceAll, List<EditSpec>? edits)
+    {
+        if (edits is { Count: > 0 })
+        {
+            if (oldString is not null || newString is not null)
+            {
+                throw new SessionException("give either old_string/new_string or edits, not both");
+            }
+            return [.. edits.Select((e, i) => new EditOperation(
+                e.OldString ?? throw new SessionException($"edits[{i}] has no old_string"),
+                e.NewString ?? throw new SessionException($"edits[{i}] has no new_string (use \"\" to delete)"),
+                e.ReplaceAll ?? false))];
+        }
+        if (oldString is null || newString is null)
+        {
+            throw new SessionException("give old_string and new_string (new_string may be \"\"), or a non-empty edits list");
+        }
+        return [new EditOperation(oldString, newString, replaceAll)];
+    }
+}
+
+/// <summary>One replacement in session_edit_file's edits list.</summary>
+internal sealed record EditSpec(
+    [property: Description("The exact text to replace.")] string? OldString,
+    [property: Description("The replacement text.")] string? NewString,
+    [property: Description("Replace every occurrence (default false).")] bool? ReplaceAll);
+
+internal sealed record ReadFileResult(string Path, string Content, int TotalLines, int FirstLine, int LastLine, bool HasMore, string Sha256, string Eol, long EventSeq);
+
+internal sealed record WriteFileResult(string Path, int Bytes, string Sha256, bool Created, long EventSeq);
+
+internal sealed record EditFileResult(string Path, string Diff, int Replacements, string Sha256Before, string Sha256After, string Eol, bool Bom, bool DryRun, long EventSeq);

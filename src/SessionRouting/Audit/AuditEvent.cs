@@ -1,0 +1,43 @@
+namespace SessionMcp.SessionRouting.Audit;
+
+/// <summary>Kinds of audited events.</summary>
+public static class AuditKinds
+{
+    public const string ToolCall = "tool_call";
+    public const string SessionCreated = "session_created";
+    public const string SessionDestroyed = "session_destroyed";
+    public const string SessionLost = "session_lost";
+    public const string SessionResumed = "session_resumed";
+}
+
+/// <summary>Outcomes of an audited event.</summary>
+public static class AuditOutcomes
+{
+    public const string Ok = "ok";
+    /// <summary>The tool ran and failed (the model got an error result).</summary>
+    public const string Error = "error";
+    /// <summary>The call never reached a backend: unknown tool, bad arguments, unknown session.</summary>
+    public const string Rejected = "rejected";
+    /// <summary>The client cancelled the call; whatever it started was stopped.</summary>
+    public const string Cancelled = "cancelled";
+}
+
+/// <summary>
+/// An event to append. Every text field is already redacted; JSON fields (<see cref="Arguments"/>, <see cref="Summary"/>,
+/// <see cref="Output"/>) are stored verbatim so the hash covers exactly what was stored.
+/// </summary>
+public sealed record AuditEntry(
+    DateTimeOffset Time,
+    string? SessionId,
+    string Kind,
+    string? Tool,
+    string? Client,
+    string? Arguments,
+    string Outcome,
+    string? Error,
+    string? Summary,
+    long DurationMs,
+    string? Output);
+
+/// <summary>An event as stored, with its place in the global sequence and the hash chain.</summary>
+public sealed record AuditEvent(long Seq, AuditEntry Entry, string PrevHash, string Hash);

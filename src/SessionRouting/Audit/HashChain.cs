@@ -1,0 +1,75 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace SessionMcp.SessionRouting.Audit;
+
+/// <summary>
+/// Each event's hash covers its previous event's hash and every stored field, so altering, removing or reordering any
+/// row breaks the chain from that row on.
+/// </summary>
+internal static class HashChain
+{
+    /// <summary>The previous hash of the first event.</summary>
+    public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    public static string Compute(long seq, string prevHash, AuditEntry entry)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            // A JSON array gives an unambiguous encoding of the fields (no separator can be forged inside a value).
+            writer.WriteStartArray();
+            writer.WriteNumberValue(seq);
+            writer.WriteStringValue(prevHash);
+            writer.WriteStringValue(FormatTime(entry.Time));
+            writer.WriteStringValue(entry.SessionId);
+            writer.WriteStringValue(entry.Kind);
+            writer.WriteStringValue(entry.Tool);
+            writer.WriteStringValue(entry.Client);
+            writer.WriteStringValue(entry.Arguments);
+            writer.WriteStringValue(entry.Outcome);
+            writer.WriteStringValue(entry.Error);
+            writer.WriteStringValue(entry.Summary);
+            writer.WriteNumberValue(entry.DurationMs);
+            writer.WriteStringValue(entry.Output);
+            writer.WriteEndArray();
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+    }
+
+    /// <summary>The one text form of an event's time, used both to store it and to hash it.</summary>
+    public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Walks events in sequence order and returns the first broken link, or null when the whole chain holds.
+    /// </summary>
+    public static ChainBreak? Verify(IEnumerable<AuditEvent> events)
+    {
+        var expectedPrev = Genesis;
+        long expectedSeq = 1;
+        foreach (var e in events)
+        {
+            if (e.Seq != expectedSeq)
+            {
+                return new ChainBreak(e.Seq, $"event {e.Seq} follows event {expectedSeq - 1}: events {expectedSeq}..{e.Seq - 1} are missing");
+            }
+            if (e.PrevHash != expectedPrev)
+            {
+                return new ChainBreak(e.Seq, $"event {e.Seq}: its prev_hash does not match the hash of event {e.Seq - 1} (an event before it was altered or replaced)");
+            }
+            var actual = Compute(e.Seq, e.PrevHash, e.Entry);
+            if (actual != e.Hash)
+            {
+                return new ChainBreak(e.Seq, $"event {e.Seq}: its content does not match its hash (the row was altered)");
+            }
+            expectedPrev = e.Hash;
+            expectedSeq++;
+        }
+        return null;
+    }
+
+}
+
+/// <summary>The first place the hash chain does not hold.</summary>
+public sealed record ChainBreak(long Seq, string Reason);

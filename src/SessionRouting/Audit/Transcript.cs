@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using SessionMcp.SessionRouting.Text;
+
+namespace SessionMcp.SessionRouting.Audit;
+
+/// <summary>How much stored output a replay carries.</summary>
+public enum OutputDetail
+{
+    None,
+    Truncated,
+    Full,
+}
+
+/// <summary>
+/// Renders audited events as a compact log a human or an agent can read top to bottom: each command with its exit code
+/// and output, each edit with its diff, each failure with its message.
+/// </summary>
+public static class Transcript
+{
+    /// <summary>Per-stream cap of outputs in truncated mode.</summary>
+    public const int TruncatedOutputChars = 2_000;
+
+    public static string Render(IEnumerable<AuditEvent> events, OutputDetail detail)
+    {
+        var text = new StringBuilder();
+        foreach (var e in events)
+        {
+            var entry = e.Entry;
+            var arguments = Parse(entry.Arguments);
+            var summary = Parse(entry.Summary);
+            var output = ShapeOutput(Parse(entry.Output) as JsonObject, detail);
+            text.Append(CultureInfo.InvariantCulture, $"#{e.Seq} {entry.Time:yyyy-MM-dd HH:mm:ss}Z ");
+            if (entry.Kind != AuditKinds.ToolCall)
+            {
+                text.Append(entry.Kind.Replace('_', ' ')).Append(' ').Append(summary?.ToJsonString() ?? "").Append('\n');
+                continue;
+            }
+            text.Append(Headline(entry.Tool, arguments, summary));
+            if (entry.Outcome != AuditOutcomes.Ok)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" -> {entry.Outcome}: {entry.Error}");
+            }
+            text.Append(CultureInfo.InvariantCulture, $" ({entry.DurationMs} ms)\n");
+            if (output is not null)
+            {
+                foreach (var (name, value) in output)
+                {
+                    if (value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0)
+                    {
+                        text.Append(CultureInfo.InvariantCulture, $"  [{name}]\n");
+                        foreach (var line in s.TrimEnd('\n').Split('\n'))
+                        {
+                            text.Append("  ").Append(line).Append('\n');
+                        }
+                    }
+                }
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The stored output in the requested detail (null for none).</summary>
+    public static JsonObject? ShapeOutput(JsonObject? output, OutputDetail detail)
+    {
+        if (output is null || detail == OutputDetail.None)
+        {
+            return null;
+        }
+        if (detail == OutputDetail.Full)
+        {
+            return output;
+        }
+        var shaped = new JsonObject();
+        foreach (var (name, value) in output)
+        {
+            shaped[name] = value is JsonValue v && v.TryGetValue<string>(out var s)
+                ? OutputTruncation.Truncate(s, TruncatedOutputChars).Text
+                : value?.DeepClone();
+        }
+        return shaped;
+    }
+
+    public static JsonNode? Parse(string? json) => json is null ? null : JsonNode.Parse(json);
+
+    private static string Headline(string? tool, JsonNode? arguments, JsonNode? summary)
+    {
+        string Arg(string name) => arguments?[name]?.ToString() ?? "";
+        string Sum(string name) => summary?[name]?.ToString() ?? "?";
+        return tool switch
+        {
+            "session_exec" => $"exec $ {Arg("command")}" + (summary is null ? "" : $" => exit {Sum("exit_code")}{(summary["timed_out"]?.GetValue<bool>() == true ? " (timed out)" : "")}"),
+            "session_edit_file" => $"edit {Arg("path")}" + (summary is null ? "" : $" (+{Sum("lines_added")} -{Sum("lines_removed")}, {Sum("replacements")} replacements{(summary["dry_run"]?.GetValue<bool>() == true ? ", dry run" : "")})"),
+            "session_write_file" => $"write {Arg("path")}" + (summary is null ? "" : $" ({Sum("bytes")} bytes)"),
+            "session_read_file" => $"read {Arg("path")}" + (summary is null ? "" : $" ({Sum("lines")} lines)"),
+            _ => $"{tool} {arguments?.ToJsonString() ?? ""}",
+        };
+    }
+}

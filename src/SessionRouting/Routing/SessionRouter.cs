@@ -1,0 +1,268 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Sessions;
+using SessionMcp.SessionRouting.Workspace;
+
+namespace SessionMcp.SessionRouting.Routing;
+
+/// <summary>
+/// Routes every session operation by session ID: looks the session up in the registry, hands it to its backend, and
+/// persists what changed. Lifecycle changes (created, destroyed, lost, resumed) are audited here.
+/// </summary>
+internal sealed partial class SessionRouter(
+    SessionRegistry registry,
+    AuditLog audit,
+    IEnumerable<ISessionBackend> backends,
+    SessionRouterOptions options,
+    TimeProvider time,
+    ILogger<SessionRouter> logger)
+{
+    private readonly Dictionary<string, ISessionBackend> _backends = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
+
+    public SessionRouterOptions Options => options;
+
+    public IReadOnlyCollection<string> BackendNames => _backends.Keys;
+
+    /// <summary>
+    /// Every session, after asking the backend of each running one whether its resource is still there, so a container
+    /// that was killed shows as lost here rather than at the next command.
+    /// </summary>
+    public async Task<IReadOnlyList<SessionRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running))
+        {
+            if (!_backends.TryGetValue(session.Backend, out var backend))
+            {
+                continue;
+            }
+            try
+            {
+                var probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
+                if (probe.Status == SessionStatus.Lost)
+                {
+                    MarkLost(session, probe.Detail ?? "its backend resource disappeared");
+                }
+            }
+            catch (SessionException)
+            {
+                // Backend unreachable: the status stays as last known; calls on the session say why they fail.
+            }
+        }
+        return registry.List();
+    }
+
+    public async Task<SessionRecord> CreateAsync(NewSessionRequest request, CancellationToken cancellationToken)
+    {
+        var backendName = request.Backend ?? options.DefaultBackend;
+        if (!_backends.TryGetValue(backendName, out var backend))
+        {
+            throw new SessionException($"unknown backend '{backendName}'; available: {string.Join(", ", _backends.Keys.Order())}");
+        }
+        foreach (var name in request.Env.Keys)
+        {
+            if (!ShellExports.IsValidName(name))
+            {
+                throw new SessionException($"env name '{name}' is not a valid shell variable name (letters, digits and _; not starting with a digit)");
+            }
+        }
+
+        var id = SessionId.New();
+        var provisioned = await backend.CreateAsync(
+            new NewSessionSpec(id, request.Name, request.Env, request.SourceDir, request.Image, request.Network, request.Limits),
+            cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        var session = new SessionRecord(
+            id, request.Name, backend.Name, SessionStatus.Running,
+            provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
+            provisioned.Env, now, now, provisioned.BackendState, null);
+        registry.Add(session);
+        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name });
+        return session;
+    }
+
+    /// <summary>The session, or an error that tells the model what exists.</summary>
+    public SessionRecord Get(string sessionId)
+    {
+        if (!SessionId.IsWellFormed(sessionId))
+        {
+            throw new UnknownSessionException($"'{sessionId}' is not a session ID (they look like s-7k2m9xq4); session_list shows the existing sessions");
+        }
+        return registry.Find(sessionId)
+            ?? throw new UnknownSessionException($"no session '{sessionId}'; session_list shows the existing sessions, session_create makes a new one");
+    }
+
+    /// <summary>A session that can run commands now, or an error saying why not.</summary>
+    public SessionRecord GetRunning(string sessionId)
+    {
+        var session = Get(sessionId);
+        return session.Status switch
+        {
+            SessionStatus.Running => session,
+            SessionStatus.Lost => throw new SessionException($"session {sessionId} is lost: {session.StatusDetail}. Its workspace is kept at {session.WorkspaceHostPath} on the server; create a new session (source_dir can copy that workspace)"),
+            _ => throw new SessionException($"session {sessionId} was destroyed; create a new session with session_create"),
+        };
+    }
+
+    public ISessionBackend BackendOf(SessionRecord session) =>
+        _backends.TryGetValue(session.Backend, out var backend)
+            ? backend
+            : throw new SessionException($"session {session.Id} uses backend '{session.Backend}', which this server does not have enabled");
+
+    public WorkspaceLocation WorkspaceOf(SessionRecord session) => BackendOf(session).GetWorkspace(session);
+
+    public async Task<(SessionRecord Session, ExecOutcome Outcome)> ExecAsync(string sessionId, ExecCommand command, CancellationToken cancellationToken)
+    {
+        var session = GetRunning(sessionId);
+        var backend = BackendOf(session);
+        var startCwd = session.Cwd;
+        if (command.Cwd is not null)
+        {
+            var resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd, session));
+            if (!Directory.Exists(resolved.HostPath))
+            {
+                throw new SessionException($"cwd {resolved.VisiblePath} is not a directory in the workspace");
+            }
+            startCwd = resolved.VisiblePath;
+        }
+
+        ExecOutcome outcome;
+        try
+        {
+            outcome = await backend.ExecAsync(session, new ExecRequest(
+                command.Command, startCwd, session.Env, command.Env, command.Stdin, command.Timeout, command.Stdout, command.Stderr), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SessionLostException lost)
+        {
+            MarkLost(session, lost.Detail);
+            throw;
+        }
+
+        var startEnv = Overlay(session.Env, command.Env);
+        var updated = registry.Update(session.Id, current =>
+        {
+            var cwd = outcome.FinalCwd is { } finalCwd && finalCwd != startCwd ? finalCwd : current.Cwd;
+            var env = outcome.FinalEnv is { } finalEnv ? ShellStateMerge.Merge(current.Env, startEnv, finalEnv, command.Env) : current.Env;
+            return current with
+            {
+                Cwd = cwd,
+                Env = env,
+                LastActivityAt = time.GetUtcNow(),
+                BackendState = outcome.BackendState ?? current.BackendState,
+            };
+        });
+        return (updated, outcome);
+    }
+
+    public void Touch(string sessionId) => registry.Update(sessionId, s => s with { LastActivityAt = time.GetUtcNow() });
+
+    public async Task<SessionRecord> DestroyAsync(string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
+    {
+        var session = Get(sessionId);
+        if (session.Status == SessionStatus.Stopped)
+        {
+            throw new SessionException($"session {sessionId} is already destroyed");
+        }
+        await BackendOf(session).DestroyAsync(session, keepWorkspace, cancellationToken).ConfigureAwait(false);
+        var detail = keepWorkspace ? $"workspace kept at {session.WorkspaceHostPath}" : "workspace removed";
+        var updated = registry.Update(sessionId, s => s with { Status = SessionStatus.Stopped, StatusDetail = detail, LastActivityAt = time.GetUtcNow() });
+        RecordLifecycle(AuditKinds.SessionDestroyed, updated, new { keep_workspace = keepWorkspace });
+        return updated;
+    }
+
+    /// <summary>
+    /// After a start: re-attaches every running session to its backend; sessions whose resource vanished become lost
+    /// (never silently recreated).
+    /// </summary>
+    public async Task ResumeAllAsync(CancellationToken cancellationToken)
+    {
+        foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running))
+        {
+            if (!_backends.TryGetValue(session.Backend, out var backend))
+            {
+                continue;
+            }
+            ProbeResult probe;
+            try
+            {
+                probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SessionException e)
+            {
+                // The backend is unreachable (engine down): leave the session as it is; calls will say why they fail.
+                LogResumeDeferred(logger, session.Id, e.Message);
+                continue;
+            }
+            if (probe.Status == SessionStatus.Lost)
+            {
+                MarkLost(session, probe.Detail ?? "its backend resource disappeared while the server was down");
+            }
+            else
+            {
+                var resumed = registry.Update(session.Id, s => s with { BackendState = probe.BackendState ?? s.BackendState });
+                RecordLifecycle(AuditKinds.SessionResumed, resumed, new { detail = probe.Detail });
+            }
+        }
+    }
+
+    /// <summary>Marks a session lost (once) and audits it.</summary>
+    public void MarkLost(SessionRecord session, string detail)
+    {
+        var changed = false;
+        var updated = registry.Update(session.Id, s =>
+        {
+            if (s.Status != SessionStatus.Running)
+            {
+                return s;
+            }
+            changed = true;
+            return s with { Status = SessionStatus.Lost, StatusDetail = detail };
+        });
+        if (changed)
+        {
+            RecordLifecycle(AuditKinds.SessionLost, updated, new { detail });
+        }
+    }
+
+    private void RecordLifecycle(string kind, SessionRecord session, object summary) =>
+        audit.Append(new AuditEntry(time.GetUtcNow(), session.Id, kind, null, null, null, AuditOutcomes.Ok, null,
+            JsonSerializer.Serialize(summary), 0, null));
+
+    private static string ResolveAgainst(string cwd, string path, SessionRecord session) =>
+        path.StartsWith('/') ? path : cwd.TrimEnd('/') + "/" + path;
+
+    private static Dictionary<string, string> Overlay(IReadOnlyDictionary<string, string> baseEnv, IReadOnlyDictionary<string, string> overlay)
+    {
+        var result = new Dictionary<string, string>(baseEnv, StringComparer.Ordinal);
+        foreach (var (key, value) in overlay)
+        {
+            result[key] = value;
+        }
+        return result;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId} not re-attached at start-up: {Reason}")]
+    private static partial void LogResumeDeferred(ILogger logger, string sessionId, string reason);
+}
+
+/// <summary>A validated <c>session_create</c>.</summary>
+internal sealed record NewSessionRequest(
+    string? Backend,
+    string? Name,
+    IReadOnlyDictionary<string, string> Env,
+    string? SourceDir,
+    string? Image = null,
+    string? Network = null,
+    ResourceLimits? Limits = null);
+
+/// <summary>A validated <c>session_exec</c>.</summary>
+internal sealed record ExecCommand(
+    string Command,
+    string? Cwd,
+    IReadOnlyDictionary<string, string> Env,
+    string? Stdin,
+    TimeSpan Timeout,
+    OutputCapture Stdout,
+    OutputCapture Stderr);

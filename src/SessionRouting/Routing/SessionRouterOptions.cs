@@ -1,0 +1,18 @@
+namespace SessionMcp.SessionRouting.Routing;
+
+/// <summary>Server-wide session settings (bound from configuration section <c>Sessions</c>).</summary>
+public sealed class SessionRouterOptions
+{
+    /// <summary>Backend used when <c>session_create</c> names none.</summary>
+    public string DefaultBackend { get; set; } = "local";
+
+    public int DefaultTimeoutMs { get; set; } = 120_000;
+
+    public int MaxTimeoutMs { get; set; } = 600_000;
+
+    /// <summary>How much of each stream a result carries inline; the rest is in the audit log.</summary>
+    public int InlineOutputChars { get; set; } = 30_000;
+
+    /// <summary>How much of each stream is captured and audited per command (head and tail kept beyond it).</summary>
+    public int CaptureBytes { get; set; } = 8 * 1024 * 1024;
+}

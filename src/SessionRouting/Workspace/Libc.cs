@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+
+namespace SessionMcp.SessionRouting.Workspace;
+
+/// <summary>The few libc calls that make file access race-free: open relative to a verified directory, never following links.</summary>
+internal static partial class Libc
+{
+    public const int ENOENT = 2;
+    public const int EEXIST = 17;
+    public const int EISDIR = 21;
+    public const int ELOOP = 40;
+    public const int ENOTDIR = 20;
+
+    public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
+    public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
+    public const int O_CLOEXEC = 0x80000;
+
+    // These two differ between x86_64 and the asm-generic ABI (arm64).
+    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x10000 : 0x4000;
+    public static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x20000 : 0x8000;
+
+    public const int AT_FDCWD = -100;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int OpenAt(int dirfd, string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "renameat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int RenameAt(int olddirfd, string oldpath, int newdirfd, string newpath);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int UnlinkAt(int dirfd, string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
+    public static partial int FChown(int fd, int owner, int group);
+
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int FChmod(int fd, int mode);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial int GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPath(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    public static int LastError => Marshal.GetLastPInvokeError();
+
+    /// <summary>The canonical path (every link resolved), or null when it does not exist.</summary>
+    public static string? CanonicalPath(string path)
+    {
+        var pointer = RealPath(path, 0);
+        if (pointer == 0)
+        {
+            return null;
+        }
+        try
+        {
+            return Marshal.PtrToStringUTF8(pointer);
+        }
+        finally
+        {
+            Free(pointer);
+        }
+    }
+
+    /// <summary>The path the kernel has for an open descriptor: what was really opened, whatever raced with the open.</summary>
+    public static string? PathOfDescriptor(int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
