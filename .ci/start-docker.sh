@@ -25,8 +25,13 @@ fi
 if docker version >/dev/null 2>&1; then
   echo "start-docker: engine already answering"
 else
-  echo "start-docker: starting dockerd (log: $engine_log)"
-  as_root nohup dockerd >"$engine_log" 2>&1 </dev/null &
+  if pgrep -x dockerd >/dev/null 2>&1; then
+    # Started by an earlier run that is still coming up: wait for it rather than start a second one.
+    echo "start-docker: dockerd is running but not answering yet; waiting"
+  else
+    echo "start-docker: starting dockerd (log: $engine_log)"
+    as_root nohup dockerd >"$engine_log" 2>&1 </dev/null &
+  fi
   deadline=$((SECONDS + wait_seconds))
   until docker version >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then

@@ -30,6 +30,8 @@ if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' && ldd /bin/
   exit 1
 fi
 
+previous_image_id="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
+
 rootfs="$(mktemp -d)"
 trap 'rm -rf "$rootfs"' EXIT
 
@@ -62,4 +64,8 @@ tar --numeric-owner -C "$rootfs" -c . |
     -c 'WORKDIR /workspace' \
     -c 'CMD ["/bin/sh"]' \
     - "$tag" >/dev/null
+# A forced rebuild leaves the old image untagged; drop it unless a container still uses it.
+if [ -n "$previous_image_id" ] && [ "$(docker image inspect --format '{{.Id}}' "$tag")" != "$previous_image_id" ]; then
+  docker image rm "$previous_image_id" >/dev/null 2>&1 || true
+fi
 echo "build-image: built $tag"

@@ -78,7 +78,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
 
         var spec = new ProcessRunSpec(
             options.Shell,
-            [options.Shell, "-c", ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, request.Cwd, request.Command, workspace],
+            ["-c", ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, request.Cwd, request.Command, workspace],
             environment,
             workspace,
             request.Stdin,

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
@@ -57,20 +58,21 @@ internal static class DockerEngineErrors
     }
 
     /// <summary>Maps a failure to connect (or a connection that broke before an answer) to an exception naming the endpoint.</summary>
-    public static bool TryMapTransportFailure(Exception exception, string endpoint, out DockerEngineException mapped)
+    public static bool TryMapTransportFailure(Exception exception, string endpoint, [NotNullWhen(true)] out DockerEngineException? mapped)
     {
         switch (exception)
         {
             case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.ProxyTunnelError }:
             case HttpRequestException { InnerException: SocketException }:
             case SocketException:
+            case IOException { InnerException: SocketException }:
                 mapped = new DockerEngineUnreachableException(endpoint, exception);
                 return true;
             case HttpRequestException other:
                 mapped = new DockerEngineException($"Docker engine at {endpoint} broke off the exchange: {other.Message}", innerException: other);
                 return true;
             default:
-                mapped = null!;
+                mapped = null;
                 return false;
         }
     }

@@ -79,11 +79,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library)]
     public static partial int posix_spawn_file_actions_addchdir_np(void* fileActions, byte* path);
 
-    [LibraryImport(Library, SetLastError = true)]
-    public static partial int sigfillset(void* signals);
-
-    [LibraryImport(Library, SetLastError = true)]
-    public static partial int sigemptyset(void* signals);
+    // glibc 2.34+: closes every descriptor from lowFd up in the child, including ones this process inherited
+    // without close-on-exec.
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_addclosefrom_np(void* fileActions, int lowFd);
 
     /// <summary>The text for an error number, e.g. "No such file or directory".</summary>
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);

@@ -112,6 +112,8 @@ internal sealed unsafe class SpawnedProcess : IDisposable
 
             Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stdoutPipe[1], 1), "posix_spawn_file_actions_adddup2");
             Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
+            // Descriptors this process inherited without close-on-exec (a test host's, a supervisor's) stay out.
+            Check(LibC.posix_spawn_file_actions_addclosefrom_np(fileActions, 3), "posix_spawn_file_actions_addclosefrom_np");
             using (var directory = new NativeStringArray([workingDirectory]))
             {
                 Check(LibC.posix_spawn_file_actions_addchdir_np(fileActions, directory.Pointers[0]), "posix_spawn_file_actions_addchdir_np");
@@ -317,10 +319,12 @@ internal sealed unsafe class SpawnedProcess : IDisposable
 
     private static void ConfigureSignalsAndSession(void* attributes)
     {
+        // sigfillset leaves out glibc's internal signals (32, 33), and posix_spawn would then set those to SIG_IGN in
+        // the child, where the ignore would survive exec. A sigset_t is a plain bit mask: set every bit instead.
         var allSignals = stackalloc byte[LibC.OpaqueStructBytes];
+        new Span<byte>(allSignals, LibC.OpaqueStructBytes).Fill(0xFF);
         var noSignals = stackalloc byte[LibC.OpaqueStructBytes];
-        LibC.sigfillset(allSignals);
-        LibC.sigemptyset(noSignals);
+        new Span<byte>(noSignals, LibC.OpaqueStructBytes).Clear();
         Check(LibC.posix_spawnattr_setsigdefault(attributes, allSignals), "posix_spawnattr_setsigdefault");
         Check(LibC.posix_spawnattr_setsigmask(attributes, noSignals), "posix_spawnattr_setsigmask");
         Check(
