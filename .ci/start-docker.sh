@@ -30,7 +30,8 @@ else
     echo "start-docker: dockerd is running but not answering yet; waiting"
   else
     echo "start-docker: starting dockerd (log: $engine_log)"
-    as_root nohup dockerd >"$engine_log" 2>&1 </dev/null &
+    # setsid: the engine must outlive the shell that started it (CI steps, tool shells).
+    as_root setsid nohup dockerd >"$engine_log" 2>&1 </dev/null &
   fi
   deadline=$((SECONDS + wait_seconds))
   until docker version >/dev/null 2>&1; do

@@ -122,6 +122,9 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         return Task.CompletedTask;
     }
 
+    /// <summary>Nothing to reap: a local session owns no resource beyond its directory, which destroy removes.</summary>
+    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken) => Task.FromResult(0);
+
     private static string? TryReadAll(string path)
     {
         try

@@ -27,6 +27,7 @@ internal sealed record ProcessRunResult(int ExitCode, bool TimedOut, TimeSpan Du
 internal static class LocalProcessRunner
 {
     private const int ReadBufferBytes = 64 * 1024;
+    private const int GuaranteedPipeCapacity = 4096;
 
     // After the main process exits, output still in the pipes is read within microseconds; waiting longer only
     // helps when a background process keeps writing, which we do not wait for.
@@ -118,9 +119,10 @@ internal static class LocalProcessRunner
     {
         var bytes = Encoding.UTF8.GetBytes(text);
 
-        // An empty pipe takes 64 KiB without blocking; larger input is written on its own thread so a child that
-        // reads slowly (or never) cannot stall the run. The timeout's kill ends a blocked write with EPIPE.
-        if (bytes.Length <= 64 * 1024)
+        // An empty pipe always takes PIPE_BUF (4 KiB) without blocking (64 KiB usually, but the kernel shrinks new
+        // pipes to one page when the user has too many). Larger input is written on its own thread so a child that
+        // reads slowly (or never) cannot stall the run before its timeout is armed; the kill ends a blocked write.
+        if (bytes.Length <= GuaranteedPipeCapacity)
         {
             WriteAndClose(stdin, bytes);
         }

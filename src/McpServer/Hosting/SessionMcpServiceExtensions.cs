@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SessionMcp.Containers.Docker;
 using SessionMcp.Containers.Local;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Hosting;
@@ -25,6 +26,15 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend });
         services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
         services.AddSingleton<ISessionBackend, LocalBackend>();
+        services.AddSingleton(new DockerBackendOptions
+        {
+            Endpoint = settings.DockerHost,
+            DefaultImage = settings.DockerImage,
+            AllowNetwork = settings.DockerAllowNetwork,
+            DataDir = settings.DataDir,
+            SessionsDir = settings.SessionsDir,
+        });
+        services.AddSingleton<ISessionBackend, DockerBackend>();
         services.AddSingleton<SessionRouter>();
         return services;
     }

@@ -30,6 +30,12 @@ internal interface ISessionBackend
 
     /// <summary>Releases the session's resources; keeps the workspace directory when asked.</summary>
     Task DestroyAsync(SessionRecord session, bool keepWorkspace, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes resources this server created for sessions that are no longer running (a crash between creating a
+    /// container and registering it, a failed removal). Returns how many it removed.
+    /// </summary>
+    Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken);
 }
 
 /// <summary>What the caller of <c>session_create</c> asked for, after validation.</summary>

@@ -178,6 +178,17 @@ internal sealed partial class SessionRouter(
     /// </summary>
     public async Task ResumeAllAsync(CancellationToken cancellationToken)
     {
+        foreach (var backend in _backends.Values)
+        {
+            try
+            {
+                await backend.ReapOrphansAsync(registry.List(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (SessionException e)
+            {
+                LogResumeDeferred(logger, backend.Name, e.Message);
+            }
+        }
         foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running))
         {
             if (!_backends.TryGetValue(session.Backend, out var backend))

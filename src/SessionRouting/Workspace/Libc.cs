@@ -47,6 +47,9 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial int GetEuid();
 
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    public static partial int GetEgid();
+
     [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint RealPath(string path, nint resolved);
 

@@ -5,6 +5,13 @@ namespace SessionMcp.SessionRouting.Workspace;
 /// <summary>Fills a new workspace from a host directory (<c>session_create {source_dir}</c>).</summary>
 public static class WorkspaceSeeding
 {
+    /// <summary>Creates an empty workspace owned by the session's user.</summary>
+    public static void CreateEmpty(string destination, int? ownerUid = null, int? ownerGid = null)
+    {
+        Directory.CreateDirectory(destination);
+        Chown(destination, ownerUid, ownerGid);
+    }
+
     /// <summary>
     /// Copies <paramref name="source"/> into <paramref name="destination"/>. Symbolic links are copied as links, never
     /// followed, so a link in the source cannot pull host files into the workspace; the path policy judges them later.

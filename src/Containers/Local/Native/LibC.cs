@@ -27,8 +27,6 @@ internal static unsafe partial class LibC
     public const int WNOWAIT = 0x01000000;
 
     public const int EINTR = 4;
-    public const int ESRCH = 3;
-    public const int ECHILD = 10;
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);

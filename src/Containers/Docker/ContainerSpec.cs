@@ -1,0 +1,78 @@
+using System.Globalization;
+using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.SessionRouting.Backends;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>
+/// The hardened container a session gets, as a pure function of the settings and the request: non-root, every
+/// capability dropped, no-new-privileges, no network unless allowed, memory/CPU/PID limits, read-only root, and the
+/// workspace bind-mounted at /workspace.
+/// </summary>
+internal static class ContainerSpec
+{
+    public const string WorkspacePath = "/workspace";
+    public const string SessionLabel = "session-mcp.session";
+    public const string DataDirLabel = "session-mcp.data-dir";
+
+    /// <summary>PID 1 under docker-init: sleeps forever, so the container lives until the session is destroyed.</summary>
+    private static readonly string[] KeepAlive = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"];
+
+    public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace)
+    {
+        var network = spec.Network ?? "none";
+        if (network is not ("none" or "bridge"))
+        {
+            throw new SessionException($"network must be \"none\" or \"bridge\", got \"{network}\"");
+        }
+        if (network == "bridge" && !options.AllowNetwork)
+        {
+            throw new SessionException("network \"bridge\" is not allowed by this server's configuration (SESSION_MCP_DOCKER_ALLOW_NETWORK); sessions run without network");
+        }
+
+        var memory = Limit(spec.Limits?.MemoryBytes, options.DefaultMemoryBytes, options.MaxMemoryBytes, 16L << 20, "memory_mb", v => (v / (1024 * 1024)).ToString(CultureInfo.InvariantCulture));
+        var cpus = spec.Limits?.Cpus ?? options.DefaultCpus;
+        if (cpus < 0.01 || cpus > options.MaxCpus)
+        {
+            throw new SessionException($"cpus must be between 0.01 and {options.MaxCpus.ToString(CultureInfo.InvariantCulture)} on this server, got {cpus.ToString(CultureInfo.InvariantCulture)}");
+        }
+        var pids = Limit(spec.Limits?.Pids, options.DefaultPids, options.MaxPids, 16, "pids_limit", v => v.ToString(CultureInfo.InvariantCulture));
+
+        return new ContainerCreateRequest
+        {
+            Image = image,
+            Cmd = KeepAlive,
+            User = user,
+            WorkingDir = WorkspacePath,
+            Labels = new Dictionary<string, string>
+            {
+                [SessionLabel] = spec.SessionId,
+                [DataDirLabel] = options.DataDir,
+            },
+            HostConfig = new ContainerHostConfig
+            {
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                NetworkMode = network,
+                Memory = memory,
+                MemorySwap = memory,
+                NanoCpus = (long)(cpus * 1_000_000_000),
+                PidsLimit = pids,
+                Binds = [$"{hostWorkspace}:{WorkspacePath}:rw"],
+                ReadonlyRootfs = options.ReadOnlyRootfs,
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={options.TmpSize},mode=1777" },
+                Init = true,
+            },
+        };
+    }
+
+    private static long Limit(long? requested, long defaultValue, long max, long min, string name, Func<long, string> show)
+    {
+        var value = requested ?? defaultValue;
+        if (value < min || value > max)
+        {
+            throw new SessionException($"{name} must be between {show(min)} and {show(max)} on this server, got {show(value)}");
+        }
+        return value;
+    }
+}

@@ -1,0 +1,331 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Sessions;
+using SessionMcp.SessionRouting.Workspace;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>
+/// One hardened container per session (<see cref="ContainerSpec"/>), its workspace a host directory bind-mounted at
+/// /workspace, and commands run through a helper kept attached inside it (<see cref="SessionHelper"/>). The engine is
+/// only needed when a docker session is used: local sessions never wait on it.
+/// </summary>
+internal sealed partial class DockerBackend(DockerBackendOptions options, ILogger<DockerBackend> logger) : ISessionBackend, IAsyncDisposable
+{
+    private readonly Lazy<DockerEngineClient> _engine = new(() => DockerEngineClient.Create(options.Endpoint));
+    private readonly ConcurrentDictionary<string, SessionHelper> _helpers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _helperLocks = new(StringComparer.Ordinal);
+
+    public string Name => "docker";
+
+    private DockerEngineClient Engine => _engine.Value;
+
+    public async Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
+    {
+        var image = spec.Image ?? options.DefaultImage;
+        var (user, uid, gid) = ContainerUser();
+        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
+
+        var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
+        var workspace = Path.Combine(sessionDir, "workspace");
+        string? containerId = null;
+        try
+        {
+            if (spec.SourceDir is not null)
+            {
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, uid, gid);
+            }
+            else
+            {
+                WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
+            }
+
+            var request = ContainerSpec.Build(options, spec, image, user, workspace);
+            containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+            await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
+            _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, logger, cancellationToken)).ConfigureAwait(false);
+
+            var env = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["PATH"] = ImageVariable(imageInfo, "PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                ["HOME"] = ContainerSpec.WorkspacePath,
+                ["LANG"] = "C.UTF-8",
+                ["TERM"] = "dumb",
+            };
+            foreach (var (key, value) in spec.Env)
+            {
+                env[key] = value;
+            }
+            return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
+        }
+        catch
+        {
+            // Leave nothing behind for a session that was never registered.
+            if (containerId is not null)
+            {
+                await TryRemoveContainerAsync(containerId).ConfigureAwait(false);
+            }
+            if (_helpers.TryRemove(spec.SessionId, out var helper))
+            {
+                await helper.DisposeAsync().ConfigureAwait(false);
+            }
+            TryDeleteDirectory(sessionDir);
+            throw;
+        }
+    }
+
+    public async Task<ExecOutcome> ExecAsync(SessionRecord session, ExecRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Stdin is { } stdin && stdin.Contains('\0'))
+        {
+            throw new SessionException("stdin contains a NUL byte, which docker sessions cannot pass; write the data to a file with session_write_file and redirect from it");
+        }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (helper, restarted) = await HelperAsync(session, cancellationToken).ConfigureAwait(false);
+        var environment = new Dictionary<string, string>(request.SessionEnv, StringComparer.Ordinal);
+        foreach (var (key, value) in request.CallEnv)
+        {
+            environment[key] = value;
+        }
+
+        HelperCommandResult result;
+        try
+        {
+            result = await helper.RunAsync(request.Cwd, request.Command, request.Stdin, environment, request.Timeout, request.Stdout, request.Stderr, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HelperDiedException e)
+        {
+            LogHelperDied(logger, e, session.Id);
+            await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
+            throw new SessionException($"the connection to session {session.Id}'s container broke while the command ran ({e.Message}); its outcome is unknown. Check with another session_exec (the next call reconnects)");
+        }
+
+        var state = ShellWrapper.ParseState(result.StateText);
+        return new ExecOutcome(
+            result.ExitCode,
+            result.TimedOut,
+            System.Diagnostics.Stopwatch.GetElapsedTime(started),
+            state?.Cwd,
+            state?.Env,
+            restarted ? "the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)" : null);
+    }
+
+    public WorkspaceLocation GetWorkspace(SessionRecord session)
+    {
+        var (_, uid, gid) = ContainerUser();
+        return new WorkspaceLocation(session.WorkspaceHostPath, ContainerSpec.WorkspacePath, uid, gid);
+    }
+
+    public async Task<ProbeResult> ProbeAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        var state = await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false);
+        return state is null
+            ? new ProbeResult(SessionStatus.Lost, $"its container {ContainerId(session)[..12]} was removed")
+            : state.Running
+                ? new ProbeResult(SessionStatus.Running, $"container {ContainerId(session)[..12]} is running")
+                : new ProbeResult(SessionStatus.Lost, Describe(state));
+    }
+
+    public async Task DestroyAsync(SessionRecord session, bool keepWorkspace, CancellationToken cancellationToken)
+    {
+        if (_helpers.TryRemove(session.Id, out var helper))
+        {
+            await helper.DisposeAsync().ConfigureAwait(false);
+        }
+        if (session.Status != SessionStatus.Lost || await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await Call(() => RemoveContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
+        }
+        var sessionDir = Path.Combine(options.SessionsDir, session.Id);
+        if (!keepWorkspace)
+        {
+            TryDeleteDirectory(sessionDir);
+        }
+    }
+
+    public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
+    {
+        var live = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var mine = await Call(() => Engine.ListContainersAsync(
+            new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
+        var reaped = 0;
+        foreach (var container in mine)
+        {
+            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
+            if (sessionId is not null && live.Contains(sessionId))
+            {
+                continue;
+            }
+            await TryRemoveContainerAsync(container.Id).ConfigureAwait(false);
+            LogReaped(logger, container.Id, sessionId ?? "?");
+            reaped++;
+        }
+        return reaped;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var helper in _helpers.Values)
+        {
+            await helper.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_engine.IsValueCreated)
+        {
+            _engine.Value.Dispose();
+        }
+    }
+
+    /// <summary>The session's live helper, started (again) when there is none; says whether it had to restart one.</summary>
+    private async Task<(SessionHelper Helper, bool Restarted)> HelperAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        if (_helpers.TryGetValue(session.Id, out var current) && current.IsAlive)
+        {
+            return (current, false);
+        }
+        var gate = _helperLocks.GetOrAdd(session.Id, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_helpers.TryGetValue(session.Id, out current) && current.IsAlive)
+            {
+                return (current, false);
+            }
+            var restarted = current is not null;
+            if (current is not null)
+            {
+                await current.DisposeAsync().ConfigureAwait(false);
+            }
+            await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
+            var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), logger, cancellationToken)).ConfigureAwait(false);
+            _helpers[session.Id] = helper;
+            return (helper, restarted);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        var state = await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false);
+        if (state is null)
+        {
+            throw new SessionLostException($"its container {ContainerId(session)[..12]} was removed outside session-mcp");
+        }
+        if (!state.Running)
+        {
+            throw new SessionLostException(Describe(state));
+        }
+    }
+
+    private async Task<ContainerState?> ContainerStateAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await Call(() => Engine.InspectContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false)).State;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static string Describe(ContainerState state) =>
+        state.OOMKilled
+            ? $"its container was OOM-killed (it used more memory than its limit) at {state.FinishedAt:u}"
+            : $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}";
+
+    private static string ContainerId(SessionRecord session) =>
+        (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))?.ContainerId
+        ?? throw new SessionException($"session {session.Id} has no container recorded");
+
+    /// <summary>The container's user: the configured one when the server is root, else the server's own (so both can write the bind mount).</summary>
+    private (string User, int? Uid, int? Gid) ContainerUser()
+    {
+        if (Libc.GetEuid() != 0)
+        {
+            return ($"{Libc.GetEuid()}:{Libc.GetEgid()}", null, null);
+        }
+        var parts = options.User.Split(':');
+        var uid = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+        var gid = parts.Length > 1 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : uid;
+        if (uid == 0)
+        {
+            throw new SessionException("the docker backend refuses to run sessions as root; configure a non-root user");
+        }
+        return (options.User, uid, gid);
+    }
+
+    private async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Engine.RemoveContainerAsync(containerId, force: true, removeVolumes: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+    }
+
+    private async Task TryRemoveContainerAsync(string containerId)
+    {
+        try
+        {
+            await RemoveContainerAsync(containerId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DockerEngineException e)
+        {
+            LogRemoveFailed(logger, e, containerId);
+        }
+    }
+
+    /// <summary>The one boundary where engine failures become messages for the model.</summary>
+    private static async Task<T> Call<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            throw;
+        }
+        catch (DockerEngineException e)
+        {
+            throw new SessionException(e.Message, e);
+        }
+    }
+
+    private static async Task Call(Func<Task> action) => await Call(async () =>
+    {
+        await action().ConfigureAwait(false);
+        return 0;
+    }).ConfigureAwait(false);
+
+    private static string? ImageVariable(ImageInspect image, string name) =>
+        image.Config?.Env?.FirstOrDefault(e => e.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
+
+    private static void TryDeleteDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Helper of session {SessionId} died")]
+    private static partial void LogHelperDied(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed orphan container {ContainerId} (session {SessionId})")]
+    private static partial void LogReaped(ILogger logger, string containerId, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
+    private static partial void LogRemoveFailed(ILogger logger, Exception exception, string containerId);
+
+    private sealed record BackendState(string ContainerId);
+}

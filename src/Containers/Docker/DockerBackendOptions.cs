@@ -1,0 +1,41 @@
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>Settings of the docker backend: defaults and the maxima a session may ask for.</summary>
+public sealed class DockerBackendOptions
+{
+    /// <summary>Engine endpoint (<c>unix://</c> or <c>tcp://</c>); null: <c>DOCKER_HOST</c>, else the local socket.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>Image when <c>session_create</c> names none (build it with samples/images/build-image.sh).</summary>
+    public string DefaultImage { get; set; } = "session-mcp/busybox:latest";
+
+    /// <summary>The server's data directory; labels every container so this server finds its own.</summary>
+    public string DataDir { get; set; } = "";
+
+    /// <summary>Where workspaces live on the host (bind-mounted at /workspace).</summary>
+    public string SessionsDir { get; set; } = "";
+
+    /// <summary>Whether sessions may ask for <c>network: "bridge"</c>; otherwise every container has no network.</summary>
+    public bool AllowNetwork { get; set; }
+
+    /// <summary>The unprivileged user commands run as (when the server itself runs as root).</summary>
+    public string User { get; set; } = "1000:1000";
+
+    public long DefaultMemoryBytes { get; set; } = 1L << 30;
+
+    public long MaxMemoryBytes { get; set; } = 8L << 30;
+
+    public double DefaultCpus { get; set; } = Math.Min(2, Environment.ProcessorCount);
+
+    public double MaxCpus { get; set; } = Environment.ProcessorCount;
+
+    public long DefaultPids { get; set; } = 512;
+
+    public long MaxPids { get; set; } = 4096;
+
+    /// <summary>Root filesystem read-only (writable: /workspace and a tmpfs /tmp).</summary>
+    public bool ReadOnlyRootfs { get; set; } = true;
+
+    /// <summary>Size of the tmpfs at /tmp, which also holds the helper's per-command output files.</summary>
+    public string TmpSize { get; set; } = "512m";
+}

@@ -1,0 +1,103 @@
+using System.Text;
+using SessionMcp.SessionRouting.Execution;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>
+/// The in-container helper: a plain <c>/bin/sh -s</c> kept attached to the server, so a command costs a fork in the
+/// container instead of a new <c>docker exec</c>. The server writes shell statements to its stdin; the helper answers
+/// on stderr with one-line notices (<c>started ID PID</c>, <c>done ID RC</c>) and on stdout with requested file
+/// contents, each part ended by a random nonce. Any image with /bin/sh works: only builtins plus one <c>cat</c> run.
+/// </summary>
+internal static class HelperScript
+{
+    /// <summary>Scratch directory inside the container (on the /tmp tmpfs), one set of files per command.</summary>
+    public const string ScratchDir = "/tmp/.session-mcp";
+
+    /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
+    public static string Prelude() => $$"""
+        umask 077
+        __smcp_d={{ScratchDir}}
+        mkdir -p "$__smcp_d" || exit 90
+        __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
+        __smcp_run() {
+          if [ "$4" = 1 ]; then __smcp_in="$__smcp_d/$1.in"; else __smcp_in=/dev/null; fi
+          {
+            (
+              eval "$5"
+              set -- "$__smcp_d/$1.state" "$2" "$3" {{ContainerSpec.WorkspacePath}}
+              eval "$__smcp_wrapper"
+            ) >"$__smcp_d/$1.out" 2>"$__smcp_d/$1.err" <"$__smcp_in"
+            echo "done $1 $?" >&2
+          } &
+          echo "started $1 $!" >&2
+        }
+        __smcp_tree() {
+          __smcp_all=$1; __smcp_new=$1
+          while [ -n "$__smcp_new" ]; do
+            __smcp_next=
+            for __smcp_s in /proc/[0-9]*/stat; do
+              read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue
+              __smcp_rest=${__smcp_line##*") "}
+              set -- $__smcp_rest
+              case " $__smcp_new " in *" $2 "*)
+                __smcp_p=${__smcp_s#/proc/}; __smcp_next="$__smcp_next ${__smcp_p%/stat}";;
+              esac
+            done
+            __smcp_all="$__smcp_all $__smcp_next"; __smcp_new=${__smcp_next# }
+          done
+          echo $__smcp_all
+        }
+        __smcp_kill() {
+          kill -STOP $(__smcp_tree "$1") 2>/dev/null
+          kill -KILL $(__smcp_tree "$1") 2>/dev/null
+          echo "killed $2" >&2
+        }
+        __smcp_emit() {
+          printf '%s' "$2" > "$__smcp_d/$1.sep"
+          cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
+          rm -f "$__smcp_d/$1.out" "$__smcp_d/$1.err" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" "$__smcp_d/$1.in"
+        }
+        __smcp_hello() { export -p; printf '%s' "$1"; }
+
+        """;
+
+    /// <summary>Starts a command in the background; <paramref name="environmentScript"/> sets its exact environment.</summary>
+    public static string Run(string id, string cwd, string command, string? stdin, string environmentScript)
+    {
+        var text = new StringBuilder();
+        if (stdin is not null)
+        {
+            text.Append(CultureInfo($"printf '%s' {ShellExports.Quote(stdin)} > \"$__smcp_d/{id}.in\"\n"));
+        }
+        text.Append(CultureInfo($"__smcp_run {id} {ShellExports.Quote(cwd)} {ShellExports.Quote(command)} {(stdin is null ? 0 : 1)} {ShellExports.Quote(environmentScript)}\n"));
+        return text.ToString();
+    }
+
+    /// <summary>Asks for a finished command's stdout, stderr and state file, each part ended by <paramref name="nonce"/>.</summary>
+    public static string Emit(string id, string nonce) => $"__smcp_emit {id} {nonce}\n";
+
+    /// <summary>Kills a command's whole process tree (stopped first, so nothing forks away while it is collected).</summary>
+    public static string Kill(int pid, string id) => $"__smcp_kill {pid} {id}\n";
+
+    /// <summary>Asks for the helper's own exported environment, ended by <paramref name="nonce"/>.</summary>
+    public static string Hello(string nonce) => $"__smcp_hello {nonce}\n";
+
+    /// <summary>
+    /// Turns the helper's own environment into exactly the session's: unset what the session does not have, export
+    /// what it has.
+    /// </summary>
+    public static string EnvironmentScript(IReadOnlyCollection<string> helperNames, IReadOnlyDictionary<string, string> environment)
+    {
+        var unset = helperNames.Where(n => !environment.ContainsKey(n) && ShellExports.IsValidName(n)).ToList();
+        var text = new StringBuilder();
+        if (unset.Count > 0)
+        {
+            text.Append("unset ").AppendJoin(' ', unset).Append('\n');
+        }
+        text.Append(ShellExports.ExportScript(environment));
+        return text.ToString();
+    }
+
+    private static string CultureInfo(FormattableString text) => FormattableString.Invariant(text);
+}

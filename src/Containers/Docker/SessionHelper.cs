@@ -1,0 +1,331 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.SessionRouting.Execution;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>The helper's connection broke (helper or container died, engine went away): the command's fate is unknown.</summary>
+internal sealed class HelperDiedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A finished command as the helper reports it.</summary>
+internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText);
+
+/// <summary>
+/// One attached <c>/bin/sh -s</c> inside a session's container (see <see cref="HelperScript"/>). Commands run
+/// concurrently; requests are written under a lock, and answers are matched by command ID (notices) or arrive in
+/// request order (emitted files), which the helper guarantees because it handles one statement at a time.
+/// </summary>
+internal sealed partial class SessionHelper : IAsyncDisposable
+{
+    private const int KilledExitCode = 137;
+    private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
+
+    private readonly DockerAttachedStream _stream;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Queue<PendingEmit> _emits = new();
+    private readonly ConcurrentDictionary<string, CommandState> _commands = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<byte> _stderrLine = [];
+    private byte[] _stdout = new byte[64 * 1024];
+    private int _stdoutLength;
+    private int _searchFrom;
+    private long _nextId;
+    private Task _reader = Task.CompletedTask;
+    private IReadOnlyCollection<string> _helperNames = [];
+    private volatile Exception? _died;
+
+    private SessionHelper(DockerAttachedStream stream, ILogger logger)
+    {
+        _stream = stream;
+        _logger = logger;
+    }
+
+    public bool IsAlive => _died is null;
+
+    /// <summary>Starts the helper in a running container and waits until it answers.</summary>
+    public static async Task<SessionHelper> StartAsync(DockerEngineClient engine, string containerId, ILogger logger, CancellationToken cancellationToken)
+    {
+        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest
+        {
+            Cmd = ["/bin/sh", "-s"],
+            AttachStdin = true,
+            AttachStdout = true,
+            AttachStderr = true,
+            Tty = false,
+        }, cancellationToken).ConfigureAwait(false);
+        var stream = await engine.StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false);
+        var helper = new SessionHelper(stream, logger);
+        helper._reader = Task.Run(helper.ReadLoopAsync, CancellationToken.None);
+        try
+        {
+            await helper.WriteAsync(HelperScript.Prelude(), null, cancellationToken).ConfigureAwait(false);
+            var parts = await helper.RequestFilesAsync(nonce => HelperScript.Hello(nonce), 1, cancellationToken).ConfigureAwait(false);
+            helper._helperNames = ShellExports.Parse(Encoding.UTF8.GetString(parts[0])).Keys.ToList();
+            return helper;
+        }
+        catch
+        {
+            await helper.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task<HelperCommandResult> RunAsync(
+        string cwd, string command, string? stdin, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
+        OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    {
+        var id = "c" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        var state = new CommandState();
+        _commands[id] = state;
+        try
+        {
+            await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
+            var pid = await state.Started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+            var timedOut = false;
+            int exitCode;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                deadline.CancelAfter(timeout);
+                try
+                {
+                    exitCode = await state.Done.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+                {
+                    // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
+                    await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
+                    await state.Killed.Task.WaitAsync(KillWait, CancellationToken.None).ConfigureAwait(false);
+                    timedOut = !cancellationToken.IsCancellationRequested;
+                    exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result : KilledExitCode;
+                }
+            }
+
+            var parts = await RequestFilesAsync(nonce => HelperScript.Emit(id, nonce), 3, CancellationToken.None).ConfigureAwait(false);
+            stdout.Append(parts[0]);
+            stderr.Append(parts[1]);
+            cancellationToken.ThrowIfCancellationRequested();
+            return new HelperCommandResult(exitCode, timedOut, timedOut ? null : Encoding.UTF8.GetString(parts[2]));
+        }
+        finally
+        {
+            _commands.TryRemove(id, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Fail(new HelperDiedException("the helper was closed"));
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _reader.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+        _stop.Dispose();
+        _writeLock.Dispose();
+    }
+
+    /// <summary>Writes a request; an emit request is queued under the same lock, so queue order is the helper's order.</summary>
+    private async Task WriteAsync(string statement, PendingEmit? emit, CancellationToken cancellationToken)
+    {
+        ThrowIfDead();
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (emit is not null)
+            {
+                lock (_emits)
+                {
+                    _emits.Enqueue(emit);
+                }
+            }
+            await _stream.WriteAsync(Encoding.UTF8.GetBytes(statement), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            Fail(new HelperDiedException("the connection to the session's helper broke", e));
+            ThrowIfDead();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task<byte[][]> RequestFilesAsync(Func<string, string> request, int parts, CancellationToken cancellationToken)
+    {
+        var nonce = "@@smcp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) + "@@";
+        var emit = new PendingEmit(Encoding.ASCII.GetBytes(nonce), parts);
+        await WriteAsync(request(nonce), emit, cancellationToken).ConfigureAwait(false);
+        return await emit.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (await _stream.ReadFrameAsync(_stop.Token).ConfigureAwait(false) is { } frame)
+            {
+                if (frame.Stream == DockerStreamKind.Stdout)
+                {
+                    OnStdout(frame.Payload.Span);
+                }
+                else
+                {
+                    OnStderr(frame.Payload.Span);
+                }
+            }
+            Fail(new HelperDiedException("the session's helper process ended"));
+        }
+        catch (Exception e) when (e is not HelperDiedException)
+        {
+            Fail(new HelperDiedException("the connection to the session's helper broke", e));
+        }
+    }
+
+    private void OnStdout(ReadOnlySpan<byte> data)
+    {
+        if (_stdoutLength + data.Length > _stdout.Length)
+        {
+            Array.Resize(ref _stdout, Math.Max(_stdout.Length * 2, _stdoutLength + data.Length));
+        }
+        data.CopyTo(_stdout.AsSpan(_stdoutLength));
+        _stdoutLength += data.Length;
+
+        while (true)
+        {
+            PendingEmit? head;
+            lock (_emits)
+            {
+                _emits.TryPeek(out head);
+            }
+            if (head is null)
+            {
+                if (_stdoutLength > 0)
+                {
+                    LogUnexpectedOutput(_logger, Encoding.UTF8.GetString(_stdout, 0, Math.Min(_stdoutLength, 200)));
+                    _stdoutLength = 0;
+                    _searchFrom = 0;
+                }
+                return;
+            }
+            var index = _stdout.AsSpan(_searchFrom, _stdoutLength - _searchFrom).IndexOf(head.Nonce);
+            if (index < 0)
+            {
+                // Resume the search where a nonce split across frames could still start.
+                _searchFrom = Math.Max(0, _stdoutLength - head.Nonce.Length + 1);
+                return;
+            }
+            index += _searchFrom;
+            head.Parts.Add(_stdout.AsSpan(0, index).ToArray());
+            var consumed = index + head.Nonce.Length;
+            _stdout.AsSpan(consumed, _stdoutLength - consumed).CopyTo(_stdout);
+            _stdoutLength -= consumed;
+            _searchFrom = 0;
+            if (head.Parts.Count == head.Expected)
+            {
+                lock (_emits)
+                {
+                    _emits.Dequeue();
+                }
+                head.Completion.TrySetResult([.. head.Parts]);
+            }
+        }
+    }
+
+    private void OnStderr(ReadOnlySpan<byte> data)
+    {
+        foreach (var b in data)
+        {
+            if (b != (byte)'\n')
+            {
+                _stderrLine.Add(b);
+                continue;
+            }
+            var line = Encoding.UTF8.GetString([.. _stderrLine]);
+            _stderrLine.Clear();
+            var fields = line.Split(' ');
+            if (fields is ["started", var id, var pid] && _commands.TryGetValue(id, out var started) && int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
+            {
+                started.Started.TrySetResult(p);
+            }
+            else if (fields is ["done", var doneId, var rc] && _commands.TryGetValue(doneId, out var done) && int.TryParse(rc, CultureInfo.InvariantCulture, out var code))
+            {
+                done.Done.TrySetResult(code);
+            }
+            else if (fields is ["killed", var killedId] && _commands.TryGetValue(killedId, out var killed))
+            {
+                killed.Killed.TrySetResult();
+            }
+            else
+            {
+                LogHelperStderr(_logger, line);
+            }
+        }
+    }
+
+    private void Fail(HelperDiedException reason)
+    {
+        if (Interlocked.CompareExchange(ref _died, reason, null) is not null)
+        {
+            return;
+        }
+        lock (_emits)
+        {
+            while (_emits.TryDequeue(out var emit))
+            {
+                emit.Completion.TrySetException(reason);
+            }
+        }
+        foreach (var command in _commands.Values)
+        {
+            command.Started.TrySetException(reason);
+            command.Done.TrySetException(reason);
+            command.Killed.TrySetException(reason);
+        }
+    }
+
+    private void ThrowIfDead()
+    {
+        if (_died is { } reason)
+        {
+            throw new HelperDiedException(reason.Message, reason);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session helper wrote unexpected output: {Text}")]
+    private static partial void LogUnexpectedOutput(ILogger logger, string text);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Session helper stderr: {Line}")]
+    private static partial void LogHelperStderr(ILogger logger, string line);
+
+    private sealed class CommandState
+    {
+        public TaskCompletionSource<int> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class PendingEmit(byte[] nonce, int expected)
+    {
+        public byte[] Nonce { get; } = nonce;
+
+        public int Expected { get; } = expected;
+
+        public List<byte[]> Parts { get; } = [];
+
+        public TaskCompletionSource<byte[][]> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,28 @@
+using System.Text.Json.Nodes;
+
+namespace SessionMcp.McpServer.Tests.Infrastructure;
+
+/// <summary>Shorthands for the calls almost every session test makes.</summary>
+public static class SessionCalls
+{
+    public static async Task<string> CreateSessionAsync(this ServerProcess server, string backend, Dictionary<string, string>? env = null, string? name = null)
+    {
+        var created = await server.CallAsync("session_create", new { backend, env, name }).ConfigureAwait(false);
+        return created["session_id"]!.GetValue<string>();
+    }
+
+    public static Task<JsonNode> ExecAsync(this ServerProcess server, string sessionId, string command, int? timeoutMs = null) =>
+        server.CallAsync("session_exec", new { session_id = sessionId, command, timeout_ms = timeoutMs });
+
+    /// <summary>Runs a command that must exit 0 and returns its stdout.</summary>
+    public static async Task<string> RunAsync(this ServerProcess server, string sessionId, string command)
+    {
+        var result = await server.ExecAsync(sessionId, command).ConfigureAwait(false);
+        Assert.True(result["exit_code"]!.GetValue<int>() == 0, $"'{command}' failed: {result.ToJsonString()}");
+        return result["stdout"]!.GetValue<string>();
+    }
+
+    public static long EventSeq(this JsonNode result) => result["event_seq"]!.GetValue<long>();
+
+    public static string Text(this JsonNode result, string property) => result[property]!.GetValue<string>();
+}
