@@ -5,7 +5,7 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
 // Runs a scripted scenario against the real server over stdio:
-//   session-mcp-harness scenario.json [--data-dir DIR] [--keep]
+//   session-mcp-harness scenario.json [--data-dir DIR]
 // Each step calls one tool; "${name}" in arguments is replaced by a value saved from an earlier result ("save"), and
 // "expect" / "expect_error" make the run fail when the server does not behave as the scenario says.
 if (args.Length < 1)
@@ -15,8 +15,8 @@ if (args.Length < 1)
 }
 
 var scenario = JsonNode.Parse(File.ReadAllText(args[0]))!.AsObject();
-var dataDir = args.SkipWhile(a => a != "--data-dir").Skip(1).FirstOrDefault()
-    ?? Path.Combine(Path.GetTempPath(), $"session-mcp-harness-{Environment.ProcessId}");
+// The demo keeps its data in ./.data (ignored by git) so it never touches a real data directory.
+var dataDir = Path.GetFullPath(args.SkipWhile(a => a != "--data-dir").Skip(1).FirstOrDefault() ?? ".data");
 var server = Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
 
 Console.WriteLine($"scenario: {scenario["name"]}  (server data dir: {dataDir})");

@@ -156,7 +156,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         foreach (var container in mine)
         {
             var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
-            if (sessionId is not null && live.Contains(sessionId))
+            // A young container may belong to a session another server process on this data dir is still registering.
+            var age = DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(container.Created);
+            if ((sessionId is not null && live.Contains(sessionId)) || age < options.OrphanGracePeriod)
             {
                 continue;
             }

@@ -36,6 +36,12 @@ public sealed class DockerBackendOptions
     /// <summary>Root filesystem read-only (writable: /workspace and a tmpfs /tmp).</summary>
     public bool ReadOnlyRootfs { get; set; } = true;
 
+    /// <summary>
+    /// Unregistered containers younger than this are left alone when reaping orphans at start-up: they may belong to
+    /// a session that another server process on the same data directory is still creating.
+    /// </summary>
+    public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Size of the tmpfs at /tmp, which also holds the helper's per-command output files.</summary>
     public string TmpSize { get; set; } = "512m";
 }

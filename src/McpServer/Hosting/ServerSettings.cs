@@ -11,7 +11,8 @@ internal sealed record ServerSettings(
     string Shell,
     string? DockerHost,
     string DockerImage,
-    bool DockerAllowNetwork)
+    bool DockerAllowNetwork,
+    TimeSpan DockerOrphanGrace)
 {
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
@@ -34,7 +35,8 @@ internal sealed record ServerSettings(
             Get("shell", "SESSION_MCP_SHELL") ?? "/bin/sh",
             Get("docker-host", "DOCKER_HOST"),
             Get("docker-image", "SESSION_MCP_DOCKER_IMAGE") ?? "session-mcp/busybox:latest",
-            (Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK") ?? "false") is "true" or "1");
+            (Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK") ?? "false") is "true" or "1",
+            TimeSpan.FromSeconds(int.TryParse(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS"), out var grace) && grace >= 0 ? grace : 60));
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>

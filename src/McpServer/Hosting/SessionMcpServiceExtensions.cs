@@ -33,6 +33,7 @@ internal static class SessionMcpServiceExtensions
             AllowNetwork = settings.DockerAllowNetwork,
             DataDir = settings.DataDir,
             SessionsDir = settings.SessionsDir,
+            OrphanGracePeriod = settings.DockerOrphanGrace,
         });
         services.AddSingleton<ISessionBackend, DockerBackend>();
         services.AddSingleton<SessionRouter>();

@@ -101,7 +101,7 @@ internal sealed partial class SessionRouter(
         return session.Status switch
         {
             SessionStatus.Running => session,
-            SessionStatus.Lost => throw new SessionException($"session {sessionId} is lost: {session.StatusDetail}. Its workspace is kept at {session.WorkspaceHostPath} on the server; create a new session (source_dir can copy that workspace)"),
+            SessionStatus.Lost => throw new SessionException(LostMessage(session, session.StatusDetail)),
             _ => throw new SessionException($"session {sessionId} was destroyed; create a new session with session_create"),
         };
     }
@@ -137,7 +137,7 @@ internal sealed partial class SessionRouter(
         catch (SessionLostException lost)
         {
             MarkLost(session, lost.Detail);
-            throw;
+            throw new SessionException(LostMessage(session, lost.Detail), lost);
         }
 
         var startEnv = Overlay(session.Env, command.Env);
@@ -236,6 +236,9 @@ internal sealed partial class SessionRouter(
             RecordLifecycle(AuditKinds.SessionLost, updated, new { detail });
         }
     }
+
+    private static string LostMessage(SessionRecord session, string? detail) =>
+        $"session {session.Id} is lost: {detail}. Its workspace is kept at {session.WorkspaceHostPath} on the server; create a new session (source_dir can copy that workspace)";
 
     private void RecordLifecycle(string kind, SessionRecord session, object summary) =>
         audit.Append(new AuditEntry(time.GetUtcNow(), session.Id, kind, null, null, null, AuditOutcomes.Ok, null,

@@ -134,6 +134,9 @@ internal sealed record ContainerSummary
 {
     public required string Id { get; init; }
 
+    /// <summary>Creation time, in seconds since the Unix epoch.</summary>
+    public long Created { get; init; }
+
     public IReadOnlyList<string> Names { get; init; } = [];
 
     public IReadOnlyDictionary<string, string>? Labels { get; init; }

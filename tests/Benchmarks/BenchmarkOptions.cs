@@ -1,0 +1,30 @@
+namespace SessionMcp.Benchmarks;
+
+internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int CliIterations, int WarmUp, bool Docker)
+{
+    public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]";
+
+    public static BenchmarkOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchmarkOptions(null, 300, 100, 20, Docker: true);
+        for (var i = 0; i < args.Count; i++)
+        {
+            options = args[i] switch
+            {
+                "--write" => options with { WritePath = Value(args, ++i) },
+                "--iterations" => options with { Iterations = Count(args, ++i) },
+                "--cli-iterations" => options with { CliIterations = Count(args, ++i) },
+                "--warm-up" => options with { WarmUp = Count(args, ++i) },
+                "--no-docker" => options with { Docker = false },
+                var other => throw new ArgumentException($"unknown argument {other}"),
+            };
+        }
+        return options;
+    }
+
+    private static string Value(IReadOnlyList<string> args, int index) =>
+        index < args.Count ? args[index] : throw new ArgumentException($"{args[index - 1]} needs a value");
+
+    private static int Count(IReadOnlyList<string> args, int index) =>
+        int.TryParse(Value(args, index), out var n) && n > 0 ? n : throw new ArgumentException($"{args[index - 1]} needs a positive number");
+}

@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace SessionMcp.Benchmarks;
+
+/// <summary>Facts that make a figure comparable with another run.</summary>
+internal sealed record MachineFacts(int Cores, string Kernel, string Runtime, string? DockerEngine, string LoadBefore, string LoadAfter);
+
+/// <summary>One issue-3 target: <paramref name="Passed"/> is null when it could not be measured in this run.</summary>
+internal sealed record TargetVerdict(string Target, string Measured, string Limit, bool? Passed);
+
+internal sealed record BenchmarkReport(
+    DateTimeOffset StartedAt,
+    TimeSpan Elapsed,
+    MachineFacts Machine,
+    IReadOnlyList<LatencySummary> Results,
+    IReadOnlyList<TargetVerdict> Verdicts,
+    IReadOnlyList<string> Notes);
+
+/// <summary>Runs every measurement in a fixed order against one server process and derives the verdicts.</summary>
+internal static class BenchmarkRun
+{
+    public const string ProcessSpawn = "spawn `sh -c true`: .NET Process, output captured";
+    public const string ProcessSpawnInherited = "spawn `sh -c true`: .NET Process, stdio inherited";
+    public const string OwnRunner = "spawn `sh -c true`: LocalProcessRunner (posix_spawn), in-process";
+    public const string McpPing = "MCP `ping` over stdio (transport floor)";
+    public const string LocalExec = "`session_exec` `true`, local session";
+    public const string LocalRead = "`session_read_file`, 200-line file, local";
+    public const string LocalEdit = "`session_edit_file`, 200-line file, local";
+    public const string DockerExec = "`session_exec` `true`, docker session";
+    public const string DockerRead = "`session_read_file`, 200-line file, docker";
+    public const string DockerEdit = "`session_edit_file`, 200-line file, docker";
+    public const string DockerCliExec = "`docker exec <container> true` (CLI)";
+
+    private const string DockerImage = "session-mcp/busybox:latest";
+    private const string EditedFile = "bench/two-hundred-lines.txt";
+
+    public static async Task<BenchmarkReport> RunAsync(BenchmarkOptions options, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var loadBefore = LoadAverage();
+        var results = new List<LatencySummary>();
+        var notes = new List<string>();
+        var (n, warmUp) = (options.Iterations, options.WarmUp);
+
+        Console.Error.WriteLine($"benchmarks: load {loadBefore}; local spawn baselines (n={n})");
+        results.Add(await Measure.RunAsync(ProcessSpawn, warmUp, n, (_, ct) => LocalSpawn.ProcessCapturedAsync(ct), cancellationToken));
+        results.Add(await Measure.RunAsync(ProcessSpawnInherited, warmUp, n, (_, ct) => LocalSpawn.ProcessInheritedAsync(ct), cancellationToken));
+        results.Add(await Measure.RunAsync(OwnRunner, warmUp, n, (_, ct) => LocalSpawn.OwnRunnerAsync(ct), cancellationToken));
+
+        var dockerEngine = options.Docker && await DockerCli.EngineAnswersAsync(cancellationToken) ? await DockerCli.ServerVersionAsync(cancellationToken) : null;
+        var dataDir = Directory.CreateTempSubdirectory("session-mcp-bench-").FullName;
+        try
+        {
+            Console.Error.WriteLine($"benchmarks: server over stdio (data dir {dataDir})");
+            await using var server = await ServerClient.StartAsync(dataDir, cancellationToken);
+            results.Add(await Measure.RunAsync(McpPing, warmUp, n, (_, ct) => server.PingAsync(ct), cancellationToken));
+            results.AddRange(await SessionSuiteAsync(server, "local", LocalExec, LocalRead, LocalEdit, options, cancellationToken));
+
+            if (dockerEngine is null)
+            {
+                notes.Add(options.Docker
+                    ? "No Docker engine answered (`docker version` failed): the docker rows and target (a) were not measured. Start one with `.ci/start-docker.sh`."
+                    : "Docker measurements skipped (--no-docker).");
+            }
+            else
+            {
+                await EnsureImageAsync(cancellationToken);
+                results.AddRange(await SessionSuiteAsync(server, "docker", DockerExec, DockerRead, DockerEdit, options, cancellationToken, async (sessionId, ct) =>
+                {
+                    var container = await DockerCli.ContainerOfSessionAsync(sessionId, ct);
+                    return await Measure.RunAsync(DockerCliExec, Math.Min(warmUp, 5), options.CliIterations, (_, c) => DockerCli.ExecTrueAsync(container, c), ct);
+                }));
+            }
+        }
+        finally
+        {
+            TryDeleteDirectory(dataDir);
+        }
+
+        var machine = new MachineFacts(Environment.ProcessorCount, KernelRelease(), RuntimeInformation.FrameworkDescription, dockerEngine, loadBefore, LoadAverage());
+        return new BenchmarkReport(startedAt, clock.Elapsed, machine, results, Verdicts(results), notes);
+    }
+
+    /// <summary>exec, read and edit on a fresh session of <paramref name="backend"/>; <paramref name="alongside"/> runs
+    /// while the session exists (the docker CLI comparison needs its container).</summary>
+    private static async Task<List<LatencySummary>> SessionSuiteAsync(
+        ServerClient server,
+        string backend,
+        string execName,
+        string readName,
+        string editName,
+        BenchmarkOptions options,
+        CancellationToken cancellationToken,
+        Func<string, CancellationToken, Task<LatencySummary>>? alongside = null)
+    {
+        var (n, warmUp) = (options.Iterations, options.WarmUp);
+        Console.Error.WriteLine($"benchmarks: {backend} session");
+        var sessionId = await server.CreateSessionAsync(backend, cancellationToken);
+        try
+        {
+            var results = new List<LatencySummary>
+            {
+                await Measure.RunAsync(execName, warmUp, n, (_, ct) => server.ExecAsync(sessionId, "true", ct), cancellationToken),
+            };
+            if (alongside is not null)
+            {
+                results.Add(await alongside(sessionId, cancellationToken));
+            }
+
+            await server.WriteFileAsync(sessionId, EditedFile, TwoHundredLines(), cancellationToken);
+            results.Add(await Measure.RunAsync(readName, warmUp, n, (_, ct) => server.ReadFileAsync(sessionId, EditedFile, ct), cancellationToken));
+            // Each edit undoes the previous one, so every call changes exactly one line of the same 200-line file.
+            results.Add(await Measure.RunAsync(editName, warmUp, n, (i, ct) => i % 2 == 0
+                ? server.EditFileAsync(sessionId, EditedFile, "line 100: alpha", "line 100: beta", ct)
+                : server.EditFileAsync(sessionId, EditedFile, "line 100: beta", "line 100: alpha", ct), cancellationToken));
+            return results;
+        }
+        finally
+        {
+            await server.DestroySessionAsync(sessionId, CancellationToken.None);
+        }
+    }
+
+    private static List<TargetVerdict> Verdicts(List<LatencySummary> results)
+    {
+        var byName = results.ToDictionary(r => r.Name);
+        var verdicts = new List<TargetVerdict>();
+
+        var docker = byName.GetValueOrDefault(DockerExec);
+        var cli = byName.GetValueOrDefault(DockerCliExec);
+        verdicts.Add(docker is null || cli is null
+            ? new TargetVerdict("(a) docker `session_exec` p50 ≤ 1/10 of `docker exec` CLI p50", "not measured (no Docker engine)", "ratio ≤ 0.100", null)
+            : new TargetVerdict(
+                "(a) docker `session_exec` p50 ≤ 1/10 of `docker exec` CLI p50",
+                $"{docker.P50:0.00} ms / {cli.P50:0.00} ms = ratio {docker.P50 / cli.P50:0.000} (CLI is {cli.P50 / docker.P50:0.0}× slower)",
+                $"ratio ≤ 0.100 (≤ {cli.P50 / 10:0.00} ms)",
+                docker.P50 <= cli.P50 / 10));
+
+        var local = byName[LocalExec];
+        var spawn = byName[ProcessSpawn];
+        var added = local.P50 - spawn.P50;
+        verdicts.Add(new TargetVerdict(
+            "(b) local `session_exec` p50 adds ≤ 2 ms over spawning `sh -c true`",
+            $"{local.P50:0.00} ms − {spawn.P50:0.00} ms = +{added:0.00} ms (ratio {local.P50 / spawn.P50:0.00})",
+            "+2.00 ms",
+            added <= 2.0));
+        return verdicts;
+    }
+
+    private static async Task EnsureImageAsync(CancellationToken cancellationToken)
+    {
+        if (await DockerCli.ImageExistsAsync(DockerImage, cancellationToken))
+        {
+            return;
+        }
+        var script = Path.Combine(RepositoryRoot(), "samples", "images", "build-image.sh");
+        Console.Error.WriteLine($"benchmarks: {DockerImage} missing; running {script}");
+        using var build = Process.Start(new ProcessStartInfo(script) { UseShellExecute = false }) ?? throw new InvalidOperationException($"{script} did not start");
+        await build.WaitForExitAsync(cancellationToken);
+        if (build.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{script} exited with {build.ExitCode}");
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Mcp.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no Mcp.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static string TwoHundredLines()
+    {
+        var text = new StringBuilder();
+        for (var line = 1; line <= 200; line++)
+        {
+            text.Append(line == 100 ? "line 100: alpha" : $"line {line}: the quick brown fox jumps over the lazy dog").Append('\n');
+        }
+        return text.ToString();
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    private static string KernelRelease() => File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : RuntimeInformation.OSDescription;
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

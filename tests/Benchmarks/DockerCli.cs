@@ -1,0 +1,55 @@
+using System.Diagnostics;
+
+namespace SessionMcp.Benchmarks;
+
+/// <summary>The docker CLI, as an agent without this server would use it.</summary>
+internal static class DockerCli
+{
+    public static async Task<bool> EngineAnswersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await RunAsync(["version", "--format", "{{.Server.Version}}"], cancellationToken).ConfigureAwait(false)).ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no docker binary
+        }
+    }
+
+    public static async Task<string> ServerVersionAsync(CancellationToken cancellationToken) =>
+        (await RunAsync(["version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"], cancellationToken).ConfigureAwait(false)).Stdout.Trim();
+
+    public static async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) =>
+        (await RunAsync(["image", "inspect", image], cancellationToken).ConfigureAwait(false)).ExitCode == 0;
+
+    public static async Task<string> ContainerOfSessionAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(["ps", "-q", "--filter", $"label=session-mcp.session={sessionId}"], cancellationToken).ConfigureAwait(false);
+        var ids = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return ids.Length == 1 ? ids[0] : throw new InvalidOperationException($"expected one running container labelled session-mcp.session={sessionId}, found {ids.Length}");
+    }
+
+    public static async Task ExecTrueAsync(string container, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(["exec", container, "true"], cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"docker exec {container} true exited with {result.ExitCode}: {result.Stderr}");
+        }
+    }
+
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var startInfo = new ProcessStartInfo("docker") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("docker did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        return (process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+}

@@ -1,0 +1,36 @@
+using System.Globalization;
+using SessionMcp.Benchmarks;
+
+// Exec latency of session-mcp against its floors, in one run:
+//   dotnet run -c Release --project tests/Benchmarks -- [--write docs/benchmarks.md] [--iterations 300] [--no-docker]
+// Markdown goes to stdout (and to the --write file); progress goes to stderr.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+BenchmarkOptions options;
+try
+{
+    options = BenchmarkOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"benchmarks: {e.Message}\n{BenchmarkOptions.Usage}");
+    return 2;
+}
+
+using var interrupt = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    interrupt.Cancel();
+};
+
+var report = await BenchmarkRun.RunAsync(options, interrupt.Token);
+var markdown = ReportWriter.Render(report);
+Console.WriteLine(markdown);
+if (options.WritePath is { } path)
+{
+    ReportWriter.WriteFile(path, markdown);
+    Console.Error.WriteLine($"benchmarks: wrote {path}");
+}
+return report.Verdicts.All(v => v.Passed is not false) ? 0 : 1;

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace SessionMcp.Benchmarks;
+
+/// <summary>The real server (session-mcp.dll from this program's output) as a child over stdio, driven by the SDK client.</summary>
+internal sealed class ServerClient : IAsyncDisposable
+{
+    private readonly McpClient _client;
+
+    private ServerClient(McpClient client) => _client = client;
+
+    public static async Task<ServerClient> StartAsync(string dataDir, CancellationToken cancellationToken)
+    {
+        var server = Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
+        if (!File.Exists(server))
+        {
+            throw new FileNotFoundException("session-mcp.dll is not next to the benchmark; build tests/Benchmarks", server);
+        }
+        var transport = new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Name = "session-mcp",
+            Command = "dotnet",
+            Arguments = [server, "serve", "--data-dir", dataDir],
+            // The server logs to stderr; keep it out of the benchmark's output unless asked.
+            StandardErrorLines = line =>
+            {
+                if (Environment.GetEnvironmentVariable("BENCH_SERVER_STDERR") == "1")
+                {
+                    Console.Error.WriteLine($"[server] {line}");
+                }
+            },
+        });
+        var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new() { Name = "session-mcp-benchmarks", Version = "1.0" } }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new ServerClient(client);
+    }
+
+    public async Task PingAsync(CancellationToken cancellationToken) => await _client.PingAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+
+    public async Task<string> CreateSessionAsync(string backend, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("session_create", new() { ["backend"] = backend, ["name"] = $"benchmark-{backend}" }, cancellationToken).ConfigureAwait(false);
+        return result.GetProperty("session_id").GetString()!;
+    }
+
+    public async Task ExecAsync(string sessionId, string command, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("session_exec", new() { ["session_id"] = sessionId, ["command"] = command }, cancellationToken).ConfigureAwait(false);
+        if (result.GetProperty("exit_code").GetInt32() is var exitCode and not 0)
+        {
+            throw new InvalidOperationException($"session_exec {command} exited with {exitCode}: {result.GetProperty("stderr").GetString()}");
+        }
+    }
+
+    public Task WriteFileAsync(string sessionId, string path, string content, CancellationToken cancellationToken) =>
+        CallAsync("session_write_file", new() { ["session_id"] = sessionId, ["path"] = path, ["content"] = content }, cancellationToken);
+
+    public Task ReadFileAsync(string sessionId, string path, CancellationToken cancellationToken) =>
+        CallAsync("session_read_file", new() { ["session_id"] = sessionId, ["path"] = path }, cancellationToken);
+
+    public Task EditFileAsync(string sessionId, string path, string oldString, string newString, CancellationToken cancellationToken) =>
+        CallAsync("session_edit_file", new() { ["session_id"] = sessionId, ["path"] = path, ["old_string"] = oldString, ["new_string"] = newString }, cancellationToken);
+
+    public Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken) =>
+        CallAsync("session_destroy", new() { ["session_id"] = sessionId }, cancellationToken);
+
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
+
+    private async Task<JsonElement> CallAsync(string tool, Dictionary<string, object?> arguments, CancellationToken cancellationToken)
+    {
+        var result = await _client.CallToolAsync(tool, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (result.IsError == true)
+        {
+            var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+            throw new InvalidOperationException($"{tool} failed: {text}");
+        }
+        return result.StructuredContent ?? throw new InvalidOperationException($"{tool} returned no structured content");
+    }
+}
