@@ -24,7 +24,7 @@ internal static class BenchmarkRun
     public const string ProcessSpawn = "spawn `sh -c true`: .NET Process, output captured";
     public const string ProcessSpawnInherited = "spawn `sh -c true`: .NET Process, stdio inherited";
     public const string OwnRunner = "spawn `sh -c true`: LocalProcessRunner (posix_spawn), in-process";
-    public const string McpPing = "MCP `ping` over stdio (transport floor)";
+    public const string McpFloor = "`session_list` (a tools/call with no process: transport + dispatch + audit)";
     public const string LocalExec = "`session_exec` `true`, local session";
     public const string LocalRead = "`session_read_file`, 200-line file, local";
     public const string LocalEdit = "`session_edit_file`, 200-line file, local";
@@ -56,7 +56,7 @@ internal static class BenchmarkRun
         {
             Console.Error.WriteLine($"benchmarks: server over stdio (data dir {dataDir})");
             await using var server = await ServerClient.StartAsync(dataDir, cancellationToken);
-            results.Add(await Measure.RunAsync(McpPing, warmUp, n, (_, ct) => server.PingAsync(ct), cancellationToken));
+            results.Add(await Measure.RunAsync(McpFloor, warmUp, n, (_, ct) => server.ListSessionsAsync(ct), cancellationToken));
             results.AddRange(await SessionSuiteAsync(server, "local", LocalExec, LocalRead, LocalEdit, options, cancellationToken));
 
             if (dockerEngine is null)

@@ -36,7 +36,8 @@ internal sealed class ServerClient : IAsyncDisposable
         return new ServerClient(client);
     }
 
-    public async Task PingAsync(CancellationToken cancellationToken) => await _client.PingAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+    /// <summary>A tools/call that starts no process: the per-call cost of transport, dispatch and audit.</summary>
+    public Task ListSessionsAsync(CancellationToken cancellationToken) => CallAsync("session_list", [], cancellationToken);
 
     public async Task<string> CreateSessionAsync(string backend, CancellationToken cancellationToken)
     {
