@@ -24,6 +24,7 @@ internal static class BenchmarkRun
     public const string ProcessSpawn = "spawn `sh -c true`: .NET Process, output captured";
     public const string ProcessSpawnInherited = "spawn `sh -c true`: .NET Process, stdio inherited";
     public const string OwnRunner = "spawn `sh -c true`: LocalProcessRunner (posix_spawn), in-process";
+    public const string InProcessBackendExec = "`true` via LocalBackend.ExecAsync, in-process (runner + shell wrapper + state file)";
     public const string McpFloor = "`session_list` (a tools/call with no process: transport + dispatch + audit)";
     public const string LocalExec = "`session_exec` `true`, local session";
     public const string LocalRead = "`session_read_file`, 200-line file, local";
@@ -34,7 +35,7 @@ internal static class BenchmarkRun
     public const string DockerCliExec = "`docker exec <container> true` (CLI)";
 
     private const string DockerImage = "session-mcp/busybox:latest";
-    private const string EditedFile = "bench/two-hundred-lines.txt";
+    private const string EditedFile = "two-hundred-lines.txt";
 
     public static async Task<BenchmarkReport> RunAsync(BenchmarkOptions options, CancellationToken cancellationToken)
     {
@@ -45,10 +46,13 @@ internal static class BenchmarkRun
         var notes = new List<string>();
         var (n, warmUp) = (options.Iterations, options.WarmUp);
 
-        Console.Error.WriteLine($"benchmarks: load {loadBefore}; local spawn baselines (n={n})");
-        results.Add(await Measure.RunAsync(ProcessSpawn, warmUp, n, (_, ct) => LocalSpawn.ProcessCapturedAsync(ct), cancellationToken));
+        Console.Error.WriteLine($"benchmarks: load {loadBefore}; in-process spawn figures (n={n})");
         results.Add(await Measure.RunAsync(ProcessSpawnInherited, warmUp, n, (_, ct) => LocalSpawn.ProcessInheritedAsync(ct), cancellationToken));
         results.Add(await Measure.RunAsync(OwnRunner, warmUp, n, (_, ct) => LocalSpawn.OwnRunnerAsync(ct), cancellationToken));
+        using (var backend = await InProcessBackend.CreateAsync(cancellationToken))
+        {
+            results.Add(await Measure.RunAsync(InProcessBackendExec, warmUp, n, (_, ct) => backend.ExecAsync("true", ct), cancellationToken));
+        }
 
         var dockerEngine = options.Docker && await DockerCli.EngineAnswersAsync(cancellationToken) ? await DockerCli.ServerVersionAsync(cancellationToken) : null;
         var dataDir = Directory.CreateTempSubdirectory("session-mcp-bench-").FullName;
@@ -57,7 +61,9 @@ internal static class BenchmarkRun
             Console.Error.WriteLine($"benchmarks: server over stdio (data dir {dataDir})");
             await using var server = await ServerClient.StartAsync(dataDir, cancellationToken);
             results.Add(await Measure.RunAsync(McpFloor, warmUp, n, (_, ct) => server.ListSessionsAsync(ct), cancellationToken));
-            results.AddRange(await SessionSuiteAsync(server, "local", LocalExec, LocalRead, LocalEdit, options, cancellationToken));
+            // Target (b)'s baseline runs interleaved with the exec it is compared to.
+            results.AddRange(await SessionSuiteAsync(server, "local", LocalExec, LocalRead, LocalEdit, options, cancellationToken,
+                (_, _) => Task.FromResult(new Subject(ProcessSpawn, n, (_, ct) => LocalSpawn.ProcessCapturedAsync(ct)))));
 
             if (dockerEngine is null)
             {
@@ -71,7 +77,7 @@ internal static class BenchmarkRun
                 results.AddRange(await SessionSuiteAsync(server, "docker", DockerExec, DockerRead, DockerEdit, options, cancellationToken, async (sessionId, ct) =>
                 {
                     var container = await DockerCli.ContainerOfSessionAsync(sessionId, ct);
-                    return await Measure.RunAsync(DockerCliExec, Math.Min(warmUp, 5), options.CliIterations, (_, c) => DockerCli.ExecTrueAsync(container, c), ct);
+                    return new Subject(DockerCliExec, options.CliIterations, (_, c) => DockerCli.ExecTrueAsync(container, c));
                 }));
             }
         }
@@ -84,8 +90,9 @@ internal static class BenchmarkRun
         return new BenchmarkReport(startedAt, clock.Elapsed, machine, results, Verdicts(results), notes);
     }
 
-    /// <summary>exec, read and edit on a fresh session of <paramref name="backend"/>; <paramref name="alongside"/> runs
-    /// while the session exists (the docker CLI comparison needs its container).</summary>
+    /// <summary>exec, read and edit on a fresh session of <paramref name="backend"/>. The exec is timed interleaved with
+    /// the operation its target compares it to, which <paramref name="comparison"/> makes from the session's ID (the
+    /// docker CLI comparison needs the session's container).</summary>
     private static async Task<List<LatencySummary>> SessionSuiteAsync(
         ServerClient server,
         string backend,
@@ -94,21 +101,15 @@ internal static class BenchmarkRun
         string editName,
         BenchmarkOptions options,
         CancellationToken cancellationToken,
-        Func<string, CancellationToken, Task<LatencySummary>>? alongside = null)
+        Func<string, CancellationToken, Task<Subject>> comparison)
     {
         var (n, warmUp) = (options.Iterations, options.WarmUp);
         Console.Error.WriteLine($"benchmarks: {backend} session");
         var sessionId = await server.CreateSessionAsync(backend, cancellationToken);
         try
         {
-            var results = new List<LatencySummary>
-            {
-                await Measure.RunAsync(execName, warmUp, n, (_, ct) => server.ExecAsync(sessionId, "true", ct), cancellationToken),
-            };
-            if (alongside is not null)
-            {
-                results.Add(await alongside(sessionId, cancellationToken));
-            }
+            var exec = new Subject(execName, n, (_, ct) => server.ExecAsync(sessionId, "true", ct));
+            var results = await Measure.InterleavedAsync([exec, await comparison(sessionId, cancellationToken)], warmUp, cancellationToken);
 
             await server.WriteFileAsync(sessionId, EditedFile, TwoHundredLines(), cancellationToken);
             results.Add(await Measure.RunAsync(readName, warmUp, n, (_, ct) => server.ReadFileAsync(sessionId, EditedFile, ct), cancellationToken));

@@ -20,8 +20,10 @@ internal static class ReportWriter
         text.AppendLine($"- Machine: {machine.Cores} cores (`nproc`), kernel {machine.Kernel} (`uname -r`), {machine.Runtime}, Release build");
         text.AppendLine($"- Docker engine: {machine.DockerEngine ?? "none answering"}");
         text.AppendLine($"- Load average (1/5/15 min) before: {machine.LoadBefore}; after: {machine.LoadAfter}");
-        text.AppendLine("- Method: sequential stopwatch loops, warm-up calls discarded, each call timed on its own; nearest-rank percentiles. " +
-                        "MCP rows are client-side round trips through the SDK client to the real server (`session-mcp.dll serve`) over stdio.");
+        text.AppendLine("- Method: stopwatch loops, warm-up calls discarded, each call timed on its own, nearest-rank percentiles. " +
+                        "MCP rows are client-side round trips through the SDK client to the real server (`session-mcp.dll serve`) over stdio. " +
+                        "Each target's two sides run interleaved in one loop (spawn/exec alternate; one CLI `docker exec` per three docker execs), " +
+                        "so load from other processes hits both alike.");
         text.AppendLine();
         text.AppendLine("| what | n | p50 ms | p90 ms | p99 ms | mean ms | min ms |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|");

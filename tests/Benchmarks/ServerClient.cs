@@ -13,10 +13,11 @@ internal sealed class ServerClient : IAsyncDisposable
 
     public static async Task<ServerClient> StartAsync(string dataDir, CancellationToken cancellationToken)
     {
-        var server = Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
+        // BENCH_SERVER_DLL measures another build of the server (e.g. an instrumented scratch copy) with the same client.
+        var server = Environment.GetEnvironmentVariable("BENCH_SERVER_DLL") is { Length: > 0 } other ? other : Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
         if (!File.Exists(server))
         {
-            throw new FileNotFoundException("session-mcp.dll is not next to the benchmark; build tests/Benchmarks", server);
+            throw new FileNotFoundException($"{server} does not exist; build tests/Benchmarks", server);
         }
         var transport = new StdioClientTransport(new StdioClientTransportOptions
         {

@@ -16,9 +16,8 @@ internal static class HelperScript
 
     /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
     public static string Prelude() => $$"""
-        umask 077
         __smcp_d={{ScratchDir}}
-        mkdir -p "$__smcp_d" || exit 90
+        mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
         __smcp_run() {
           if [ "$4" = 1 ]; then __smcp_in="$__smcp_d/$1.in"; else __smcp_in=/dev/null; fi

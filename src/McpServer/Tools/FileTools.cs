@@ -138,7 +138,7 @@ internal sealed class FileTools(SessionRouter router)
 internal sealed record EditSpec(
     [property: Description("The exact text to replace.")] string? OldString,
     [property: Description("The replacement text.")] string? NewString,
-    [property: Description("Replace every occurrence (default false).")] bool? ReplaceAll);
+    [property: Description("Replace every occurrence (default false).")] bool? ReplaceAll = null);
 
 internal sealed record ReadFileResult(string Path, string Content, int TotalLines, int FirstLine, int LastLine, bool HasMore, string Sha256, string Eol, long EventSeq);
 

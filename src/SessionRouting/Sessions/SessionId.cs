@@ -27,6 +27,6 @@ internal static partial class SessionId
 
     public static bool IsWellFormed(string? id) => id is not null && Shape().IsMatch(id);
 
-    [GeneratedRegex("^s-[0-9a-hjkmnp-tv-z]{8}$")]
+    [GeneratedRegex(@"^s-[0-9a-hjkmnp-tv-z]{8}\z")]
     private static partial Regex Shape();
 }

@@ -58,7 +58,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, CancellationToken cancellationToken = default)
+    /// <summary>Starts <c>session-mcp serve --data-dir <paramref name="dataDir"/></c> plus any further options, and connects.</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDir, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -67,7 +68,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { ServerDll, "serve", "--data-dir", dataDir })
+        foreach (var argument in new[] { ServerDll, "serve", "--data-dir", dataDir }.Concat(extraArguments ?? []))
         {
             start.ArgumentList.Add(argument);
         }
@@ -121,7 +122,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var result = await CallRawAsync(tool, arguments, null, cancellationToken).ConfigureAwait(false);
         if (result.IsError == true)
         {
-            Assert.Fail($"{tool} {JsonSerializer.Serialize(arguments)} failed: {TextOf(result)}");
+            Assert.Fail($"{tool} {JsonSerializer.Serialize(arguments, ArgumentJson)} failed: {TextOf(result)}");
         }
         Assert.True(result.StructuredContent is not null, $"{tool} returned no structured content: {TextOf(result)}");
         return JsonNode.Parse(result.StructuredContent!.Value.GetRawText())!;
@@ -131,7 +132,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public async Task<string> CallErrorAsync(string tool, object? arguments = null, CancellationToken cancellationToken = default)
     {
         var result = await CallRawAsync(tool, arguments, null, cancellationToken).ConfigureAwait(false);
-        Assert.True(result.IsError == true, $"{tool} {JsonSerializer.Serialize(arguments)} was expected to fail but returned: {TextOf(result)}");
+        Assert.True(result.IsError == true, $"{tool} {JsonSerializer.Serialize(arguments, ArgumentJson)} was expected to fail but returned: {TextOf(result)}");
         return TextOf(result);
     }
 

@@ -1,0 +1,269 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.McpServer.Tests.Infrastructure;
+using SessionMcp.Tests.Shared;
+
+namespace SessionMcp.McpServer.Tests.Docker;
+
+/// <summary>What only the docker backend has: hardening, container faults, restarts, the engine going away, orphans.</summary>
+public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposable
+{
+    private readonly ServerFixture _fixture;
+    private readonly DockerEngineClient _engine = DockerEngineClient.Create();
+
+    public DockerSessionTests(ServerFixture fixture) => _fixture = fixture;
+
+    private ServerProcess Server => _fixture.Server;
+
+    public void Dispose() => _engine.Dispose();
+
+    [DockerFact]
+    public async Task SessionContainerIsHardenedByDefault()
+    {
+        // Given
+        var sessionId = await Server.CreateSessionAsync("docker");
+
+        // When
+        var inspect = await _engine.InspectContainerAsync(await ContainerOfAsync(sessionId));
+        var inside = await Server.RunAsync(sessionId, "id -u; grep CapEff /proc/self/status; ls /sys/class/net; touch /etc/x 2>&1 || echo ro-root");
+
+        // Then
+        Assert.True(inspect.State.Running);
+        Assert.NotEqual("0", inspect.Config.User!.Split(':')[0]);
+        Assert.NotEqual("root", inspect.Config.User);
+        Assert.Contains("ALL", inspect.HostConfig.CapDrop!);
+        Assert.Contains("no-new-privileges", inspect.HostConfig.SecurityOpt!);
+        Assert.Equal("none", inspect.HostConfig.NetworkMode);
+        Assert.True(inspect.HostConfig.Memory > 0);
+        Assert.Equal(inspect.HostConfig.Memory, inspect.HostConfig.MemorySwap);
+        Assert.True(inspect.HostConfig.NanoCpus > 0);
+        Assert.True(inspect.HostConfig.PidsLimit > 0);
+        Assert.True(inspect.HostConfig.ReadonlyRootfs);
+        Assert.Contains(inspect.HostConfig.Binds!, b => b.EndsWith(":/workspace:rw", StringComparison.Ordinal));
+        Assert.Equal(sessionId, inspect.Config.Labels!["session-mcp.session"]);
+        Assert.Equal(_fixture.DataDir, inspect.Config.Labels!["session-mcp.data-dir"]);
+        var lines = inside.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEqual("0", lines[0]);
+        Assert.Equal("CapEff:\t0000000000000000", lines[1]);
+        Assert.Equal("lo", lines[2]);
+        Assert.Equal("ro-root", lines[^1]);
+    }
+
+    [DockerFact]
+    public async Task PerSessionLimitsApplyWithinTheConfiguredMaxima()
+    {
+        // When
+        var created = await Server.CallAsync("session_create", new { backend = "docker", memory_mb = 256, pids_limit = 100, cpus = 0.5 });
+        var tooMuch = await Server.CallErrorAsync("session_create", new { backend = "docker", memory_mb = 1_000_000 });
+        var network = await Server.CallErrorAsync("session_create", new { backend = "docker", network = "bridge" });
+
+        // Then
+        var inspect = await _engine.InspectContainerAsync(await ContainerOfAsync(created.Text("session_id")));
+        Assert.Equal(256L * 1024 * 1024, inspect.HostConfig.Memory);
+        Assert.Equal(100, inspect.HostConfig.PidsLimit);
+        Assert.Equal(500_000_000, inspect.HostConfig.NanoCpus);
+        Assert.Contains("memory_mb must be between", tooMuch);
+        Assert.Contains("not allowed", network);
+    }
+
+    [DockerFact]
+    public async Task MissingImageIsNamedInTheError()
+    {
+        var error = await Server.CallErrorAsync("session_create", new { backend = "docker", image = "session-mcp/does-not-exist:1" });
+
+        Assert.Contains("session-mcp/does-not-exist:1", error);
+        Assert.Contains("not found", error);
+    }
+
+    [DockerFact]
+    public async Task SymlinksPlantedInsideTheContainerCannotReachHostFiles()
+    {
+        // Given: links from inside the container to the host's (and the container's) /etc, a file and a directory
+        var sessionId = await Server.CreateSessionAsync("docker");
+        var passwdBefore = SHA256.HashData(File.ReadAllBytes("/etc/passwd"));
+        await Server.RunAsync(sessionId, "ln -s /etc/passwd x && ln -s /etc etc && ln -s ../../../../../../etc/passwd rel && mkdir d && ln -s /workspace/d inside && echo ok > d/f");
+
+        // When / Then: every access through an outside link is refused
+        foreach (var path in new[] { "x", "etc/passwd", "rel", "/workspace/x", "etc/hostname" })
+        {
+            Assert.Contains("outside", await Server.CallErrorAsync("session_read_file", new { session_id = sessionId, path }));
+            Assert.Contains("outside", await Server.CallErrorAsync("session_write_file", new { session_id = sessionId, path, content = "pwned\n" }));
+            Assert.Contains("outside", await Server.CallErrorAsync("session_edit_file", new { session_id = sessionId, path, old_string = "root", new_string = "pwned" }));
+        }
+        Assert.Contains("outside", await Server.CallErrorAsync("session_write_file", new { session_id = sessionId, path = "etc/new-file", content = "x" }));
+
+        // Then: the host is untouched, and links that stay inside the workspace work
+        Assert.Equal(passwdBefore, SHA256.HashData(File.ReadAllBytes("/etc/passwd")));
+        Assert.False(File.Exists("/etc/new-file"));
+        var read = await Server.CallAsync("session_read_file", new { session_id = sessionId, path = "inside/f" });
+        Assert.Contains("ok", read.Text("content"));
+        await Server.CallAsync("session_write_file", new { session_id = sessionId, path = "inside/g", content = "new\n" });
+        Assert.Equal("new\n", await Server.RunAsync(sessionId, "cat d/g"));
+    }
+
+    [DockerFact]
+    public async Task TimeoutKillsTheWholeTreeInsideTheContainer()
+    {
+        // Given
+        var sessionId = await Server.CreateSessionAsync("docker");
+
+        // When
+        var result = await Server.ExecAsync(sessionId, "sleep 1001 & (sleep 1002 & wait) & echo started; wait", timeoutMs: 1000);
+
+        // Then
+        Assert.True(result["timed_out"]!.GetValue<bool>());
+        Assert.Contains("started", result.Text("stdout"));
+        var ps = await Server.RunAsync(sessionId, "ps -o args");
+        Assert.DoesNotContain("sleep 1001", ps);
+        Assert.DoesNotContain("sleep 1002", ps);
+        Assert.Equal("ok\n", await Server.RunAsync(sessionId, "echo ok"));
+    }
+
+    [DockerFact]
+    public async Task ContainerKilledUnderASessionMakesItLost()
+    {
+        // Given
+        var sessionId = await Server.CreateSessionAsync("docker");
+        var container = await ContainerOfAsync(sessionId);
+        var running = Server.CallRawAsync("session_exec", new { session_id = sessionId, command = "sleep 30" }, null);
+
+        // When
+        await _engine.KillContainerAsync(container);
+        var inFlight = ServerProcess.TextOf(await running);
+        var next = await Server.CallErrorAsync("session_exec", new { session_id = sessionId, command = "true" });
+
+        // Then
+        Assert.Contains("lost", next);
+        Assert.Contains("container", next);
+        Assert.Contains("container", inFlight);
+        var listed = await Server.CallAsync("session_list");
+        var session = listed["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!;
+        Assert.Equal("lost", session.Text("status"));
+        Assert.Contains("container", session.Text("status_detail"));
+        var replay = await Server.CallAsync("session_replay", new { session_id = sessionId, format = "events" });
+        Assert.Contains(replay["events"]!.AsArray(), e => e!.Text("kind") == "session_lost");
+    }
+
+    [DockerFact]
+    public async Task HelperKilledInsideTheContainerIsReestablished()
+    {
+        // Given
+        var sessionId = await Server.CreateSessionAsync("docker");
+        await Server.RunAsync(sessionId, "mkdir -p w && cd w && export KEEP=1");
+
+        // When: every helper shell in the container is killed behind the server's back
+        await _engine.RunExecAsync(await ContainerOfAsync(sessionId), ["sh", "-c", "kill -9 $(ps -o pid,args | awk '$2 == \"/bin/sh\" && $3 == \"-s\" && NF == 3 { print $1 }')"]);
+        var result = await ExecEventuallyAsync(sessionId, "pwd; echo $KEEP");
+
+        // Then
+        Assert.EndsWith("/w\n1\n", result.Text("stdout"));
+        Assert.Contains("restarted", result.Text("note"));
+    }
+
+    [DockerFact]
+    public async Task RestartReattachesRunningContainersAndMarksVanishedOnesLost()
+    {
+        using var dataDir = new TempDirectory("docker-restart");
+        string kept, removed, hostnameBefore;
+        await using (var first = await ServerProcess.StartAsync(dataDir.Path))
+        {
+            kept = await first.CreateSessionAsync("docker");
+            removed = await first.CreateSessionAsync("docker");
+            await first.RunAsync(kept, "mkdir -p src && cd src && export A=1");
+            hostnameBefore = await first.RunAsync(kept, "hostname");
+        }
+        // While the server is down, one container disappears.
+        await _engine.RemoveContainerAsync(await ContainerOfAsync(removed), force: true);
+
+        await using var second = await ServerProcess.StartAsync(dataDir.Path);
+        var listed = await second.CallAsync("session_list");
+        string Status(string id) => listed["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == id)!.Text("status");
+
+        Assert.Equal("running", Status(kept));
+        Assert.Equal("lost", Status(removed));
+        Assert.Equal(hostnameBefore, await second.RunAsync(kept, "hostname"));
+        Assert.Matches(@"/src\n1\n$", await second.RunAsync(kept, "pwd; echo $A"));
+        Assert.Contains("lost", await second.CallErrorAsync("session_exec", new { session_id = removed, command = "true" }));
+        Assert.Empty(await _engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.session"] = removed }, all: true));
+    }
+
+    [DockerFact]
+    public async Task EngineUnavailableFailsFastAndSessionsWorkAgainWhenItReturns()
+    {
+        using var dataDir = new TempDirectory("docker-engine");
+        await using var proxy = new EngineProxy(Path.Combine(dataDir.Path, "engine.sock"));
+        proxy.Start();
+        await using var server = await ServerProcess.StartAsync(dataDir.Path, ["--docker-host", proxy.Endpoint]);
+        var docker = await server.CreateSessionAsync("docker");
+        var local = await server.CreateSessionAsync("local");
+        await server.RunAsync(docker, "export BACK=yes");
+
+        // When the engine goes away
+        await proxy.StopAsync();
+        var started = DateTime.UtcNow;
+        var down = await server.CallErrorAsync("session_exec", new { session_id = docker, command = "true" });
+        var failedAfter = DateTime.UtcNow - started;
+        var create = await server.CallErrorAsync("session_create", new { backend = "docker" });
+
+        // Then docker calls fail fast and clearly, local sessions are unaffected
+        Assert.Contains("not reachable", down);
+        Assert.Contains("not reachable", create);
+        Assert.True(failedAfter < TimeSpan.FromSeconds(10), $"failing took {failedAfter}");
+        Assert.Equal("fine\n", await server.RunAsync(local, "echo fine"));
+
+        // When it returns, the session works again with its state
+        proxy.Start();
+        Assert.Equal("yes\n", await server.RunAsync(docker, "echo $BACK"));
+    }
+
+    [DockerFact]
+    public async Task OrphanContainersOfThisDataDirAreReapedAtStartUp()
+    {
+        // Given: a container labelled as ours with no session behind it, and one of another server
+        using var dataDir = new TempDirectory("docker-orphans");
+        var orphan = await StartLabelledContainerAsync(dataDir.Path);
+        var foreign = await StartLabelledContainerAsync("/somewhere/else");
+        try
+        {
+            // When
+            await using var server = await ServerProcess.StartAsync(dataDir.Path, ["--docker-orphan-grace", "0"]);
+            await server.CallAsync("session_list");
+
+            // Then
+            await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => _engine.InspectContainerAsync(orphan));
+            Assert.True((await _engine.InspectContainerAsync(foreign)).State.Running);
+        }
+        finally
+        {
+            await _engine.RemoveContainerAsync(foreign, force: true);
+        }
+    }
+
+    private async Task<string> StartLabelledContainerAsync(string dataDir)
+    {
+        var id = await _engine.CreateContainerAsync(new ContainerCreateRequest
+        {
+            Image = DockerTestImage.Name,
+            Cmd = ["sleep", "600"],
+            Labels = new Dictionary<string, string> { ["session-mcp.session"] = "s-00000000", ["session-mcp.data-dir"] = dataDir },
+            HostConfig = new ContainerHostConfig { NetworkMode = "none" },
+        });
+        await _engine.StartContainerAsync(id);
+        return id;
+    }
+
+    private async Task<string> ContainerOfAsync(string sessionId) =>
+        (await _engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.session"] = sessionId }, all: true)).Single().Id;
+
+    /// <summary>The first exec after a helper dies may race the helper's death; the one after must succeed.</summary>
+    private async Task<JsonNode> ExecEventuallyAsync(string sessionId, string command)
+    {
+        var first = await Server.CallRawAsync("session_exec", new { session_id = sessionId, command }, null);
+        if (first.IsError != true)
+        {
+            return JsonNode.Parse(first.StructuredContent!.Value.GetRawText())!;
+        }
+        return await Server.ExecAsync(sessionId, command);
+    }
+}
