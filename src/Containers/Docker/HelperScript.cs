@@ -57,6 +57,7 @@ internal static class HelperScript
           cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
           rm -f "$__smcp_d/$1.out" "$__smcp_d/$1.err" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" "$__smcp_d/$1.in"
         }
+        __smcp_peek() { tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"; }
         __smcp_hello() { export -p; printf '%s' "$1"; }
 
         """;
@@ -78,6 +79,9 @@ internal static class HelperScript
 
     /// <summary>Kills a command's whole process tree (stopped first, so nothing forks away while it is collected).</summary>
     public static string Kill(int pid, string id) => $"__smcp_kill {pid} {id}\n";
+
+    /// <summary>Asks for the last bytes a running command wrote to stdout and stderr (for progress messages).</summary>
+    public static string Peek(string id, string nonce) => $"__smcp_peek {id} {nonce}\n";
 
     /// <summary>Asks for the helper's own exported environment, ended by <paramref name="nonce"/>.</summary>
     public static string Hello(string nonce) => $"__smcp_hello {nonce}\n";

@@ -23,6 +23,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
 {
     private const int KilledExitCode = 137;
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan PeekInterval = TimeSpan.FromSeconds(1);
 
     private readonly DockerAttachedStream _stream;
     private readonly ILogger _logger;
@@ -38,6 +39,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     private Task _reader = Task.CompletedTask;
     private IReadOnlyCollection<string> _helperNames = [];
     private volatile Exception? _died;
+    private int _disposed;
 
     private SessionHelper(DockerAttachedStream stream, ILogger logger)
     {
@@ -94,7 +96,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 deadline.CancelAfter(timeout);
                 try
                 {
-                    exitCode = await state.Done.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    exitCode = await WaitWithPeeksAsync(id, state, stdout, stderr, deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
@@ -118,8 +120,33 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the command; every second meanwhile, shows its latest output line to progress reporting.</summary>
+    private async Task<int> WaitWithPeeksAsync(string id, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                return await state.Done.Task.WaitAsync(PeekInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                var parts = await RequestFilesAsync(nonce => HelperScript.Peek(id, nonce), 2, cancellationToken).ConfigureAwait(false);
+                stdout.ObserveLatestLine(LastLine(parts[0]));
+                stderr.ObserveLatestLine(LastLine(parts[1]));
+            }
+        }
+
+        static string? LastLine(byte[] tail) =>
+            Encoding.UTF8.GetString(tail).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         Fail(new HelperDiedException("the helper was closed"));
         await _stop.CancelAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);

@@ -9,6 +9,7 @@ using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Tools;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Editing;
 using SessionMcp.SessionRouting.Text;
 
@@ -87,6 +88,9 @@ internal static partial class AuditCallFilter
 
             AuditEvent Record(string outcome, string? error)
             {
+                // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
+                var secrets = SecretValues(services, call.SessionId, arguments);
+                string? Clean(string? text) => text is null ? null : SecretRedactor.RedactValues(text, secrets);
                 var argumentsJson = arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))?.ToJsonString();
                 return audit.Append(new AuditEntry(
                     time.GetUtcNow(),
@@ -94,14 +98,29 @@ internal static partial class AuditCallFilter
                     AuditKinds.ToolCall,
                     name,
                     ClientOf(context.Server),
-                    argumentsJson,
+                    Clean(argumentsJson),
                     outcome,
-                    error is null ? null : SecretRedactor.RedactText(error),
-                    call.Summary?.ToJsonString(),
+                    Clean(error is null ? null : SecretRedactor.RedactText(error)),
+                    Clean(call.Summary?.ToJsonString()),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                    call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString()));
+                    Clean(call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString())));
             }
         };
+
+    /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>
+    private static List<string> SecretValues(IServiceProvider services, string? sessionId, IDictionary<string, JsonElement>? arguments)
+    {
+        var env = new List<KeyValuePair<string, string>>();
+        if (sessionId is not null && SessionId.IsWellFormed(sessionId) && services.GetRequiredService<SessionRegistry>().Find(sessionId) is { } session)
+        {
+            env.AddRange(session.Env);
+        }
+        if (arguments is not null && arguments.TryGetValue("env", out var callEnv) && callEnv.ValueKind == JsonValueKind.Object)
+        {
+            env.AddRange(callEnv.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).Select(p => KeyValuePair.Create(p.Name, p.Value.GetString()!)));
+        }
+        return [.. env.Where(e => SecretRedactor.IsSecretName(e.Key)).Select(e => e.Value)];
+    }
 
     private static (CallToolResult, string, string) Failure(string message, string outcome) =>
         (new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = message }] }, outcome, message);

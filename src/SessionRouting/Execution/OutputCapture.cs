@@ -25,6 +25,7 @@ internal sealed class OutputCapture
     private long _tailWritten;
 
     private long _totalBytes;
+    private string? _observedLine;
 
     // Bytes of the line currently being written (after the last line break), and of the last non-blank line that
     // was completed by a line break. Both keep only the first LineBufferBytes of a line.
@@ -63,8 +64,21 @@ internal sealed class OutputCapture
                     return DecodeLine(_currentLine.AsSpan(0, _currentLineLength));
                 }
 
-                return _completedLineLength > 0 ? DecodeLine(_completedLine.AsSpan(0, _completedLineLength)) : null;
+                return _completedLineLength > 0 ? DecodeLine(_completedLine.AsSpan(0, _completedLineLength)) : _observedLine;
             }
+        }
+    }
+
+    /// <summary>
+    /// For backends that receive a command's output only when it ends: the latest line seen while it runs, shown by
+    /// <see cref="LatestLine"/> until real output arrives.
+    /// </summary>
+    public void ObserveLatestLine(string? line)
+    {
+        var trimmed = line?.Trim();
+        lock (_gate)
+        {
+            _observedLine = string.IsNullOrEmpty(trimmed) ? _observedLine : trimmed[..Math.Min(trimmed.Length, MaxLatestLineChars)];
         }
     }
 

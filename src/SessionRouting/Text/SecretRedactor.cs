@@ -235,4 +235,27 @@ internal static partial class SecretRedactor
 
     [GeneratedRegex(@"(?<!\S)--(?<name>[A-Za-z][A-Za-z0-9_\-]*)\s+(?<value>""(?:[^""\\\n]|\\.)*""|'[^'\n]*'|[^\s\-][^\s]*)")]
     private static partial Regex FlagWithValue();
+
+    /// <summary>
+    /// Masks known secret values (a session's API_TOKEN...) wherever they appear, raw or JSON-escaped. Values shorter
+    /// than 4 characters are left alone: masking "1" or "yes" everywhere would destroy the log, not protect a secret.
+    /// </summary>
+    public static string RedactValues(string text, IEnumerable<string> values)
+    {
+        foreach (var value in values.Where(v => v.Length >= 4).Distinct().OrderByDescending(v => v.Length))
+        {
+            text = text.Replace(value, Mask, StringComparison.Ordinal);
+            var escaped = System.Text.Json.JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
+            if (escaped != value)
+            {
+                text = text.Replace(escaped, Mask, StringComparison.Ordinal);
+            }
+            var strictlyEscaped = System.Text.Json.JsonEncodedText.Encode(value).ToString();
+            if (strictlyEscaped != value && strictlyEscaped != escaped)
+            {
+                text = text.Replace(strictlyEscaped, Mask, StringComparison.Ordinal);
+            }
+        }
+        return text;
+    }
 }

@@ -77,14 +77,20 @@ public sealed partial class AuditTests(ServerFixture fixture) : IClassFixture<Se
         var printed = await Server.ExecAsync(id, "echo \"token: ghp_$(printf '%s' abcdefghijklmnopqrstuvwxyz)0123456789\"");
         var inArguments = await Server.CallAsync("session_exec", new { session_id = id, command = "true", env = new Dictionary<string, string> { ["GH"] = GitHubToken } });
         await Server.CallAsync("session_write_file", new { session_id = id, path = "cfg.txt", content = $"token={GitHubToken}\n" });
+        // ...and a command prints the session's own secret variable, and one exported by an earlier command
+        var echoed = await Server.ExecAsync(id, "echo \"$API_TOKEN\"; export DB_PASSWORD=hunter2-exported-later");
+        var echoedLater = await Server.ExecAsync(id, "echo \"pw is $DB_PASSWORD\"");
 
         // Then the model saw the output, but neither value is anywhere in the store
         Assert.Contains(GitHubToken, printed.Text("stdout"), StringComparison.Ordinal);
         Assert.Equal(0, inArguments["exit_code"]!.GetValue<int>());
+        Assert.Equal(EnvSecret + "\n", echoed.Text("stdout"));
+        Assert.Contains("hunter2-exported-later", echoedLater.Text("stdout"), StringComparison.Ordinal);
         var export = await ServerCli.ExportTextAsync(fixture.DataDir);
         Assert.Contains(id, export, StringComparison.Ordinal);
         Assert.DoesNotContain(EnvSecret, export, StringComparison.Ordinal);
         Assert.DoesNotContain(GitHubToken, export, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-exported-later", export, StringComparison.Ordinal);
         var replay = (await Server.CallAsync("session_replay", new { session_id = id, include_output = "full" })).ToJsonString();
         Assert.DoesNotContain(EnvSecret, replay, StringComparison.Ordinal);
         Assert.DoesNotContain(GitHubToken, replay, StringComparison.Ordinal);
