@@ -217,6 +217,25 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
         Assert.Equal("yes\n", await server.RunAsync(docker, "echo $BACK"));
     }
 
+    [Fact]
+    public async Task EngineDownAtStartUpLeavesLocalSessionsWorkingAndDockerCallsFailFast()
+    {
+        // Given a server whose engine endpoint does not answer from the start
+        using var dataDir = new TempDirectory("docker-down");
+        await using var server = await ServerProcess.StartAsync(dataDir.Path, ["--docker-host", "unix://" + Path.Combine(dataDir.Path, "no-engine.sock")]);
+
+        // When
+        var started = DateTime.UtcNow;
+        var error = await server.CallErrorAsync("session_create", new { backend = "docker" });
+        var failedAfter = DateTime.UtcNow - started;
+        var local = await server.CreateSessionAsync("local");
+
+        // Then
+        Assert.Contains("Docker engine not reachable at unix://", error);
+        Assert.True(failedAfter < TimeSpan.FromSeconds(5), $"failing took {failedAfter}");
+        Assert.Equal("ok\n", await server.RunAsync(local, "echo ok"));
+    }
+
     [DockerFact]
     public async Task OrphanContainersOfThisDataDirAreReapedAtStartUp()
     {
