@@ -94,8 +94,7 @@ public sealed class AuditLog(SessionDatabase database)
         // Pages keep memory flat on a large log; the chain state carries across pages.
         const int page = 2000;
         long from = 1, count = 0;
-        var all = Pages();
-        var chainBreak = HashChain.Verify(all);
+        var chainBreak = HashChain.Verify(Pages());
         return (count, chainBreak);
 
         IEnumerable<AuditEvent> Pages()

@@ -120,7 +120,7 @@ internal sealed partial class SessionRouter(
         var startCwd = session.Cwd;
         if (command.Cwd is not null)
         {
-            var resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd, session));
+            var resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd));
             if (!Directory.Exists(resolved.HostPath))
             {
                 throw new SessionException($"cwd {resolved.VisiblePath} is not a directory in the workspace");
@@ -244,7 +244,7 @@ internal sealed partial class SessionRouter(
         audit.Append(new AuditEntry(time.GetUtcNow(), session.Id, kind, null, null, null, AuditOutcomes.Ok, null,
             JsonSerializer.Serialize(summary), 0, null));
 
-    private static string ResolveAgainst(string cwd, string path, SessionRecord session) =>
+    private static string ResolveAgainst(string cwd, string path) =>
         path.StartsWith('/') ? path : cwd.TrimEnd('/') + "/" + path;
 
     private static Dictionary<string, string> Overlay(IReadOnlyDictionary<string, string> baseEnv, IReadOnlyDictionary<string, string> overlay)

@@ -15,6 +15,7 @@ public sealed class TempDirectory : IDisposable
 
     public void Dispose()
     {
+        RemoveContainersOf(Path);
         try
         {
             Directory.Delete(Path, recursive: true);
@@ -26,5 +27,34 @@ public sealed class TempDirectory : IDisposable
         catch (UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>
+    /// Docker sessions a test left running belong to the server data dir they were created under; remove them with it,
+    /// so test runs do not pile up containers on the machine.
+    /// </summary>
+    private static void RemoveContainersOf(string dataDir)
+    {
+        if (!File.Exists("/var/run/docker.sock") && Environment.GetEnvironmentVariable("DOCKER_HOST") is null)
+        {
+            return;
+        }
+        // Test clean-up runs from synchronous Dispose; blocking here is confined to tests.
+        Task.Run(async () =>
+        {
+            using var engine = SessionMcp.Containers.Docker.Engine.DockerEngineClient.Create();
+            try
+            {
+                var containers = await engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.data-dir"] = dataDir }, all: true).ConfigureAwait(false);
+                foreach (var container in containers)
+                {
+                    await engine.RemoveContainerAsync(container.Id, force: true).ConfigureAwait(false);
+                }
+            }
+            catch (SessionMcp.Containers.Docker.Engine.DockerEngineException)
+            {
+                // No engine, nothing to clean.
+            }
+        }).GetAwaiter().GetResult();
     }
 }
