@@ -34,7 +34,6 @@ internal sealed class FileTools(SessionRouter router)
         var page = NumberedLines.Format(text.Text, offset ?? 1, limit ?? 2000, displayPath: resolved.VisiblePath);
         var sha = WorkspaceFiles.Sha256Hex(content);
         CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = content.Length, ["lines"] = page.TotalLines, ["sha256"] = sha };
-        router.Touch(session_id);
         return new ReadFileResult(resolved.VisiblePath, page.Content, page.TotalLines, page.FirstLine, page.LastLine, page.HasMore, sha, text.Eol, 0);
     }
 
@@ -54,7 +53,6 @@ internal sealed class FileTools(SessionRouter router)
         await WorkspaceFiles.WithFileLockAsync(resolved, () => WorkspaceFiles.WriteAtomic(workspace, path, bytes, create_dirs), cancellationToken).ConfigureAwait(false);
         var sha = WorkspaceFiles.Sha256Hex(bytes);
         CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = bytes.Length, ["sha256"] = sha, ["created"] = created };
-        router.Touch(session_id);
         return new WriteFileResult(resolved.VisiblePath, bytes.Length, sha, created, 0);
     }
 
@@ -107,7 +105,6 @@ internal sealed class FileTools(SessionRouter router)
             };
             call.Output = new JsonObject { ["diff"] = outcome.Diff };
         }
-        router.Touch(session_id);
         return new EditFileResult(resolved.VisiblePath, outcome.Diff, outcome.Replacements, before, after, outcome.Eol, outcome.Bom, dry_run, 0);
     }
 

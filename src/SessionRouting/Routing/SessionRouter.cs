@@ -156,8 +156,6 @@ internal sealed partial class SessionRouter(
         return (updated, outcome);
     }
 
-    public void Touch(string sessionId) => registry.Update(sessionId, s => s with { LastActivityAt = time.GetUtcNow() });
-
     public async Task<SessionRecord> DestroyAsync(string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
     {
         var session = Get(sessionId);

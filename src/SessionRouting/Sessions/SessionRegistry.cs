@@ -14,6 +14,11 @@ public sealed class SessionRegistry(SessionDatabase database)
 {
     private const string Columns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, last_activity_at, backend_state";
 
+    // Last activity is the newest of the stored value and the session's newest audited event, so calls that change
+    // nothing (reads, failed edits) need no write to the registry.
+    private const string SelectColumns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, "
+        + "MAX(last_activity_at, COALESCE((SELECT ts FROM events WHERE events.session_id = sessions.id ORDER BY seq DESC LIMIT 1), '')), backend_state";
+
     public void Add(SessionRecord session) => database.WriteTransaction((connection, transaction) =>
     {
         using var command = connection.CreateCommand();
@@ -27,7 +32,7 @@ public sealed class SessionRegistry(SessionDatabase database)
     public SessionRecord? Find(string id) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM sessions WHERE id = $id";
+        command.CommandText = $"SELECT {SelectColumns} FROM sessions WHERE id = $id";
         command.Parameters.AddWithValue("$id", id);
         using var reader = command.ExecuteReader();
         return reader.Read() ? ReadRecord(reader) : null;
@@ -36,7 +41,7 @@ public sealed class SessionRegistry(SessionDatabase database)
     public IReadOnlyList<SessionRecord> List() => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM sessions ORDER BY created_at, id";
+        command.CommandText = $"SELECT {SelectColumns} FROM sessions ORDER BY created_at, id";
         using var reader = command.ExecuteReader();
         var sessions = new List<SessionRecord>();
         while (reader.Read())
@@ -56,7 +61,7 @@ public sealed class SessionRegistry(SessionDatabase database)
         using (var select = connection.CreateCommand())
         {
             select.Transaction = transaction;
-            select.CommandText = $"SELECT {Columns} FROM sessions WHERE id = $id";
+            select.CommandText = $"SELECT {SelectColumns} FROM sessions WHERE id = $id";
             select.Parameters.AddWithValue("$id", id);
             using var reader = select.ExecuteReader();
             if (!reader.Read())
