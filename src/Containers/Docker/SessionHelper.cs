@@ -108,11 +108,19 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 }
             }
 
-            var parts = await RequestFilesAsync(nonce => HelperScript.Emit(id, nonce), 3, CancellationToken.None).ConfigureAwait(false);
-            stdout.Append(parts[0]);
-            stderr.Append(parts[1]);
+            // Outputs stream straight into the captures (which cap them), so a huge output is never held whole here.
+            using var stateFile = new MemoryStream();
+            await RequestFilesAsync(nonce => HelperScript.Emit(id, nonce), 3, cancellationToken: CancellationToken.None, sink: (part, bytes) =>
+            {
+                switch (part)
+                {
+                    case 0: stdout.Append(bytes); break;
+                    case 1: stderr.Append(bytes); break;
+                    default: stateFile.Write(bytes); break;
+                }
+            }).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return new HelperCommandResult(exitCode, timedOut, timedOut ? null : Encoding.UTF8.GetString(parts[2]));
+            return new HelperCommandResult(exitCode, timedOut, timedOut ? null : Encoding.UTF8.GetString(stateFile.ToArray()));
         }
         finally
         {
@@ -189,10 +197,14 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         }
     }
 
-    private async Task<byte[][]> RequestFilesAsync(Func<string, string> request, int parts, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a request whose answer is <paramref name="parts"/> pieces of stdout, each ended by a fresh nonce. With a
+    /// <paramref name="sink"/>, pieces are handed over as they arrive instead of being collected.
+    /// </summary>
+    private async Task<byte[][]> RequestFilesAsync(Func<string, string> request, int parts, CancellationToken cancellationToken, PartSink? sink = null)
     {
         var nonce = "@@smcp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) + "@@";
-        var emit = new PendingEmit(Encoding.ASCII.GetBytes(nonce), parts);
+        var emit = new PendingEmit(Encoding.ASCII.GetBytes(nonce), parts, sink);
         await WriteAsync(request(nonce), emit, cancellationToken).ConfigureAwait(false);
         return await emit.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -249,12 +261,28 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             var index = _stdout.AsSpan(_searchFrom, _stdoutLength - _searchFrom).IndexOf(head.Nonce);
             if (index < 0)
             {
-                // Resume the search where a nonce split across frames could still start.
-                _searchFrom = Math.Max(0, _stdoutLength - head.Nonce.Length + 1);
+                // Keep only what could be the start of a nonce split across frames; a sink takes the rest now.
+                var undecided = Math.Max(0, _stdoutLength - head.Nonce.Length + 1);
+                if (head.Sink is not null && undecided > 0)
+                {
+                    head.Sink(head.Parts.Count, _stdout.AsSpan(0, undecided));
+                    _stdout.AsSpan(undecided, _stdoutLength - undecided).CopyTo(_stdout);
+                    _stdoutLength -= undecided;
+                    undecided = 0;
+                }
+                _searchFrom = undecided;
                 return;
             }
             index += _searchFrom;
-            head.Parts.Add(_stdout.AsSpan(0, index).ToArray());
+            if (head.Sink is not null)
+            {
+                head.Sink(head.Parts.Count, _stdout.AsSpan(0, index));
+                head.Parts.Add([]);
+            }
+            else
+            {
+                head.Parts.Add(_stdout.AsSpan(0, index).ToArray());
+            }
             var consumed = index + head.Nonce.Length;
             _stdout.AsSpan(consumed, _stdoutLength - consumed).CopyTo(_stdout);
             _stdoutLength -= consumed;
@@ -345,11 +373,15 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         public TaskCompletionSource Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class PendingEmit(byte[] nonce, int expected)
+    private delegate void PartSink(int part, ReadOnlySpan<byte> bytes);
+
+    private sealed class PendingEmit(byte[] nonce, int expected, PartSink? sink)
     {
         public byte[] Nonce { get; } = nonce;
 
         public int Expected { get; } = expected;
+
+        public PartSink? Sink { get; } = sink;
 
         public List<byte[]> Parts { get; } = [];
 

@@ -184,34 +184,32 @@ internal sealed partial class SessionRouter(
             }
             catch (SessionException e)
             {
+                // Unreachable (engine down): its sessions stay as they are, and calls on them say why they fail.
+                // Probing them one by one would only delay the start by a connect timeout each.
                 LogResumeDeferred(logger, backend.Name, e.Message);
-            }
-        }
-        foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running))
-        {
-            if (!_backends.TryGetValue(session.Backend, out var backend))
-            {
                 continue;
             }
-            ProbeResult probe;
-            try
+            foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running && s.Backend == backend.Name))
             {
-                probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SessionException e)
-            {
-                // The backend is unreachable (engine down): leave the session as it is; calls will say why they fail.
-                LogResumeDeferred(logger, session.Id, e.Message);
-                continue;
-            }
-            if (probe.Status == SessionStatus.Lost)
-            {
-                MarkLost(session, probe.Detail ?? "its backend resource disappeared while the server was down");
-            }
-            else
-            {
-                var resumed = registry.Update(session.Id, s => s with { BackendState = probe.BackendState ?? s.BackendState });
-                RecordLifecycle(AuditKinds.SessionResumed, resumed, new { detail = probe.Detail });
+                ProbeResult probe;
+                try
+                {
+                    probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
+                }
+                catch (SessionException e)
+                {
+                    LogResumeDeferred(logger, session.Id, e.Message);
+                    continue;
+                }
+                if (probe.Status == SessionStatus.Lost)
+                {
+                    MarkLost(session, probe.Detail ?? "its backend resource disappeared while the server was down");
+                }
+                else
+                {
+                    var resumed = registry.Update(session.Id, s => s with { BackendState = probe.BackendState ?? s.BackendState });
+                    RecordLifecycle(AuditKinds.SessionResumed, resumed, new { detail = probe.Detail });
+                }
             }
         }
     }
@@ -255,8 +253,8 @@ internal sealed partial class SessionRouter(
         return result;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId} not re-attached at start-up: {Reason}")]
-    private static partial void LogResumeDeferred(ILogger logger, string sessionId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Subject} not re-attached at start-up: {Reason}")]
+    private static partial void LogResumeDeferred(ILogger logger, string subject, string reason);
 }
 
 /// <summary>A validated <c>session_create</c>.</summary>
