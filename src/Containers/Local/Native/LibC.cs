@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace SessionMcp.Containers.Local.Native;
 
 /// <summary>
-/// The few glibc (x86_64/aarch64 Linux) calls needed to spawn a process in its own session with pipes.
+/// The few glibc (x86_64/aarch64 Linux) calls needed to spawn a process in its own session with pipes and reap it.
 /// Opaque glibc structures are allocated with generous fixed sizes: posix_spawnattr_t is 336 bytes,
-/// posix_spawn_file_actions_t 80 bytes, sigset_t 128 bytes, siginfo_t 128 bytes.
+/// posix_spawn_file_actions_t 80 bytes, sigset_t 128 bytes.
 /// </summary>
 internal static unsafe partial class LibC
 {
@@ -22,9 +22,7 @@ internal static unsafe partial class LibC
 
     public const int SIGKILL = 9;
 
-    public const int P_PID = 1;
-    public const int WEXITED = 4;
-    public const int WNOWAIT = 0x01000000;
+    public const int WNOHANG = 1;
 
     public const int EINTR = 4;
 
@@ -39,9 +37,6 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
-
-    [LibraryImport(Library, SetLastError = true)]
-    public static partial int waitid(int idType, uint id, void* info, int options);
 
     // The posix_spawn family returns an error number instead of setting errno.
     [LibraryImport(Library)]
