@@ -15,6 +15,7 @@ internal static partial class Libc
     public const int O_WRONLY = 1;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
+    public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
 
     // These two differ between x86_64 and the asm-generic ABI (arm64).

@@ -26,7 +26,8 @@ public static class WorkspaceFiles
         {
             throw new PathPolicyException($"{path.VisiblePath} is a directory; give a file path");
         }
-        var fd = Libc.OpenAt(directory.Fd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        // O_NONBLOCK: opening a FIFO a command planted must not hang the server waiting for a writer.
+        var fd = Libc.OpenAt(directory.Fd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             throw OpenError(Libc.LastError, path.VisiblePath);
@@ -36,12 +37,16 @@ public static class WorkspaceFiles
         {
             throw new PathPolicyException($"{path.VisiblePath} is a directory; give a file path (list it with session_exec 'ls')");
         }
-        var length = RandomAccess.GetLength(handle);
+        using var stream = new FileStream(handle, FileAccess.Read, 0);
+        if (!stream.CanSeek)
+        {
+            throw new PathPolicyException($"{path.VisiblePath} is not a regular file (a pipe, socket or device); read it with session_exec");
+        }
+        var length = stream.Length;
         if (length > MaxFileBytes)
         {
             throw new PathPolicyException($"{path.VisiblePath} is {length:N0} bytes, over the {MaxFileBytes / (1024 * 1024)} MiB limit of the file tools; use session_exec (head, sed -n, grep) for it");
         }
-        using var stream = new FileStream(handle, FileAccess.Read, 0);
         using var memory = new MemoryStream((int)length);
         stream.CopyTo(memory);
         return (memory.ToArray(), path);

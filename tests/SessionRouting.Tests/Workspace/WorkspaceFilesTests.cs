@@ -88,6 +88,20 @@ public sealed class WorkspaceFilesTests : IDisposable
     }
 
     [Fact]
+    public void ReadingAFifoIsRefusedInsteadOfHanging()
+    {
+        // Given a named pipe nobody writes to, as a command could plant one
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", _ws.InRoot("pipe")))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        // When / Then: refused at once (a blocking open would never return)
+        var error = Assert.Throws<PathPolicyException>(() => WorkspaceFiles.Read(_ws.Local, "pipe"));
+        Assert.Contains("not a regular file", error.Message);
+    }
+
+    [Fact]
     public void WritingADirectoryIsRefused()
     {
         // Given

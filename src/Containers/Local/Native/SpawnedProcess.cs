@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace SessionMcp.Containers.Local.Native;
 
@@ -10,7 +9,8 @@ namespace SessionMcp.Containers.Local.Native;
 /// ignores SIGPIPE, and children would inherit that), stdout and stderr on pipes and stdin on a pipe or /dev/null.
 /// </summary>
 /// <remarks>
-/// The process is reaped by its own waiter thread. .NET's SIGCHLD handling only reaps children started with
+/// No thread is spent per process: the pipes are read and written asynchronously (<see cref="PipeEnd"/>) and the exit
+/// is noticed by the <see cref="ChildReaper"/> on SIGCHLD. .NET's SIGCHLD handling only reaps children started with
 /// System.Diagnostics.Process, so waiting on our pid does not race with it.
 /// </remarks>
 internal sealed unsafe class SpawnedProcess : IDisposable
@@ -24,30 +24,32 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     // reused, so signalling -pid is only safe before reaping.
     private readonly object _reapGate = new();
     private bool _reaped;
-    private readonly Task<int> _exit;
+    private readonly TaskCompletionSource<int> _exit = new();
 
-    private SpawnedProcess(int pid, Stream? stdin, Stream stdout, Stream stderr)
+    private SpawnedProcess(int pid, PipeEnd? stdin, PipeEnd stdout, PipeEnd stderr)
     {
         Pid = pid;
         Stdin = stdin;
         Stdout = stdout;
         Stderr = stderr;
-        _exit = Task.Factory.StartNew(WaitForExitBlocking, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public int Pid { get; }
 
     /// <summary>The write end of the child's stdin, or null when the child reads /dev/null.</summary>
-    public Stream? Stdin { get; }
+    public PipeEnd? Stdin { get; }
 
-    public Stream Stdout { get; }
+    /// <summary>The read end of the child's stdout.</summary>
+    public PipeEnd Stdout { get; }
 
-    public Stream Stderr { get; }
+    /// <summary>The read end of the child's stderr.</summary>
+    public PipeEnd Stderr { get; }
 
     /// <summary>
     /// Starts <paramref name="file"/> with <paramref name="argv"/> (argv[0] included; empty means just the file),
     /// exactly <paramref name="environment"/> and <paramref name="workingDirectory"/>. A file name without a slash
-    /// is looked up in the PATH of <paramref name="environment"/>, as a shell would.
+    /// is looked up in the PATH of <paramref name="environment"/>, as a shell would. The exit is watched by
+    /// <paramref name="reaper"/>, <see cref="ChildReaper.Shared"/> by default.
     /// </summary>
     /// <exception cref="ProcessSpawnException">The process could not be started.</exception>
     public static SpawnedProcess Start(
@@ -55,7 +57,8 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         IReadOnlyList<string> argv,
         IReadOnlyDictionary<string, string> environment,
         string workingDirectory,
-        bool withStdin)
+        bool withStdin,
+        ChildReaper? reaper = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(file);
         ArgumentNullException.ThrowIfNull(argv);
@@ -72,6 +75,9 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         using var argvArray = new NativeStringArray(argv.Count == 0 ? [file] : argv);
         using var envArray = new NativeStringArray(FormatEnvironment(environment));
 
+        // Created before the first child can exit, so its SIGCHLD is not handled before the registration exists.
+        reaper ??= ChildReaper.Shared;
+
         int* stdinPipe = stackalloc int[] { -1, -1 };
         int* stdoutPipe = stackalloc int[] { -1, -1 };
         int* stderrPipe = stackalloc int[] { -1, -1 };
@@ -79,6 +85,9 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         var fileActions = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
         var attributesReady = false;
         var fileActionsReady = false;
+        PipeEnd? stdinEnd = null;
+        PipeEnd? stdoutEnd = null;
+        PipeEnd? stderrEnd = null;
         var spawned = false;
         try
         {
@@ -87,10 +96,13 @@ internal sealed unsafe class SpawnedProcess : IDisposable
             if (withStdin)
             {
                 CreatePipe(stdinPipe);
+                stdinEnd = AdoptParentEnd(&stdinPipe[1]);
             }
 
             CreatePipe(stdoutPipe);
+            stdoutEnd = AdoptParentEnd(&stdoutPipe[0]);
             CreatePipe(stderrPipe);
+            stderrEnd = AdoptParentEnd(&stderrPipe[0]);
 
             Check(LibC.posix_spawnattr_init(attributes), "posix_spawnattr_init");
             attributesReady = true;
@@ -132,11 +144,9 @@ internal sealed unsafe class SpawnedProcess : IDisposable
             }
 
             spawned = true;
-            return new SpawnedProcess(
-                pid,
-                withStdin ? OpenParentEnd(stdinPipe[1], FileAccess.Write) : null,
-                OpenParentEnd(stdoutPipe[0], FileAccess.Read),
-                OpenParentEnd(stderrPipe[0], FileAccess.Read));
+            var process = new SpawnedProcess(pid, stdinEnd, stdoutEnd, stderrEnd);
+            reaper.Track(process);
+            return process;
         }
         finally
         {
@@ -153,15 +163,15 @@ internal sealed unsafe class SpawnedProcess : IDisposable
             NativeMemory.Free(fileActions);
             NativeMemory.Free(attributes);
 
-            // The child's ends always close here; the parent's ends only on failure (on success streams own them).
+            // The child's ends always close here; the parent's ends only on failure (on success the process owns them).
             CloseIfOpen(stdinPipe[0]);
             CloseIfOpen(stdoutPipe[1]);
             CloseIfOpen(stderrPipe[1]);
             if (!spawned)
             {
-                CloseIfOpen(stdinPipe[1]);
-                CloseIfOpen(stdoutPipe[0]);
-                CloseIfOpen(stderrPipe[0]);
+                stdinEnd?.Dispose();
+                stdoutEnd?.Dispose();
+                stderrEnd?.Dispose();
             }
         }
     }
@@ -170,7 +180,7 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     /// Completes when the process exits, with its exit code, or 128 + N when killed by signal N.
     /// Cancelling the token abandons the wait, not the process.
     /// </summary>
-    public Task<int> WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
+    public Task<int> WaitForExitAsync(CancellationToken cancellationToken) => _exit.Task.WaitAsync(cancellationToken);
 
     /// <summary>SIGKILL to the process group (pgid == pid because the child leads its own session).</summary>
     public void KillProcessGroup()
@@ -217,7 +227,7 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         }
     }
 
-    /// <summary>Closes the parent's pipe ends. Does not kill the process.</summary>
+    /// <summary>Closes the parent's pipe ends. Does not kill the process, nor stop watching for its exit.</summary>
     public void Dispose()
     {
         Stdin?.Dispose();
@@ -274,48 +284,46 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         return members;
     }
 
-    private int WaitForExitBlocking()
+    /// <summary>
+    /// Reaps the process if it has exited (waitpid with WNOHANG) and gives its exit code, or 128 + N when killed by
+    /// signal N, or <see cref="UnknownExitCode"/> when someone else reaped it. False while it runs, and once reaped.
+    /// Called by the <see cref="ChildReaper"/>, which then calls <see cref="CompleteExit"/>.
+    /// </summary>
+    internal bool TryReap(out int exitCode)
     {
-        // Wait without reaping first, so KillProcessGroup can still safely signal the group until we reap.
-        var info = stackalloc byte[LibC.OpaqueStructBytes];
-        while (LibC.waitid(LibC.P_PID, (uint)Pid, info, LibC.WEXITED | LibC.WNOWAIT) != 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != LibC.EINTR)
-            {
-                MarkReaped();
-                return UnknownExitCode;
-            }
-        }
-
-        int status;
+        exitCode = UnknownExitCode;
         lock (_reapGate)
         {
+            if (_reaped)
+            {
+                return false;
+            }
+
+            int status;
             int result;
             do
             {
-                result = LibC.waitpid(Pid, &status, 0);
+                result = LibC.waitpid(Pid, &status, LibC.WNOHANG);
             }
             while (result < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
 
-            _reaped = true;
-            if (result != Pid)
+            if (result == 0)
             {
-                return UnknownExitCode;
+                return false;
             }
-        }
 
-        var signal = status & 0x7F;
-        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal;
-    }
-
-    private void MarkReaped()
-    {
-        lock (_reapGate)
-        {
             _reaped = true;
+            if (result == Pid)
+            {
+                var signal = status & 0x7F;
+                exitCode = signal == 0 ? (status >> 8) & 0xFF : 128 + signal;
+            }
+
+            return true;
         }
     }
+
+    internal void CompleteExit(int exitCode) => _exit.TrySetResult(exitCode);
 
     private static void ConfigureSignalsAndSession(void* attributes)
     {
@@ -357,8 +365,13 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         }
     }
 
-    private static FileStream OpenParentEnd(int fd, FileAccess access) =>
-        new(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
+    // The PipeEnd owns the descriptor from here on, even when wrapping it fails (it closes it then).
+    private static PipeEnd AdoptParentEnd(int* fd)
+    {
+        var owned = *fd;
+        *fd = -1;
+        return new PipeEnd(owned);
+    }
 
     private static List<string> FormatEnvironment(IReadOnlyDictionary<string, string> environment)
     {
