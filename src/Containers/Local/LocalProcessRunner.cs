@@ -22,15 +22,15 @@ internal sealed record ProcessRunSpec(
 internal sealed record ProcessRunResult(int ExitCode, bool TimedOut, TimeSpan Duration);
 
 /// <summary>
-/// Runs a local command in its own process session and captures its output.
+/// Runs a local command in its own process session and captures its output. A run costs no thread of its own: the pipes
+/// are read and written asynchronously and the exit arrives with SIGCHLD (see <see cref="SpawnedProcess"/>).
 /// </summary>
 internal static class LocalProcessRunner
 {
     private const int ReadBufferBytes = 64 * 1024;
-    private const int GuaranteedPipeCapacity = 4096;
 
-    // After the main process exits, output still in the pipes is read within microseconds; waiting longer only
-    // helps when a background process keeps writing, which we do not wait for.
+    // After the main process exits, the pipes normally reach end of file within microseconds. When they have not after
+    // this long, a background process holds them open; its later output is not waited for.
     private static readonly TimeSpan DrainAfterExit = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
@@ -41,8 +41,8 @@ internal static class LocalProcessRunner
     /// </summary>
     /// <remarks>
     /// Background processes started by the command (<c>sleep 100 &amp;</c>) are left running when the main process
-    /// exits normally, as a terminal would leave them; their pipes are drained into the void until they close so
-    /// they never get SIGPIPE. Managing them as jobs is a separate feature.
+    /// exits normally, as a terminal would leave them; their pipes are drained into the void (asynchronously) until
+    /// they close so they never get SIGPIPE. Managing them as jobs is a separate feature.
     /// </remarks>
     /// <exception cref="ProcessSpawnException">The process could not be started.</exception>
     public static async Task<ProcessRunResult> RunAsync(
@@ -73,7 +73,9 @@ internal static class LocalProcessRunner
         var stderrPump = new OutputPump(process.Stderr, stderr);
         if (process.Stdin is { } stdin)
         {
-            WriteStdin(stdin, spec.Stdin!);
+            // Not awaited: a child that reads slowly (or never) must not stall the run before its timeout is armed;
+            // the write ends when all is written, or with EPIPE when the readers are gone (exited or killed).
+            _ = WriteAndCloseAsync(stdin, Encoding.UTF8.GetBytes(spec.Stdin!), CancellationToken.None);
         }
 
         var exit = process.WaitForExitAsync(CancellationToken.None);
@@ -109,34 +111,17 @@ internal static class LocalProcessRunner
         }
         catch (TimeoutException)
         {
-            // Something still holds a pipe open (a background process): stop capturing, keep draining into the void.
-            stdoutPump.Detach();
-            stderrPump.Detach();
+            // Something still holds a pipe open (a background process): take what is in the pipes now, which includes
+            // everything the main process wrote, then keep draining into the void.
+            await Task.WhenAll(stdoutPump.CatchUpAndDetachAsync(), stderrPump.CatchUpAndDetachAsync()).ConfigureAwait(false);
         }
     }
 
-    private static void WriteStdin(Stream stdin, string text)
-    {
-        var bytes = Encoding.UTF8.GetBytes(text);
-
-        // An empty pipe always takes PIPE_BUF (4 KiB) without blocking (64 KiB usually, but the kernel shrinks new
-        // pipes to one page when the user has too many). Larger input is written on its own thread so a child that
-        // reads slowly (or never) cannot stall the run before its timeout is armed; the kill ends a blocked write.
-        if (bytes.Length <= GuaranteedPipeCapacity)
-        {
-            WriteAndClose(stdin, bytes);
-        }
-        else
-        {
-            _ = Task.Factory.StartNew(() => WriteAndClose(stdin, bytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        }
-    }
-
-    private static void WriteAndClose(Stream stdin, byte[] bytes)
+    private static async Task WriteAndCloseAsync(PipeEnd stdin, byte[] bytes, CancellationToken cancellationToken)
     {
         try
         {
-            stdin.Write(bytes);
+            await stdin.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException)
         {
@@ -144,47 +129,58 @@ internal static class LocalProcessRunner
         }
         finally
         {
-            try
-            {
-                stdin.Dispose();
-            }
-            catch (IOException)
-            {
-            }
+            stdin.Dispose();
         }
     }
 
-    /// <summary>Copies one pipe into a capture on a dedicated thread (blocking reads must not hold pool threads).</summary>
+    /// <summary>
+    /// Copies one pipe into a capture, reading asynchronously until end of file, or until asked to catch up: then it
+    /// captures what the pipe holds at that moment and discards whatever comes later.
+    /// </summary>
+    /// <remarks>
+    /// Catching up does not rely on timing: the reads run on the thread pool, and when the pool is busy a read's
+    /// completion can lag the exit by more than any grace period. The pending read is cancelled instead (a cancelled
+    /// read has consumed nothing) and the pipe's content read directly.
+    /// </remarks>
     private sealed class OutputPump
     {
-        private readonly Stream _stream;
+        private readonly PipeEnd _pipe;
         private readonly OutputCapture _capture;
-        private volatile bool _detached;
+        private readonly CancellationTokenSource _catchUp = new(); // no timer: needs no disposal, and may be cancelled late
+        private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public OutputPump(Stream stream, OutputCapture capture)
+        public OutputPump(PipeEnd pipe, OutputCapture capture)
         {
-            _stream = stream;
+            _pipe = pipe;
             _capture = capture;
-            Completion = Task.Factory.StartNew(Pump, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            Completion = PumpAsync(_catchUp.Token);
         }
 
+        /// <summary>Completes at end of file.</summary>
         public Task Completion { get; }
 
-        /// <summary>From now on, discard what is read instead of capturing it.</summary>
-        public void Detach() => _detached = true;
+        /// <summary>Captures what the pipe holds now, then discards the rest; completes when that is captured.</summary>
+        public Task CatchUpAndDetachAsync()
+        {
+            _catchUp.Cancel();
+            return _caughtUp.Task;
+        }
 
-        private void Pump()
+        /// <param name="catchUp">Signalled to stop waiting for end of file; draining goes on afterwards.</param>
+        private async Task PumpAsync(CancellationToken catchUp)
         {
             var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
             try
             {
-                int read;
-                while ((read = _stream.Read(buffer, 0, ReadBufferBytes)) > 0)
+                if (!await CaptureUntilEndOrCatchUpAsync(buffer, catchUp).ConfigureAwait(false) || !CaptureWhatIsThere(buffer))
                 {
-                    if (!_detached)
-                    {
-                        _capture.Append(buffer.AsSpan(0, read));
-                    }
+                    return; // end of file
+                }
+
+                _caughtUp.TrySetResult();
+                while (await _pipe.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), CancellationToken.None).ConfigureAwait(false) > 0)
+                {
+                    // Discarded: a background process's output after the run, drained so that it never gets SIGPIPE.
                 }
             }
             catch (IOException)
@@ -193,9 +189,45 @@ internal static class LocalProcessRunner
             }
             finally
             {
-                _stream.Dispose();
+                _caughtUp.TrySetResult();
+                _pipe.Dispose();
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+
+        /// <summary>False at end of file, true when asked to catch up.</summary>
+        private async Task<bool> CaptureUntilEndOrCatchUpAsync(byte[] buffer, CancellationToken catchUp)
+        {
+            try
+            {
+                int read;
+                while ((read = await _pipe.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), catchUp).ConfigureAwait(false)) > 0)
+                {
+                    _capture.Append(buffer.AsSpan(0, read));
+                }
+
+                return false;
+            }
+            catch (OperationCanceledException) when (catchUp.IsCancellationRequested)
+            {
+                return true;
+            }
+        }
+
+        /// <summary>Captures what the pipe holds without waiting; false at end of file.</summary>
+        private bool CaptureWhatIsThere(byte[] buffer)
+        {
+            while (_pipe.TryRead(buffer.AsSpan(0, ReadBufferBytes), out var read))
+            {
+                if (read == 0)
+                {
+                    return false;
+                }
+
+                _capture.Append(buffer.AsSpan(0, read));
+            }
+
+            return true;
         }
     }
 }

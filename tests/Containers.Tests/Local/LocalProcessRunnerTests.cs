@@ -199,16 +199,36 @@ public sealed class LocalProcessRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task AllOutputOfTheMainProcessIsCapturedWhileABackgroundProcessHoldsThePipes()
+    {
+        // Given: end of file never comes in time, so the end of the output is taken from the pipe when the run ends
+        var spec = Shell("sleep 30 & echo $! >&2; seq 1 200000");
+
+        // When
+        var (result, stdout, stderr) = await RunAsync(spec);
+
+        // Then
+        LocalTestEnvironment.KillIfAlive(int.Parse(stderr.GetText().Trim(), CultureInfo.InvariantCulture));
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(string.Concat(Enumerable.Range(1, 200000).Select(i => $"{i}\n")), stdout.GetText());
+        Assert.True(result.Duration < TimeSpan.FromSeconds(5), $"took {result.Duration}");
+    }
+
+    [Fact]
     public async Task ABackgroundProcessCanKeepWritingAfterTheRunReturns()
     {
-        // Given: after the run returns the pipe is still drained, so late writes do not raise SIGPIPE
+        // Given: after the run returns the pipe is still drained, so late writes do not raise SIGPIPE; the background
+        // job writes only once told to, after the run has returned
+        var go = Path.Combine(_directory, "go");
         var marker = Path.Combine(_directory, "survived");
-        var spec = Shell($"(sleep 0.3; seq 1 100000; echo done > {marker}) & echo started");
+        var spec = Shell($"(while [ ! -e {go} ]; do sleep 0.01; done; seq 1 100000; echo done > {marker}) & echo started");
 
         // When
         var (result, stdout, _) = await RunAsync(spec);
+        await File.WriteAllTextAsync(go, "");
 
         // Then
+        Assert.Equal(0, result.ExitCode);
         Assert.Equal("started\n", stdout.GetText());
         Assert.True(LocalTestEnvironment.WaitUntil(() => File.Exists(marker), TimeSpan.FromSeconds(10)), "the background writer died");
     }
@@ -265,6 +285,92 @@ public sealed class LocalProcessRunnerTests : IDisposable
         Assert.StartsWith("1\n2\n3\n", stdout.GetText(), StringComparison.Ordinal);
         Assert.EndsWith("99999\n100000\n", stdout.GetText(), StringComparison.Ordinal);
         Assert.Equal("100000", stdout.LatestLine);
+    }
+
+    [Fact]
+    public async Task ProgramsCanOpenDevStdoutAndDevStderr()
+    {
+        // Given: opening /dev/stdout (/proc/self/fd/1) works on a pipe; on a socket it would fail with ENXIO
+        var spec = Shell("echo out > /dev/stdout; echo err > /dev/stderr; echo both | tee /dev/stderr");
+
+        // When
+        var (result, stdout, stderr) = await RunAsync(spec);
+
+        // Then
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("out\nboth\n", stdout.GetText());
+        Assert.Equal("err\nboth\n", stderr.GetText());
+    }
+
+    [Theory]
+    [InlineData("echo hi", "hi\n")]
+    [InlineData("printf '%s-%d\\n' a 1", "a-1\n")]
+    [InlineData("yes | head -c 10", "y\ny\ny\ny\ny\n")]
+    [InlineData("yes | head -n 2", "y\ny\n")]
+    [InlineData("seq 1 3 | cat", "1\n2\n3\n")]
+    [InlineData("head -c 5 /dev/zero | tr '\\0' x", "xxxxx")]
+    public async Task CommonProgramsWriteTheirOutputUnchanged(string script, string expected)
+    {
+        // Given
+        var spec = Shell(script);
+
+        // When
+        var (result, stdout, stderr) = await RunAsync(spec);
+
+        // Then
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(expected, stdout.GetText());
+        Assert.Equal("", stderr.GetText());
+    }
+
+    [Fact]
+    public async Task OneMebibyteFromASingleWriterIsCapturedWhole()
+    {
+        // Given
+        const int OneMiB = 1024 * 1024;
+        var spec = Shell($"head -c {OneMiB} /dev/zero | tr '\\0' a");
+
+        // When
+        var (result, stdout, _) = await RunAsync(spec);
+
+        // Then
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(OneMiB, stdout.TotalBytes);
+        Assert.Equal(new string('a', OneMiB), stdout.GetText());
+    }
+
+    [Fact]
+    public async Task ABackgroundProcessHoldingStdinDoesNotHangTheRun()
+    {
+        // Given: the background sleep inherits stdin and never reads the megabyte still being written to it
+        var spec = Shell("sleep 30 & echo $!") with { Stdin = new string('x', 1_000_000) };
+
+        // When
+        var (result, stdout, _) = await RunAsync(spec);
+
+        // Then
+        LocalTestEnvironment.KillIfAlive(int.Parse(stdout.GetText().Trim(), CultureInfo.InvariantCulture));
+        Assert.Equal(0, result.ExitCode);
+        Assert.True(result.Duration < TimeSpan.FromSeconds(5), $"took {result.Duration}");
+    }
+
+    [Fact]
+    public async Task AHundredConcurrentRunsWithStdinAreEachCorrect()
+    {
+        // Given
+        var specs = Enumerable.Range(0, 100).Select(i =>
+            Shell("cat; echo err-$0 >&2; exit $(( $0 % 7 ))", i.ToString(CultureInfo.InvariantCulture)) with { Stdin = $"in-{i}\n" });
+
+        // When
+        var runs = await Task.WhenAll(specs.Select(spec => RunAsync(spec)));
+
+        // Then
+        for (var i = 0; i < runs.Length; i++)
+        {
+            Assert.Equal(i % 7, runs[i].Result.ExitCode);
+            Assert.Equal($"in-{i}\n", runs[i].Stdout.GetText());
+            Assert.Equal($"err-{i}\n", runs[i].Stderr.GetText());
+        }
     }
 
     [Fact]

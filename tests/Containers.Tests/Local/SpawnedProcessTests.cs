@@ -73,8 +73,8 @@ public sealed class SpawnedProcessTests
         using var process = SpawnedProcess.Start("/bin/cat", ["cat"], LocalTestEnvironment.MinimalEnvironment(), "/", withStdin: true);
 
         // When
-        await process.Stdin!.WriteAsync("piped"u8.ToArray());
-        await process.Stdin.DisposeAsync();
+        await process.Stdin!.WriteAsync("piped"u8.ToArray(), CancellationToken.None);
+        process.Stdin.Dispose();
         var output = await ReadAllAsync(process.Stdout);
 
         // Then
@@ -177,17 +177,93 @@ public sealed class SpawnedProcessTests
         Assert.All(theirResults, exitCode => Assert.Equal(0, exitCode));
     }
 
-    private static async Task<string> ReadAllAsync(Stream stream)
+    [Fact]
+    public async Task AnExitIsNoticedByTheBackstopPollWhenNoSignalArrives()
     {
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        return await reader.ReadToEndAsync();
+        // Given: a reaper that does not listen for SIGCHLD (as when the server inherited SIGCHLD ignored)
+        using var reaper = new ChildReaper(listenForSigChld: false, TimeSpan.FromMilliseconds(10));
+
+        // When
+        using var process = SpawnedProcess.Start("/bin/sh", ["sh", "-c", "exit 5"], LocalTestEnvironment.MinimalEnvironment(), "/", withStdin: false, reaper);
+        var exitCode = await process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Then
+        Assert.Equal(5, exitCode);
+        Assert.Equal(0, reaper.TrackedCount);
     }
 
-    private static async Task<string> ReadLineAsync(Stream stream)
+    [Fact]
+    public async Task AChildThatExitedBeforeItWasTrackedIsReapedAtOnce()
+    {
+        // Given: a child that has exited unnoticed (its reaper neither listens nor polls)
+        using var deaf = new ChildReaper(listenForSigChld: false, Timeout.InfiniteTimeSpan);
+        using var process = SpawnedProcess.Start("/bin/sh", ["sh", "-c", "read line; exit 6"], LocalTestEnvironment.MinimalEnvironment(), "/", withStdin: true, deaf);
+        process.Stdin!.Dispose(); // end of input: only now can the child exit, after Start has polled it once
+        Assert.True(LocalTestEnvironment.WaitUntil(() => !LocalTestEnvironment.IsAlive(process.Pid), TimeSpan.FromSeconds(10)));
+        Assert.False(process.WaitForExitAsync(CancellationToken.None).IsCompleted);
+        using var reaper = new ChildReaper(listenForSigChld: false, Timeout.InfiniteTimeSpan);
+
+        // When
+        reaper.Track(process);
+
+        // Then
+        Assert.Equal(6, await process.WaitForExitAsync(CancellationToken.None));
+        Assert.Equal(0, reaper.TrackedCount);
+    }
+
+    [Fact]
+    public async Task OurRunnerAndSystemDiagnosticsProcessKeepTheirExitStatusesUnderLoad()
+    {
+        // Given: both kinds of children exiting at about the same time, so their SIGCHLDs coalesce (started from this
+        // thread: a hundred blocking starts on the thread pool would stall other tests' I/O for a while)
+        var ourProcesses = new List<(int Expected, SpawnedProcess Process)>();
+        var theirProcesses = new List<(int Expected, Process Process)>();
+        for (var i = 0; i < 100; i++)
+        {
+            var ourCode = i % 50 + 1;
+            ourProcesses.Add((ourCode, SpawnedProcess.Start("/bin/sh", ["sh", "-c", $"exit {ourCode}"], LocalTestEnvironment.MinimalEnvironment(), "/", withStdin: false)));
+            theirProcesses.Add((i % 3, Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"exit {i % 3}"]))!));
+        }
+
+        var ours = ourProcesses.Select(async entry =>
+        {
+            using var process = entry.Process;
+            return (entry.Expected, Actual: await process.WaitForExitAsync(CancellationToken.None));
+        });
+        var theirs = theirProcesses.Select(async entry =>
+        {
+            using var process = entry.Process;
+            await process.WaitForExitAsync();
+            return (entry.Expected, Actual: process.ExitCode);
+        });
+
+        // When
+        var ourResults = await Task.WhenAll(ours);
+        var theirResults = await Task.WhenAll(theirs);
+
+        // Then
+        Assert.All(ourResults, result => Assert.Equal(result.Expected, result.Actual));
+        Assert.All(theirResults, result => Assert.Equal(result.Expected, result.Actual));
+    }
+
+    private static async Task<string> ReadAllAsync(PipeEnd pipe)
+    {
+        var bytes = new MemoryStream();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await pipe.ReadAsync(buffer, CancellationToken.None)) > 0)
+        {
+            bytes.Write(buffer, 0, read);
+        }
+
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
+    private static async Task<string> ReadLineAsync(PipeEnd pipe)
     {
         var line = new List<byte>();
         var buffer = new byte[1];
-        while (await stream.ReadAsync(buffer) == 1 && buffer[0] != '\n')
+        while (await pipe.ReadAsync(buffer, CancellationToken.None) == 1 && buffer[0] != '\n')
         {
             line.Add(buffer[0]);
         }

@@ -63,7 +63,7 @@ internal sealed class ChildReaper : IDisposable
     }
 
     /// <summary>Reaps every tracked child that has exited and completes its exit task.</summary>
-    public void Poll()
+    private void Poll()
     {
         SpawnedProcess[] candidates;
         lock (_gate)

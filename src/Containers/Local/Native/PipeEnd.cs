@@ -10,8 +10,8 @@ namespace SessionMcp.Containers.Local.Native;
 /// The child keeps a real pipe rather than a socketpair: a program may open <c>/dev/stdout</c> or <c>/dev/stderr</c>
 /// (<c>echo x &gt; /dev/stderr</c>, <c>tee /dev/stderr</c>), which works on a pipe and fails with ENXIO on a socket.
 /// Only this end is wrapped in a <see cref="Socket"/>: .NET accepts a descriptor that is not a socket and then uses
-/// read/write on it instead of recv/send, with the same epoll-driven async operations. O_NONBLOCK, set on the first
-/// async operation, applies to this end's open file description only; the child's end stays blocking.
+/// read/write on it instead of recv/send, with the same epoll-driven async operations. O_NONBLOCK applies to this
+/// end's open file description only; the child's end stays blocking.
 /// </remarks>
 internal sealed class PipeEnd : IDisposable
 {
@@ -23,7 +23,8 @@ internal sealed class PipeEnd : IDisposable
         var handle = new SafeSocketHandle(fd, ownsHandle: true);
         try
         {
-            _socket = new Socket(handle);
+            // Non-blocking, so that TryRead returns at once; async operations wait on epoll either way.
+            _socket = new Socket(handle) { Blocking = false };
         }
         catch
         {
@@ -32,7 +33,7 @@ internal sealed class PipeEnd : IDisposable
         }
     }
 
-    /// <summary>Reads what is available (at least one byte), or 0 at end of file.</summary>
+    /// <summary>Reads what is available (at least one byte), or 0 at end of file. When cancelled, nothing was read.</summary>
     /// <exception cref="IOException">The read failed.</exception>
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -40,10 +41,31 @@ internal sealed class PipeEnd : IDisposable
         {
             return await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
         }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.OperationAborted && cancellationToken.IsCancellationRequested)
+        {
+            // A cancelled read has consumed nothing.
+            throw new OperationCanceledException(cancellationToken);
+        }
         catch (SocketException error)
         {
             throw new IOException($"Reading a pipe failed: {error.Message}", error);
         }
+    }
+
+    /// <summary>
+    /// Reads what is in the pipe right now without waiting: true with the count (0 at end of file), or false when the
+    /// pipe is empty. Must not overlap a pending <see cref="ReadAsync"/>.
+    /// </summary>
+    /// <exception cref="IOException">The read failed.</exception>
+    public bool TryRead(Span<byte> buffer, out int read)
+    {
+        read = _socket.Receive(buffer, SocketFlags.None, out var error);
+        return error switch
+        {
+            SocketError.Success => true,
+            SocketError.WouldBlock => false,
+            _ => throw new IOException($"Reading a pipe failed: {error}."),
+        };
     }
 
     /// <summary>Writes all of <paramref name="bytes"/>, waiting (without a thread) while the pipe is full.</summary>

@@ -75,7 +75,7 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         using var argvArray = new NativeStringArray(argv.Count == 0 ? [file] : argv);
         using var envArray = new NativeStringArray(FormatEnvironment(environment));
 
-        // Created before the first child can exit, so its SIGCHLD is not handled before the registration exists.
+        // The shared reaper (and its SIGCHLD registration) comes to exist before the first child does.
         reaper ??= ChildReaper.Shared;
 
         int* stdinPipe = stackalloc int[] { -1, -1 };
