@@ -10,6 +10,8 @@ internal static partial class Libc
     public const int EISDIR = 21;
     public const int ELOOP = 40;
     public const int ENOTDIR = 20;
+    public const int EACCES = 13;
+    public const int ENOSPC = 28;
 
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
@@ -29,6 +31,9 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int OpenAt(int dirfd, string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MkdirAt(int dirfd, string path, int mode);
 
     [LibraryImport("libc", EntryPoint = "renameat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int RenameAt(int olddirfd, string oldpath, int newdirfd, string newpath);
@@ -74,19 +79,6 @@ internal static partial class Libc
         finally
         {
             Free(pointer);
-        }
-    }
-
-    /// <summary>The path the kernel has for an open descriptor: what was really opened, whatever raced with the open.</summary>
-    public static string? PathOfDescriptor(int fd)
-    {
-        try
-        {
-            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
-        }
-        catch (IOException)
-        {
-            return null;
         }
     }
 }

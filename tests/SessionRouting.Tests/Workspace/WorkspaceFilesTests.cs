@@ -88,6 +88,72 @@ public sealed class WorkspaceFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task CreateDirsNeverCreatesOutsideWhileADirectoryIsSwappedForALink()
+    {
+        // Given a concurrent "command" that keeps turning workspace/a into a link to the outside directory and back
+        using var stop = new CancellationTokenSource();
+        var swapper = Task.Run(() =>
+        {
+            var a = _ws.InRoot("a");
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    if (Directory.Exists(a) && new DirectoryInfo(a).LinkTarget is null)
+                    {
+                        Directory.Delete(a, recursive: true);
+                    }
+                    File.CreateSymbolicLink(a, _ws.Outside);
+                    File.Delete(a);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        });
+
+        // When writes with create_dirs race it
+        for (var i = 0; i < 400; i++)
+        {
+            try
+            {
+                WorkspaceFiles.WriteAtomic(_ws.Container, $"a/b{i}/f.txt", "x"u8, createDirectories: true);
+            }
+            catch (PathPolicyException)
+            {
+                // Refused or raced: either is fine, as long as nothing lands outside.
+            }
+        }
+        await stop.CancelAsync();
+        await swapper;
+
+        // Then the outside directory holds only what it held before
+        Assert.Equal([_ws.OutsideFile], Directory.EnumerateFileSystemEntries(_ws.Outside));
+    }
+
+    [Fact]
+    public void RewritingAFileDropsSetuidBitsAndNeverReadsModesThroughLinks()
+    {
+        // Given a setuid file in the workspace
+        _ws.Write("tool", "old");
+        File.SetUnixFileMode(_ws.InRoot("tool"), UnixFileMode.SetUser | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        // When
+        WorkspaceFiles.WriteAtomic(_ws.Local, "tool", "new"u8, createDirectories: false);
+
+        // Then the permissions survive, the setuid bit does not
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_ws.InRoot("tool")));
+    }
+
+    [Fact]
+    public void TheRootAndPathsEndingInASlashAreNotFiles()
+    {
+        Assert.Contains("is a directory", Assert.Throws<PathPolicyException>(() => WorkspaceFiles.Read(_ws.Local, ".")).Message);
+        Assert.Contains("is a directory", Assert.Throws<PathPolicyException>(() => WorkspaceFiles.WriteAtomic(_ws.Local, "newdir/", "x"u8, createDirectories: true)).Message);
+        Assert.False(File.Exists(_ws.InRoot("newdir")));
+    }
+
+    [Fact]
     public void ReadingAFifoIsRefusedInsteadOfHanging()
     {
         // Given a named pipe nobody writes to, as a command could plant one
