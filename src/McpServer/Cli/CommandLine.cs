@@ -31,6 +31,7 @@ internal static class CommandLine
           --docker-host URI             DOCKER_HOST            Docker engine (default unix:///var/run/docker.sock)
           --docker-image NAME           SESSION_MCP_DOCKER_IMAGE  default image (default session-mcp/busybox:latest)
           --docker-allow-network true   SESSION_MCP_DOCKER_ALLOW_NETWORK  allow network: "bridge" sessions
+          --source-roots DIR[:DIR]      SESSION_MCP_SOURCE_ROOTS  where source_dir may copy from (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
         """;
 

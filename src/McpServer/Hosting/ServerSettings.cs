@@ -12,7 +12,8 @@ internal sealed record ServerSettings(
     string? DockerHost,
     string DockerImage,
     bool DockerAllowNetwork,
-    TimeSpan DockerOrphanGrace)
+    TimeSpan DockerOrphanGrace,
+    IReadOnlyList<string> SourceRoots)
 {
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
@@ -36,7 +37,9 @@ internal sealed record ServerSettings(
             Get("docker-host", "DOCKER_HOST"),
             Get("docker-image", "SESSION_MCP_DOCKER_IMAGE") ?? "session-mcp/busybox:latest",
             (Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK") ?? "false") is "true" or "1",
-            TimeSpan.FromSeconds(int.TryParse(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS"), out var grace) && grace >= 0 ? grace : 60));
+            TimeSpan.FromSeconds(int.TryParse(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS"), out var grace) && grace >= 0 ? grace : 60),
+            (Get("source-roots", "SESSION_MCP_SOURCE_ROOTS") ?? Environment.CurrentDirectory)
+                .Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList());
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>

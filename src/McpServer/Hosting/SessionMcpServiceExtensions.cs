@@ -23,7 +23,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
         services.AddSingleton<AuditLog>();
         services.AddSingleton<SessionRegistry>();
-        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend });
+        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend, SourceRoots = settings.SourceRoots });
         services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
         services.AddSingleton<ISessionBackend, LocalBackend>();
         services.AddSingleton(new DockerBackendOptions

@@ -38,7 +38,7 @@ internal interface ISessionBackend
     Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken);
 }
 
-/// <summary>What the caller of <c>session_create</c> asked for, after validation.</summary>
+/// <summary>What the caller of <c>session_create</c> asked for, after validation (<see cref="SourceDir"/> is canonical and allowed).</summary>
 internal sealed record NewSessionSpec(
     string SessionId,
     string? Name,
@@ -46,7 +46,8 @@ internal sealed record NewSessionSpec(
     string? SourceDir,
     string? Image,
     string? Network,
-    ResourceLimits? Limits);
+    ResourceLimits? Limits,
+    long MaxSourceBytes = 1L << 30);
 
 /// <summary>Per-session resource limits; null members take the configured defaults.</summary>
 internal sealed record ResourceLimits(long? MemoryBytes, double? Cpus, long? Pids);

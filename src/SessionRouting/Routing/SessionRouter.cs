@@ -69,9 +69,10 @@ internal sealed partial class SessionRouter(
             }
         }
 
+        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
-            new NewSessionSpec(id, request.Name, request.Env, request.SourceDir, request.Image, request.Network, request.Limits),
+            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(

@@ -13,6 +13,12 @@ public sealed class SessionRouterOptions
     /// <summary>How much of each stream a result carries inline; the rest is in the audit log.</summary>
     public int InlineOutputChars { get; set; } = 30_000;
 
+    /// <summary>Directories <c>session_create {source_dir}</c> may copy from (default: the server's working directory).</summary>
+    public IReadOnlyList<string> SourceRoots { get; set; } = [Environment.CurrentDirectory];
+
+    /// <summary>Largest total size a <c>source_dir</c> copy may have.</summary>
+    public long MaxSourceBytes { get; set; } = 1L << 30;
+
     /// <summary>How much of each stream is captured and audited per command (head and tail kept beyond it).</summary>
     public int CaptureBytes { get; set; } = 8 * 1024 * 1024;
 }

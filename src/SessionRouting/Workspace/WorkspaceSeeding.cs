@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using SessionMcp.SessionRouting.Backends;
 
 namespace SessionMcp.SessionRouting.Workspace;
@@ -13,22 +14,38 @@ public static class WorkspaceSeeding
     }
 
     /// <summary>
-    /// Copies <paramref name="source"/> into <paramref name="destination"/>. Symbolic links are copied as links, never
-    /// followed, so a link in the source cannot pull host files into the workspace; the path policy judges them later.
+    /// Checks a requested source directory against the roots this server may copy from, and returns its canonical path.
+    /// A session must not be a way to read host directories the operator did not offer (into a container, above all).
     /// </summary>
-    public static void CopyDirectory(string source, string destination, int? ownerUid = null, int? ownerGid = null)
+    public static string CheckSource(string source, IReadOnlyList<string> allowedRoots)
     {
-        var sourceInfo = new DirectoryInfo(source);
-        if (!Path.IsPathFullyQualified(source) || !sourceInfo.Exists || sourceInfo.LinkTarget is not null)
+        var canonical = Path.IsPathFullyQualified(source) ? Libc.CanonicalPath(source) : null;
+        if (canonical is null || !Directory.Exists(canonical))
         {
-            throw new SessionException($"source_dir '{source}' is not an existing directory on the server (give an absolute path to a real directory, not a link)");
+            throw new SessionException($"source_dir '{source}' is not an existing directory on the server (give an absolute path)");
         }
-        Directory.CreateDirectory(destination);
-        Chown(destination, ownerUid, ownerGid);
-        Copy(sourceInfo, destination, ownerUid, ownerGid);
+        var roots = allowedRoots.Select(r => Libc.CanonicalPath(r)).OfType<string>().ToList();
+        if (!roots.Any(root => WorkspacePaths.IsUnder(canonical, root)))
+        {
+            throw new SessionException($"source_dir '{source}' is outside the directories this server copies from ({string.Join(", ", allowedRoots)}); the operator can allow more with --source-roots");
+        }
+        return canonical;
     }
 
-    private static void Copy(DirectoryInfo source, string destination, int? ownerUid, int? ownerGid)
+    /// <summary>
+    /// Copies <paramref name="source"/> into <paramref name="destination"/>: directories, regular files, and symbolic links
+    /// as links (never followed, so a link cannot pull host files in; the path policy judges them later). Pipes, sockets
+    /// and devices are skipped. More than <paramref name="maxBytes"/> in all is refused.
+    /// </summary>
+    public static void CopyDirectory(string source, string destination, long maxBytes, int? ownerUid = null, int? ownerGid = null)
+    {
+        Directory.CreateDirectory(destination);
+        Chown(destination, ownerUid, ownerGid);
+        long copied = 0;
+        Copy(new DirectoryInfo(source), destination, ownerUid, ownerGid, ref copied, maxBytes, source);
+    }
+
+    private static void Copy(DirectoryInfo source, string destination, int? ownerUid, int? ownerGid, ref long copied, long maxBytes, string top)
     {
         foreach (var entry in source.EnumerateFileSystemInfos())
         {
@@ -38,18 +55,37 @@ public static class WorkspaceSeeding
                 File.CreateSymbolicLink(target, linkTarget);
                 continue;
             }
-            switch (entry)
+            if (entry is DirectoryInfo directory)
             {
-                case DirectoryInfo directory:
-                    Directory.CreateDirectory(target);
-                    Chown(target, ownerUid, ownerGid);
-                    Copy(directory, target, ownerUid, ownerGid);
-                    break;
-                case FileInfo file when (file.Attributes & FileAttributes.Device) == 0:
-                    file.CopyTo(target);
-                    Chown(target, ownerUid, ownerGid);
-                    break;
+                Directory.CreateDirectory(target);
+                Chown(target, ownerUid, ownerGid);
+                Copy(directory, target, ownerUid, ownerGid, ref copied, maxBytes, top);
+                continue;
             }
+            // Opened without following links and without blocking, and copied only if it is a regular file: a FIFO
+            // swapped in (or already there) must not hang session creation.
+            var fd = Libc.Open(entry.FullName, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                continue;
+            }
+            using var handle = new SafeFileHandle(fd, ownsHandle: true);
+            using var input = new FileStream(handle, FileAccess.Read, 0);
+            if (!input.CanSeek)
+            {
+                continue;
+            }
+            copied += input.Length;
+            if (copied > maxBytes)
+            {
+                throw new SessionException($"source_dir {top} holds more than {maxBytes / (1024 * 1024)} MiB; copy a smaller directory");
+            }
+            using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
+            {
+                input.CopyTo(output);
+            }
+            File.SetUnixFileMode(target, File.GetUnixFileMode(handle) & (UnixFileMode)0b111_111_111);
+            Chown(target, ownerUid, ownerGid);
         }
     }
 

@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using SessionMcp.McpServer.Tests.Infrastructure;
+
+namespace SessionMcp.McpServer.Tests.EndToEnd;
+
+/// <summary>session_create {source_dir}: copies a project in, and only from where the operator allows.</summary>
+public sealed class SourceDirTests
+{
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task SourceDirIsCopiedOnlyFromUnderTheSourceRoots(string backend)
+    {
+        // Given a project under the allowed root (with a pipe in it), and a secret directory outside it
+        using var data = new TempDirectory("data");
+        using var allowed = new TempDirectory("projects");
+        using var secret = new TempDirectory("secret");
+        var project = Path.Combine(allowed.Path, "app");
+        Directory.CreateDirectory(Path.Combine(project, "src"));
+        File.WriteAllText(Path.Combine(project, "src", "main.py"), "print('hi')\n");
+        File.CreateSymbolicLink(Path.Combine(project, "passwd"), "/etc/passwd");
+        using (var mkfifo = Process.Start("mkfifo", Path.Combine(project, "pipe")))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+        File.WriteAllText(Path.Combine(secret.Path, "key"), "top secret\n");
+        await using var server = await ServerProcess.StartAsync(data.Path, ["--source-roots", allowed.Path]);
+
+        // When
+        var created = await server.CallAsync("session_create", new { backend, source_dir = project });
+        var outside = await server.CallErrorAsync("session_create", new { backend, source_dir = secret.Path });
+        var escape = await server.CallErrorAsync("session_create", new { backend, source_dir = Path.Combine(allowed.Path, "..", Path.GetFileName(secret.Path)) });
+
+        // Then the project arrived (the link as a link, the pipe skipped), and nothing outside the root could be copied
+        var sessionId = created.Text("session_id");
+        Assert.Equal("print('hi')\n", await server.RunAsync(sessionId, "cat src/main.py"));
+        Assert.Equal("/etc/passwd\n", await server.RunAsync(sessionId, "readlink passwd"));
+        Assert.Equal("no pipe\n", await server.RunAsync(sessionId, "[ -e pipe ] || echo no pipe"));
+        Assert.Contains("outside the directories this server copies from", outside);
+        Assert.Contains("outside the directories this server copies from", escape);
+    }
+}
