@@ -60,7 +60,7 @@ internal static class ContainerSpec
                 PidsLimit = pids,
                 Binds = [$"{hostWorkspace}:{WorkspacePath}:rw"],
                 ReadonlyRootfs = options.ReadOnlyRootfs,
-                Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={options.TmpSize},mode=1777" },
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = FormattableString.Invariant($"rw,nosuid,nodev,size={Math.Min(options.TmpBytes, memory / 2)},mode=1777") },
                 Init = true,
             },
         };

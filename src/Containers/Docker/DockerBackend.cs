@@ -32,6 +32,10 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
+        if (workspace.IndexOfAny([':', ',']) >= 0)
+        {
+            throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
+        }
         string? containerId = null;
         try
         {
@@ -105,6 +109,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
 
         var state = ShellWrapper.ParseState(result.StateText);
+        state?.Env.Remove(HelperScript.CommandMarkerVariable);
         return new ExecOutcome(
             result.ExitCode,
             result.TimedOut,

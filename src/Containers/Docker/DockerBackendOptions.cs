@@ -42,6 +42,10 @@ public sealed class DockerBackendOptions
     /// </summary>
     public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Size of the tmpfs at /tmp, which also holds the helper's per-command output files.</summary>
-    public string TmpSize { get; set; } = "512m";
+    /// <summary>
+    /// Largest size of the tmpfs at /tmp, which also holds the helper's per-command output files. It is capped at half
+    /// the session's memory limit, because tmpfs pages count against it: a huge output then fails to write (ENOSPC)
+    /// instead of OOM-killing the whole container.
+    /// </summary>
+    public long TmpBytes { get; set; } = 512L << 20;
 }

@@ -14,18 +14,25 @@ internal static class HelperScript
     /// <summary>Scratch directory inside the container (on the /tmp tmpfs), one set of files per command.</summary>
     public const string ScratchDir = "/tmp/.session-mcp";
 
+    /// <summary>
+    /// Every command's environment carries its ID, so a timeout also finds descendants that were re-parented away from
+    /// its process tree (<c>sh -c 'server &amp;'</c>). IDs end in a letter no counter contains, so no ID is a prefix of another.
+    /// </summary>
+    public const string CommandMarkerVariable = "SESSION_MCP_COMMAND";
+
     /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
     public static string Prelude() => $$"""
         __smcp_d={{ScratchDir}}
         mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
         __smcp_run() {
+          [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d"
           if [ "$4" = 1 ]; then __smcp_in="$__smcp_d/$1.in"; else __smcp_in=/dev/null; fi
           {
             (
               eval "$5"
-              set -- "$__smcp_d/$1.state" "$2" "$3" {{ContainerSpec.WorkspacePath}}
-              eval "$__smcp_wrapper"
+              export {{CommandMarkerVariable}}="$1"
+              exec /bin/sh -c "$__smcp_wrapper" {{ShellWrapper.ArgumentZero}} "$__smcp_d/$1.state" "$2" "$3" {{ContainerSpec.WorkspacePath}}
             ) >"$__smcp_d/$1.out" 2>"$__smcp_d/$1.err" <"$__smcp_in"
             echo "done $1 $?" >&2
           } &
@@ -47,14 +54,27 @@ internal static class HelperScript
           done
           echo $__smcp_all
         }
+        __smcp_marked() {
+          for __smcp_e in /proc/[0-9]*/environ; do
+            if tr '\0' '\n' < "$__smcp_e" 2>/dev/null | grep -q -x -F "{{CommandMarkerVariable}}=$1"; then
+              __smcp_p=${__smcp_e#/proc/}; echo "${__smcp_p%/environ}"
+            fi
+          done
+        }
         __smcp_kill() {
-          kill -STOP $(__smcp_tree "$1") 2>/dev/null
-          kill -KILL $(__smcp_tree "$1") 2>/dev/null
+          kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
+          kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
           echo "killed $2" >&2
         }
         __smcp_emit() {
-          printf '%s' "$2" > "$__smcp_d/$1.sep"
-          cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
+          if printf '%s' "$2" 2>/dev/null > "$__smcp_d/$1.sep"; then
+            cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
+          else
+            cat "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"
+            cat "$__smcp_d/$1.err" 2>/dev/null
+            printf '\nsession-mcp: the helper could not write its scratch files in %s (is /tmp full?)\n%s' "$__smcp_d" "$2"
+            cat "$__smcp_d/$1.state" 2>/dev/null; printf '%s' "$2"
+          fi
           rm -f "$__smcp_d/$1.out" "$__smcp_d/$1.err" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" "$__smcp_d/$1.in"
         }
         __smcp_peek() { tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"; }

@@ -22,7 +22,7 @@ internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? 
 internal sealed partial class SessionHelper : IAsyncDisposable
 {
     private const int KilledExitCode = 137;
-    private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan PeekInterval = TimeSpan.FromSeconds(1);
 
     private readonly DockerAttachedStream _stream;
@@ -36,6 +36,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     private int _stdoutLength;
     private int _searchFrom;
     private long _nextId;
+    private readonly string _tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private Task _reader = Task.CompletedTask;
     private IReadOnlyCollection<string> _helperNames = [];
     private volatile Exception? _died;
@@ -81,13 +82,14 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         string cwd, string command, string? stdin, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
         OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
-        var id = "c" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        var id = "c" + _tag + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture) + "z";
         var state = new CommandState();
         _commands[id] = state;
         try
         {
             await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
-            var pid = await state.Started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
+            var pid = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
             var timedOut = false;
             int exitCode;
@@ -102,7 +104,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 {
                     // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
                     await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
-                    await state.Killed.Task.WaitAsync(KillWait, CancellationToken.None).ConfigureAwait(false);
+                    await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
                     exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result : KilledExitCode;
                 }
@@ -165,8 +167,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
         }
-        _stop.Dispose();
-        _writeLock.Dispose();
+        // _writeLock and _stop are left to the GC: a writer may still be waiting on them, and must fail as "dead", not crash.
     }
 
     /// <summary>Writes a request; an emit request is queued under the same lock, so queue order is the helper's order.</summary>
@@ -181,6 +182,11 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 lock (_emits)
                 {
                     _emits.Enqueue(emit);
+                }
+                // Fail may have drained the queue just before this emit joined it: nobody would ever answer it.
+                if (_died is { } died)
+                {
+                    emit.Completion.TrySetException(died);
                 }
             }
             await _stream.WriteAsync(Encoding.UTF8.GetBytes(statement), cancellationToken).ConfigureAwait(false);
@@ -206,8 +212,28 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         var nonce = "@@smcp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) + "@@";
         var emit = new PendingEmit(Encoding.ASCII.GetBytes(nonce), parts, sink);
         await WriteAsync(request(nonce), emit, cancellationToken).ConfigureAwait(false);
-        return await emit.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await Answer(emit.Completion.Task, "send a command's output", cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Waits for the helper's answer, but not forever: a helper that stops answering (stuck, or its container frozen)
+    /// is declared dead, so the session's next call starts a new one instead of queueing behind it.
+    /// </summary>
+    private async Task<T> Answer<T>(Task<T> answer, string what, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await answer.WaitAsync(AnswerTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var reason = new HelperDiedException($"the session's helper did not {what} within {AnswerTimeout.TotalSeconds:0} s");
+            Fail(reason);
+            throw reason;
+        }
+    }
+
+    private Task Answer(Task answer, string what) => Answer(answer.ContinueWith(t => { t.GetAwaiter().GetResult(); return 0; }, TaskScheduler.Default), what);
 
     private async Task ReadLoopAsync()
     {

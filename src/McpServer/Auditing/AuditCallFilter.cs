@@ -38,6 +38,8 @@ internal static partial class AuditCallFilter
                 SessionId = arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
             };
 
+            // Secret values known before the call too: a command may print a secret and unset it in the same call.
+            var secretsBefore = SecretValues(services, call.SessionId, arguments);
             CallToolResult result;
             string outcome;
             string? error = null;
@@ -89,7 +91,7 @@ internal static partial class AuditCallFilter
             AuditEvent Record(string outcome, string? error)
             {
                 // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
-                var secrets = SecretValues(services, call.SessionId, arguments);
+                var secrets = secretsBefore.Concat(SecretValues(services, call.SessionId, arguments)).ToList();
                 string? Clean(string? text) => text is null ? null : SecretRedactor.RedactValues(text, secrets);
                 var argumentsJson = arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))?.ToJsonString();
                 return audit.Append(new AuditEntry(

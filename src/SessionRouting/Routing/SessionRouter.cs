@@ -121,7 +121,15 @@ internal sealed partial class SessionRouter(
         var startCwd = session.Cwd;
         if (command.Cwd is not null)
         {
-            var resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd));
+            ResolvedPath resolved;
+            try
+            {
+                resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd));
+            }
+            catch (PathPolicyException e)
+            {
+                throw new SessionException($"cwd '{command.Cwd}' (relative to the session's cwd {session.Cwd}) is refused: {e.Message}");
+            }
             if (!Directory.Exists(resolved.HostPath))
             {
                 throw new SessionException($"cwd {resolved.VisiblePath} is not a directory in the workspace");

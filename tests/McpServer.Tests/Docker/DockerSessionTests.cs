@@ -121,6 +121,58 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [DockerFact]
+    public async Task TimeoutAlsoKillsProcessesThatLeftTheCommandsTree()
+    {
+        // Given a command whose child is re-parented to PID 1 (its parent shell exits at once)
+        var sessionId = await Server.CreateSessionAsync("docker");
+
+        // When
+        var result = await Server.ExecAsync(sessionId, "sh -c 'sleep 1003 &'; sleep 100", timeoutMs: 1000);
+
+        // Then
+        Assert.True(result["timed_out"]!.GetValue<bool>());
+        Assert.DoesNotContain("sleep 1003", await Server.RunAsync(sessionId, "ps -o args"));
+    }
+
+    [DockerFact]
+    public async Task EachCommandIsItsOwnShell()
+    {
+        var sessionId = await Server.CreateSessionAsync("docker");
+
+        var first = await Server.RunAsync(sessionId, "echo $$");
+        var second = await Server.RunAsync(sessionId, "echo $$");
+        var killedItself = await Server.ExecAsync(sessionId, "kill -9 $$");
+        var after = await Server.ExecAsync(sessionId, "echo still here; type __smcp_run >/dev/null 2>&1 || echo no helper functions");
+
+        Assert.NotEqual(first, second);
+        Assert.Equal(137, killedItself["exit_code"]!.GetValue<int>());
+        Assert.Equal("still here\nno helper functions\n", after.Text("stdout"));
+        Assert.Null(after["note"]);
+    }
+
+    [DockerFact]
+    public async Task AFullTmpOrAMissingScratchDirNeverHangsTheSession()
+    {
+        // Given a small session: its /tmp (which holds command outputs) is half its memory
+        var created = await Server.CallAsync("session_create", new { backend = "docker", memory_mb = 64 });
+        var sessionId = created.Text("session_id");
+
+        // When /tmp is filled, and when the helper's scratch directory is deleted
+        var full = await Server.ExecAsync(sessionId, "dd if=/dev/zero of=/tmp/fill bs=1M count=64 2>&1; echo after-dd");
+        var freed = await Server.ExecAsync(sessionId, "rm -f /tmp/fill; echo freed");
+        var removed = await Server.ExecAsync(sessionId, "rm -rf /tmp/.session-mcp; echo removed");
+        var next = await Server.RunAsync(sessionId, "echo next");
+
+        // Then every call returned, and the session is still usable and not lost
+        Assert.NotNull(full["exit_code"]);
+        Assert.Equal("freed\n", freed.Text("stdout"));
+        Assert.NotNull(removed["exit_code"]);
+        Assert.Equal("next\n", next);
+        var listed = await Server.CallAsync("session_list");
+        Assert.Equal("running", listed["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!.Text("status"));
+    }
+
+    [DockerFact]
     public async Task ContainerKilledUnderASessionMakesItLost()
     {
         // Given

@@ -80,12 +80,14 @@ public sealed partial class AuditTests(ServerFixture fixture) : IClassFixture<Se
         // ...and a command prints the session's own secret variable, and one exported by an earlier command
         var echoed = await Server.ExecAsync(id, "echo \"$API_TOKEN\"; export DB_PASSWORD=hunter2-exported-later");
         var echoedLater = await Server.ExecAsync(id, "echo \"pw is $DB_PASSWORD\"");
+        var printedThenUnset = await Server.ExecAsync(id, "echo \"gone: $DB_PASSWORD\"; unset DB_PASSWORD");
 
         // Then the model saw the output, but neither value is anywhere in the store
         Assert.Contains(GitHubToken, printed.Text("stdout"), StringComparison.Ordinal);
         Assert.Equal(0, inArguments["exit_code"]!.GetValue<int>());
         Assert.Equal(EnvSecret + "\n", echoed.Text("stdout"));
         Assert.Contains("hunter2-exported-later", echoedLater.Text("stdout"), StringComparison.Ordinal);
+        Assert.Contains("hunter2-exported-later", printedThenUnset.Text("stdout"), StringComparison.Ordinal);
         var export = await ServerCli.ExportTextAsync(fixture.DataDir);
         Assert.Contains(id, export, StringComparison.Ordinal);
         Assert.DoesNotContain(EnvSecret, export, StringComparison.Ordinal);
