@@ -233,8 +233,6 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         }
     }
 
-    private Task Answer(Task answer, string what) => Answer(answer.ContinueWith(t => { t.GetAwaiter().GetResult(); return 0; }, TaskScheduler.Default), what);
-
     private async Task ReadLoopAsync()
     {
         try
@@ -346,7 +344,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             }
             else if (fields is ["killed", var killedId] && _commands.TryGetValue(killedId, out var killed))
             {
-                killed.Killed.TrySetResult();
+                killed.Killed.TrySetResult(true);
             }
             else
             {
@@ -396,7 +394,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
 
         public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public TaskCompletionSource Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<bool> Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private delegate void PartSink(int part, ReadOnlySpan<byte> bytes);
