@@ -25,6 +25,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _stderr;
+    private ResultContract? _contract;
     private bool _disposed;
 
     private ServerProcess(Process process, StringBuilder stderr, McpClient client, string dataDir)
@@ -136,14 +137,20 @@ public sealed class ServerProcess : IAsyncDisposable
         return TextOf(result);
     }
 
-    /// <summary>Calls a tool and returns the raw result; <paramref name="arguments"/> is any object that serialises to a JSON object.</summary>
+    /// <summary>
+    /// Calls a tool and returns the raw result; <paramref name="arguments"/> is any object that serialises to a JSON
+    /// object. Every result is checked against the <see cref="ResultContract"/> (output schema, errors, budget).
+    /// </summary>
     public async Task<CallToolResult> CallRawAsync(string tool, object? arguments, IProgress<ProgressNotificationValue>? progress, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(CallTimeout);
         try
         {
-            return await Client.CallToolAsync(tool, ToArguments(arguments), progress, cancellationToken: timeout.Token).ConfigureAwait(false);
+            _contract ??= await ResultContract.LoadAsync(Client, timeout.Token).ConfigureAwait(false);
+            var result = await Client.CallToolAsync(tool, ToArguments(arguments), progress, cancellationToken: timeout.Token).ConfigureAwait(false);
+            _contract.Check(tool, result);
+            return result;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
