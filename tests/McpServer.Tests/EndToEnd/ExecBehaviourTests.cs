@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using ModelContextProtocol;
 using SessionMcp.McpServer.Tests.Infrastructure;
 
@@ -140,6 +141,37 @@ public sealed class ExecBehaviourTests(ServerFixture fixture) : IClassFixture<Se
         var enough = await Poll.UntilAsync(() => progress.Values.Count >= 2, TimeSpan.FromSeconds(5));
         Assert.True(enough, $"{progress.Values.Count} progress notifications");
         Assert.Contains(progress.Values, p => p.Message is { } m && m.Contains("begun", StringComparison.Ordinal));
+
+        // Then the values strictly increase, as the specification requires, and each message states its value
+        var values = progress.Values.ToList();
+        Assert.All(values.Zip(values.Skip(1)), pair => Assert.True(pair.Second.Progress > pair.First.Progress, $"progress went from {pair.First.Progress} to {pair.Second.Progress}"));
+        Assert.All(values, p => Assert.StartsWith(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"running {p.Progress:0.0}s"), p.Message, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task ANoisyCommandFitsTheResultBudgetWithBothStreamsHeadAndTail(string backend)
+    {
+        // Given a session
+        var id = await Server.CreateSessionAsync(backend);
+
+        // When a command floods both streams
+        var raw = await Server.CallRawAsync("session_exec", new { session_id = id, command = "seq 1 200000; seq 1 100000 >&2" }, null);
+
+        // Then the whole result (text block and structured content) stays within the budget, both streams show their
+        // first and last lines, and the text block is a rendering, not the JSON again
+        var text = ServerProcess.TextOf(raw);
+        var size = text.Length + raw.StructuredContent!.Value.GetRawText().Length;
+        Assert.InRange(size, 30_000, ResultContract.DefaultBudgetChars);
+        var result = JsonNode.Parse(raw.StructuredContent!.Value.GetRawText())!;
+        Assert.True(result["truncated"]!.GetValue<bool>());
+        Assert.StartsWith("1\n2\n3\n", result.Text("stdout"), StringComparison.Ordinal);
+        Assert.EndsWith("199999\n200000\n", result.Text("stdout"), StringComparison.Ordinal);
+        Assert.StartsWith("1\n2\n3\n", result.Text("stderr"), StringComparison.Ordinal);
+        Assert.EndsWith("99999\n100000\n", result.Text("stderr"), StringComparison.Ordinal);
+        Assert.StartsWith("exit 0, ", text, StringComparison.Ordinal);
+        Assert.Contains("[stderr]\n1\n2\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"stdout\"", text, StringComparison.Ordinal);
     }
 
     [Theory]
