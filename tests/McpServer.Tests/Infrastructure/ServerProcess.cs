@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using SessionMcp.Tests.Shared;
 
 namespace SessionMcp.McpServer.Tests.Infrastructure;
 
@@ -120,6 +121,11 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Calls a tool that must succeed; returns its structured content (with event_seq).</summary>
     public async Task<JsonNode> CallAsync(string tool, object? arguments = null, CancellationToken cancellationToken = default)
     {
+        if (tool == "session_create" && IsDockerBackend(arguments))
+        {
+            // In CI a docker session that cannot exist should fail with why (the image build's output), not "image not found".
+            DockerRequirement.ThrowIfUnavailable();
+        }
         var result = await CallRawAsync(tool, arguments, null, cancellationToken).ConfigureAwait(false);
         if (result.IsError == true)
         {
@@ -205,6 +211,9 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public static string TextOf(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+
+    private static bool IsDockerBackend(object? arguments) =>
+        ToArguments(arguments)?.GetValueOrDefault("backend") is JsonElement { ValueKind: JsonValueKind.String } backend && backend.GetString() == Backends.Docker;
 
     private static Dictionary<string, object?>? ToArguments(object? arguments)
     {
