@@ -1,8 +1,18 @@
 namespace SessionMcp.Benchmarks;
 
-internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int CliIterations, int WarmUp, bool Docker)
+internal sealed record BenchmarkOptions(
+    string? WritePath,
+    int Iterations,
+    int CliIterations,
+    int WarmUp,
+    bool Docker,
+    bool Latency = true,
+    bool Startup = true,
+    int StartupRuns = 20,
+    int DotnetRunRuns = 3)
 {
-    public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]";
+    public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
+                                "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -16,10 +26,14 @@ internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int C
                 "--cli-iterations" => options with { CliIterations = Count(args, ++i) },
                 "--warm-up" => options with { WarmUp = Count(args, ++i) },
                 "--no-docker" => options with { Docker = false },
+                "--startup-runs" => options with { StartupRuns = Count(args, ++i) },
+                "--dotnet-run-runs" => options with { DotnetRunRuns = Count(args, ++i) },
+                "--no-startup" => options with { Startup = false },
+                "--startup-only" => options with { Latency = false },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }
-        return options;
+        return options.Latency || options.Startup ? options : throw new ArgumentException("--no-startup and --startup-only leave nothing to measure");
     }
 
     private static string Value(IReadOnlyList<string> args, int index) =>

@@ -16,6 +16,8 @@ internal sealed record BenchmarkReport(
     MachineFacts Machine,
     IReadOnlyList<LatencySummary> Results,
     IReadOnlyList<TargetVerdict> Verdicts,
+    IReadOnlyList<StartupSummary> Startup,
+    TargetVerdict? StartupVerdict,
     IReadOnlyList<string> Notes);
 
 /// <summary>Runs every measurement in a fixed order against one server process and derives the verdicts.</summary>
@@ -44,9 +46,24 @@ internal static class BenchmarkRun
         var loadBefore = LoadAverage();
         var results = new List<LatencySummary>();
         var notes = new List<string>();
-        var (n, warmUp) = (options.Iterations, options.WarmUp);
+        Console.Error.WriteLine($"benchmarks: load {loadBefore}");
 
-        Console.Error.WriteLine($"benchmarks: load {loadBefore}; in-process spawn figures (n={n})");
+        var dockerEngine = options.Latency ? await LatencyAsync(options, results, notes, cancellationToken).ConfigureAwait(false) : null;
+        var startup = options.Startup ? await StartupAsync(options, cancellationToken).ConfigureAwait(false) : [];
+
+        var machine = new MachineFacts(Environment.ProcessorCount, KernelRelease(), RuntimeInformation.FrameworkDescription, dockerEngine, loadBefore, LoadAverage());
+        var verdicts = options.Latency ? Verdicts(results) : [];
+        var startupVerdict = startup.FirstOrDefault(r => r.Name == Startup.InstalledTool) is { } tool
+            ? new TargetVerdict("installed tool: spawn → initialized p50 ≤ 250 ms", $"{tool.Latency.P50:0} ms (p90 {tool.Latency.P90:0} ms)", $"≤ {Startup.TargetMs:0} ms", tool.Latency.P50 <= Startup.TargetMs)
+            : null;
+        return new BenchmarkReport(startedAt, clock.Elapsed, machine, results, verdicts, startup, startupVerdict, notes);
+    }
+
+    /// <summary>The exec, read and edit latencies (issue 3); returns the Docker engine's version when one answered.</summary>
+    private static async Task<string?> LatencyAsync(BenchmarkOptions options, List<LatencySummary> results, List<string> notes, CancellationToken cancellationToken)
+    {
+        var (n, warmUp) = (options.Iterations, options.WarmUp);
+        Console.Error.WriteLine($"benchmarks: in-process spawn figures (n={n})");
         results.Add(await Measure.RunAsync(ProcessSpawnInherited, warmUp, n, (_, ct) => LocalSpawn.ProcessInheritedAsync(ct), cancellationToken));
         results.Add(await Measure.RunAsync(OwnRunner, warmUp, n, (_, ct) => LocalSpawn.OwnRunnerAsync(ct), cancellationToken));
         using (var backend = await InProcessBackend.CreateAsync(cancellationToken))
@@ -85,9 +102,38 @@ internal static class BenchmarkRun
         {
             TryDeleteDirectory(dataDir);
         }
+        return dockerEngine;
+    }
 
-        var machine = new MachineFacts(Environment.ProcessorCount, KernelRelease(), RuntimeInformation.FrameworkDescription, dockerEngine, loadBefore, LoadAverage());
-        return new BenchmarkReport(startedAt, clock.Elapsed, machine, results, Verdicts(results), notes);
+    /// <summary>
+    /// Spawn → initialized for the installed tool (packed and installed here into a temp tool path), <c>dotnet run</c>
+    /// as <c>mcp.json</c> does it, the Release DLL under <c>dotnet</c>, and the reference filesystem server.
+    /// </summary>
+    private static async Task<List<StartupSummary>> StartupAsync(BenchmarkOptions options, CancellationToken cancellationToken)
+    {
+        var root = RepositoryRoot();
+        var installDir = Directory.CreateTempSubdirectory("session-mcp-bench-tool-").FullName;
+        try
+        {
+            Console.Error.WriteLine($"benchmarks: start-up (installing the tool under {installDir})");
+            var tool = await ToolInstall.PackAndInstallAsync(root, installDir, cancellationToken).ConfigureAwait(false);
+            var reference = await ToolInstall.ReferenceServerAsync(root, cancellationToken).ConfigureAwait(false);
+            var dll = Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
+            var runs = options.StartupRuns;
+            StartupCommand[] commands =
+            [
+                new(Startup.InstalledTool, "session-mcp serve --data-dir DIR", tool, ["serve", "--data-dir", "{data}"], root, runs),
+                new(Startup.DotnetRun, "dotnet run --project src/McpServer --no-launch-profile -v quiet -- serve --data-dir DIR", "dotnet",
+                    ["run", "--project", "src/McpServer", "--no-launch-profile", "-v", "quiet", "--", "serve", "--data-dir", "{data}"], root, Math.Min(options.DotnetRunRuns, runs)),
+                new(Startup.DotnetDll, "dotnet tests/Benchmarks/bin/Release/net10.0/session-mcp.dll serve --data-dir DIR", "dotnet", [dll, "serve", "--data-dir", "{data}"], root, runs),
+                new(Startup.ReferenceServer, "node tests/node/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js DIR", "node", [reference, "{data}"], root, runs),
+            ];
+            return await Startup.MeasureAsync(commands, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            TryDeleteDirectory(installDir);
+        }
     }
 
     /// <summary>exec, read and edit on a fresh session of <paramref name="backend"/>. The exec is timed interleaved with

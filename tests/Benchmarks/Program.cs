@@ -1,8 +1,8 @@
 using System.Globalization;
 using SessionMcp.Benchmarks;
 
-// Exec latency of session-mcp against its floors, in one run:
-//   dotnet run -c Release --project tests/Benchmarks -- [--write docs/benchmarks.md] [--iterations 300] [--no-docker]
+// Exec latency of session-mcp against its floors, and start-up (spawn → initialized) against the reference server, in one run:
+//   dotnet run -c Release --project tests/Benchmarks -- [--write docs/benchmarks.md] [--iterations 300] [--no-docker] [--startup-runs 20] [--no-startup | --startup-only]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -33,4 +33,4 @@ if (options.WritePath is { } path)
     ReportWriter.WriteFile(path, markdown);
     Console.Error.WriteLine($"benchmarks: wrote {path}");
 }
-return report.Verdicts.All(v => v.Passed is not false) ? 0 : 1;
+return report.Verdicts.Append(report.StartupVerdict).All(v => v?.Passed is not false) ? 0 : 1;
