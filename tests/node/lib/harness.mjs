@@ -1,41 +1,16 @@
 // Shared by the Node scripts: start session-mcp exactly as the repository's mcp.json says, measure results,
 // and report steps. Only the official TypeScript SDK is used to talk to servers.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { readServerConfig, repoRoot, serverEnvironment } from './mcp-config.mjs';
 
-/** The repository root: tests/node/lib/../../.. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export { readServerConfig, repoRoot, serverEnvironment };
 
 /** The largest result (content text plus structuredContent JSON) a tool may return, in characters. */
 export const MaxResultChars = 40_000;
-
-/** mcpServers[name] of the root mcp.json, as shipped. */
-export function readServerConfig(name = 'session-mcp') {
-  const config = JSON.parse(readFileSync(path.join(repoRoot, 'mcp.json'), 'utf8'));
-  const server = config?.mcpServers?.[name];
-  if (!server || typeof server.command !== 'string') {
-    throw new Error(`mcp.json has no stdio server "${name}" with a command`);
-  }
-  return { command: server.command, args: server.args ?? [], env: server.env ?? {} };
-}
-
-/**
- * The environment a client such as Claude Code gives the server: its own environment plus the config's env, with
- * the developer's SESSION_MCP_* settings removed (they must not leak into a test) and a private data dir added.
- */
-export function serverEnvironment(dataDir, configEnv = {}) {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('SESSION_MCP_')) {
-      env[key] = value;
-    }
-  }
-  return { ...env, ...configEnv, SESSION_MCP_DATA_DIR: dataDir };
-}
 
 /** A fresh temporary directory, and a function that removes it. */
 export function freshTempDir(purpose) {
@@ -58,7 +33,8 @@ export async function connectStdio({ command, args, env, cwd, clientName = 'sess
   });
   const client = new Client({ name: clientName, version: '1.0.0' });
   try {
-    await client.connect(transport);
+    // Generous: `dotnet run` checks the build before it starts, which takes long on a loaded 2-core machine.
+    await client.connect(transport, { timeout: 180_000 });
   } catch (error) {
     throw new Error(`could not connect to ${command} ${args.join(' ')}: ${error.message}\n--- server stderr ---\n${stderr}`);
   }
