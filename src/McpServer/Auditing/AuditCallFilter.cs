@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
-using SessionMcp.McpServer.Tools;
+using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Sessions;
@@ -33,42 +33,42 @@ internal static partial class AuditCallFilter
             var started = Stopwatch.GetTimestamp();
             var name = context.Params?.Name ?? "";
             var arguments = context.Params?.Arguments;
-            var call = new CallAudit(context.Server, context.Params?.ProgressToken)
-            {
-                SessionId = arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
-            };
+            var budget = services.GetRequiredService<ResultBudget>();
+            var call = CallAudit.Open(context, arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null);
 
             // Secret values known before the call too: a command may print a secret and unset it in the same call.
             var secretsBefore = SecretValues(services, call.SessionId, arguments);
-            CallToolResult result;
             string outcome;
             string? error = null;
-            CallAudit.Current = call;
             try
             {
                 if (context.MatchedPrimitive is not McpServerTool tool)
                 {
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
-                    (result, outcome, error) = Failure($"unknown tool '{name}'; this server's tools are: {known}", AuditOutcomes.Rejected);
+                    (outcome, error) = (AuditOutcomes.Rejected, $"unknown tool '{name}'; this server's tools are: {known}");
                 }
                 else if (ArgumentValidator.Validate(tool.ProtocolTool.InputSchema, arguments is null ? null : new Dictionary<string, JsonElement>(arguments)) is { Count: > 0 } problems)
                 {
-                    (result, outcome, error) = Failure($"{name}: invalid arguments: {string.Join("; ", problems)}. Nothing was done.", AuditOutcomes.Rejected);
+                    (outcome, error) = (AuditOutcomes.Rejected, $"{name}: invalid arguments: {string.Join("; ", problems)}. Nothing was done.");
                 }
                 else
                 {
-                    result = await next(context, cancellationToken).ConfigureAwait(false);
+                    var result = await next(context, cancellationToken).ConfigureAwait(false);
+                    if (result.IsError != true && call.Result is null)
+                    {
+                        throw new InvalidOperationException($"{name} returned without a typed result");
+                    }
                     outcome = result.IsError == true ? AuditOutcomes.Error : AuditOutcomes.Ok;
                     error = result.IsError == true ? string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text)) : null;
                 }
             }
             catch (UnknownSessionException e)
             {
-                (result, outcome, error) = Failure(e.Message, AuditOutcomes.Rejected);
+                (outcome, error) = (AuditOutcomes.Rejected, e.Message);
             }
             catch (Exception e) when (e is SessionException or EditException or FileContentException or McpException)
             {
-                (result, outcome, error) = Failure(e.Message, AuditOutcomes.Error);
+                (outcome, error) = (AuditOutcomes.Error, e.Message);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -78,15 +78,13 @@ internal static partial class AuditCallFilter
             catch (Exception e)
             {
                 LogToolCrashed(logger, e, name);
-                (result, outcome, error) = Failure($"{name} failed inside session-mcp ({e.GetType().Name}); the details are in the server log. Retry, or check the session state with session_list.", AuditOutcomes.Error);
-            }
-            finally
-            {
-                CallAudit.Current = null;
+                (outcome, error) = (AuditOutcomes.Error, $"{name} failed inside session-mcp ({e.GetType().Name}); the details are in the server log. Retry, or check the session state with session_list.");
             }
 
-            var recorded = Record(outcome, error);
-            return WithEventSeq(result, recorded.Seq);
+            var seq = Record(outcome, error).Seq;
+            return outcome == AuditOutcomes.Ok && call.Result is { } typed
+                ? ResultBudget.ToCallToolResult(typed.WithEventSeq(seq))
+                : ErrorResult(error ?? "", seq, budget);
 
             AuditEvent Record(string outcome, string? error)
             {
@@ -124,32 +122,15 @@ internal static partial class AuditCallFilter
         return [.. env.Where(e => SecretRedactor.IsSecretName(e.Key)).Select(e => e.Value)];
     }
 
-    private static (CallToolResult, string, string) Failure(string message, string outcome) =>
-        (new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = message }] }, outcome, message);
-
     private static string? ClientOf(ModelContextProtocol.Server.McpServer server) =>
         server.ClientInfo is { } info ? $"{info.Name}/{info.Version}" : null;
 
-    /// <summary>Adds the event's sequence number to the result the model sees.</summary>
-    private static CallToolResult WithEventSeq(CallToolResult result, long seq)
+    /// <summary>An error as the model sees it: the message and the event that recorded it, within the budget; no structured content.</summary>
+    private static CallToolResult ErrorResult(string message, long seq, ResultBudget budget) => new()
     {
-        if (result.IsError == true)
-        {
-            foreach (var text in result.Content.OfType<TextContentBlock>().Take(1))
-            {
-                text.Text += $" (event_seq {seq})";
-            }
-            return result;
-        }
-        if (result.StructuredContent is { ValueKind: JsonValueKind.Object } content && JsonNode.Parse(content.GetRawText()) is JsonObject structured)
-        {
-            structured["event_seq"] = seq;
-            var json = structured.ToJsonString(ToolJson.Options);
-            result.StructuredContent = JsonElement.Parse(json);
-            result.Content = [new TextContentBlock { Text = json }];
-        }
-        return result;
-    }
+        IsError = true,
+        Content = [new TextContentBlock { Text = OutputTruncation.Truncate(message, budget.MaxChars / 2).Text + $" (event_seq {seq})" }],
+    };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Tool {Tool} crashed")]
     private static partial void LogToolCrashed(ILogger logger, Exception exception, string tool);

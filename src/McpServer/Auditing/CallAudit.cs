@@ -1,27 +1,43 @@
 using System.Text.Json.Nodes;
 using ModelContextProtocol.Protocol;
-using SdkServer = ModelContextProtocol.Server.McpServer;
+using ModelContextProtocol.Server;
+using SessionMcp.McpServer.Results;
 
 namespace SessionMcp.McpServer.Auditing;
 
 /// <summary>
-/// What a tool adds to the audit record of the call it serves. The audit filter opens one per tools/call and writes the
-/// event when the tool returns; tools only fill it in, so no tool can forget to audit or audit twice.
+/// What a tool adds to the audit record of the call it serves. The audit filter opens one per tools/call, keeps it in the
+/// request's own state (<see cref="MessageContext.Items"/>) and writes the event when the tool returns; tools only fill
+/// it in, so no tool can forget to audit or audit twice.
 /// </summary>
-internal sealed class CallAudit(SdkServer server, ProgressToken? progressToken)
+internal sealed class CallAudit
 {
-    private static readonly AsyncLocal<CallAudit?> CurrentCall = new();
+    private const string ItemKey = "session-mcp.call";
 
-    /// <summary>The call being served on this async flow (null outside a tools/call).</summary>
-    public static CallAudit? Current
+    private readonly ModelContextProtocol.Server.McpServer _server;
+    private readonly ProgressToken? _progressToken;
+    private double _lastProgress;
+
+    private CallAudit(ModelContextProtocol.Server.McpServer server, ProgressToken? progressToken, string? sessionId)
     {
-        get => CurrentCall.Value;
-        set => CurrentCall.Value = value;
+        _server = server;
+        _progressToken = progressToken;
+        SessionId = sessionId;
     }
 
-    public SdkServer Server { get; } = server;
+    /// <summary>Opens the record of <paramref name="request"/>; tools find it with <see cref="Of"/>.</summary>
+    public static CallAudit Open(RequestContext<CallToolRequestParams> request, string? sessionId)
+    {
+        var call = new CallAudit(request.Server, request.Params?.ProgressToken, sessionId);
+        request.Items[ItemKey] = call;
+        return call;
+    }
 
-    public ProgressToken? ProgressToken { get; } = progressToken;
+    /// <summary>The record of the call a tool is serving.</summary>
+    public static CallAudit Of(RequestContext<CallToolRequestParams> request) =>
+        request.Items.TryGetValue(ItemKey, out var item) && item is CallAudit call
+            ? call
+            : throw new InvalidOperationException("tools/call reached a tool without the audit filter");
 
     /// <summary>The session the call concerns; set by session_create for the new session.</summary>
     public string? SessionId { get; set; }
@@ -32,12 +48,32 @@ internal sealed class CallAudit(SdkServer server, ProgressToken? progressToken)
     /// <summary>Full output (complete stdout/stderr, the diff): stored, redacted, and readable through session_replay.</summary>
     public JsonObject? Output { get; set; }
 
-    /// <summary>Sends a progress notification and waits until it is written, so none arrives after the result.</summary>
-    public async Task ReportProgressAsync(double progress, string message, CancellationToken cancellationToken)
+    /// <summary>The typed result; the filter turns it into the protocol result once the event (and its number) exists.</summary>
+    public IToolResult? Result { get; private set; }
+
+    public bool WantsProgress => _progressToken is not null;
+
+    /// <summary>Records the tool's result and hands it back, so a tool ends with <c>return call.Complete(result)</c>.</summary>
+    public T Complete<T>(T result)
+        where T : IToolResult
     {
-        if (ProgressToken is { } token)
+        Result = result;
+        return result;
+    }
+
+    /// <summary>
+    /// Sends a progress notification and waits until it is written, so none arrives after the result. Progress must
+    /// strictly increase (the specification requires it), so a value not above the last one is raised just above it;
+    /// the message is made from the value actually sent.
+    /// </summary>
+    public async Task ReportProgressAsync(double progress, Func<double, string> message, CancellationToken cancellationToken)
+    {
+        if (_progressToken is not { } token)
         {
-            await Server.NotifyProgressAsync(token, new ModelContextProtocol.ProgressNotificationValue { Progress = (float)progress, Message = message }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return;
         }
+        var value = Math.Round(Math.Max(progress, _lastProgress + 0.1), 1);
+        _lastProgress = value;
+        await _server.NotifyProgressAsync(token, new ModelContextProtocol.ProgressNotificationValue { Progress = (float)value, Message = message(value) }, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Server;
 using SessionMcp.Containers.Docker;
 using SessionMcp.Containers.Local;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.McpServer.Tools;
+using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Routing;
@@ -37,6 +39,7 @@ internal static class SessionMcpServiceExtensions
         });
         services.AddSingleton<ISessionBackend, DockerBackend>();
         services.AddSingleton<SessionRouter>();
+        services.AddSingleton(new ResultBudget(ResultBudget.DefaultMaxChars));
         return services;
     }
 
@@ -54,6 +57,14 @@ internal static class SessionMcpServiceExtensions
             .WithTools<FileTools>(ToolJson.Options)
             .WithTools<ReplayTool>(ToolJson.Options)
             .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
+        services.PostConfigure<McpServerOptions>(options =>
+        {
+            foreach (var tool in options.ToolCollection ?? [])
+            {
+                tool.ProtocolTool.InputSchema = ToolSchemas.WithoutNullDefaults(tool.ProtocolTool.InputSchema);
+                tool.ProtocolTool.OutputSchema = tool.ProtocolTool.OutputSchema is { } output ? ToolSchemas.WithoutNullDefaults(output) : null;
+            }
+        });
         return services;
     }
 }

@@ -1,8 +1,11 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json.Nodes;
+using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Auditing;
+using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Execution;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Text;
@@ -11,7 +14,7 @@ namespace SessionMcp.McpServer.Tools;
 
 /// <summary>Running commands in a session.</summary>
 [McpServerToolType]
-internal sealed class ExecTool(SessionRouter router)
+internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
 
@@ -20,6 +23,7 @@ internal sealed class ExecTool(SessionRouter router)
         Runs a shell command (POSIX sh syntax; pipes, &&, redirections work) in the session. Like a terminal, `cd` and `export` persist to the next call; plain shell variables and functions do not. stdin is closed unless `stdin` is given, so interactive programs get EOF instead of hanging. On timeout the command's whole process tree is killed, the output so far is returned with timed_out: true, and the session stays usable. Long outputs are cut in the middle in this result (truncated: true); the full output is kept and can be read with session_replay include_output: "full".
         """)]
     public async Task<ExecResult> ExecAsync(
+        RequestContext<CallToolRequestParams> request,
         [Description("The session to run in.")] string session_id,
         [Description("The command line, e.g. \"cd src && make test 2>&1 | tail -50\".")] string command,
         [Description("Kill the command after this many milliseconds (default 120000, max 600000).")] int? timeout_ms = null,
@@ -35,45 +39,44 @@ internal sealed class ExecTool(SessionRouter router)
         var timeout = TimeSpan.FromMilliseconds(timeout_ms ?? options.DefaultTimeoutMs);
         var stdout = new OutputCapture(options.CaptureBytes);
         var stderr = new OutputCapture(options.CaptureBytes);
-        var call = CallAudit.Current;
+        var call = CallAudit.Of(request);
 
         var started = Stopwatch.GetTimestamp();
         var running = router.ExecAsync(session_id, new ExecCommand(command, cwd, ToolArguments.Env(env), stdin, timeout, stdout, stderr), cancellationToken);
-        if (call?.ProgressToken is not null)
+        if (call.WantsProgress)
         {
             using var ticks = new PeriodicTimer(ProgressInterval);
             while (!running.IsCompleted && await Task.WhenAny(running, ticks.WaitForNextTickAsync(cancellationToken).AsTask()).ConfigureAwait(false) != running)
             {
-                var elapsed = Stopwatch.GetElapsedTime(started);
                 var latest = stderr.LatestLine is { } err && stdout.LatestLine is null ? err : stdout.LatestLine;
-                await call.ReportProgressAsync(Math.Floor(elapsed.TotalSeconds), $"running {elapsed.TotalSeconds:0}s" + (latest is null ? "" : $": {latest}"), cancellationToken).ConfigureAwait(false);
+                await call.ReportProgressAsync(
+                    Stopwatch.GetElapsedTime(started).TotalSeconds,
+                    seconds => $"running {seconds:0.0}s" + (latest is null ? "" : $": {latest}"),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
         var (session, outcome) = await running.ConfigureAwait(false);
 
         var fullStdout = stdout.GetText();
         var fullStderr = stderr.GetText();
-        var inlineStdout = OutputTruncation.Truncate(fullStdout, options.InlineOutputChars);
-        var inlineStderr = OutputTruncation.Truncate(fullStderr, options.InlineOutputChars);
         var durationMs = (long)outcome.Duration.TotalMilliseconds;
-        var truncated = inlineStdout.Truncated || inlineStderr.Truncated;
+        var result = budget.Fit(
+            Math.Min(fullStdout.Length + fullStderr.Length, budget.MaxChars),
+            allowance => ExecResult.Create(outcome.ExitCode, fullStdout, fullStderr, allowance, session.Cwd, durationMs, outcome.TimedOut, outcome.Note));
 
-        if (call is not null)
+        call.Summary = new JsonObject
         {
-            call.Summary = new JsonObject
-            {
-                ["exit_code"] = outcome.ExitCode,
-                ["timed_out"] = outcome.TimedOut,
-                ["truncated"] = truncated,
-                ["stdout_bytes"] = stdout.TotalBytes,
-                ["stderr_bytes"] = stderr.TotalBytes,
-                ["cwd"] = session.Cwd,
-                ["duration_ms"] = durationMs,
-                ["note"] = outcome.Note,
-            };
-            call.Output = new JsonObject { ["stdout"] = fullStdout, ["stderr"] = fullStderr };
-        }
-        return new ExecResult(outcome.ExitCode, inlineStdout.Text, inlineStderr.Text, session.Cwd, durationMs, outcome.TimedOut, truncated, outcome.Note, 0);
+            ["exit_code"] = outcome.ExitCode,
+            ["timed_out"] = outcome.TimedOut,
+            ["truncated"] = result.Truncated,
+            ["stdout_bytes"] = stdout.TotalBytes,
+            ["stderr_bytes"] = stderr.TotalBytes,
+            ["cwd"] = session.Cwd,
+            ["duration_ms"] = durationMs,
+            ["note"] = outcome.Note,
+        };
+        call.Output = new JsonObject { ["stdout"] = fullStdout, ["stderr"] = fullStderr };
+        return call.Complete(result);
     }
 }
 
@@ -86,5 +89,59 @@ internal sealed record ExecResult(
     long DurationMs,
     bool TimedOut,
     bool Truncated,
-    string? Note,
-    long EventSeq);
+    long EventSeq,
+    string? Note = null) : IToolResult
+{
+    /// <summary>
+    /// The result with at most <paramref name="allowance"/> characters of output in all, each stream cut in the middle
+    /// (head and tail kept); a stream that needs less than half leaves the rest to the other.
+    /// </summary>
+    public static ExecResult Create(int exitCode, string stdout, string stderr, int allowance, string cwd, long durationMs, bool timedOut, string? note)
+    {
+        var (stdoutChars, stderrChars) = Share(allowance, stdout.Length, stderr.Length);
+        var shownStdout = OutputTruncation.Truncate(stdout, stdoutChars);
+        var shownStderr = OutputTruncation.Truncate(stderr, stderrChars);
+        return new ExecResult(exitCode, shownStdout.Text, shownStderr.Text, cwd, durationMs, timedOut, shownStdout.Truncated || shownStderr.Truncated, 0, note);
+    }
+
+    /// <summary>Splits <paramref name="allowance"/> between two streams: whatever one does not need, the other may use.</summary>
+    public static (int First, int Second) Share(int allowance, int first, int second)
+    {
+        if (first + second <= allowance)
+        {
+            return (first, second);
+        }
+        var half = allowance / 2;
+        if (second <= half)
+        {
+            return (allowance - second, second);
+        }
+        return first <= half ? (first, allowance - first) : (allowance - half, half);
+    }
+
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render()
+    {
+        var text = new StringBuilder();
+        text.Append(TimedOut ? $"timed out after {DurationMs} ms, process tree killed" : $"exit {ExitCode}, {DurationMs} ms")
+            .Append($", cwd {Cwd}, event_seq {EventSeq}\n");
+        if (Note is not null)
+        {
+            text.Append("note: ").Append(Note).Append('\n');
+        }
+        if (Stderr.Length == 0)
+        {
+            text.Append(Stdout.Length == 0 ? "(no output)\n" : Stdout);
+        }
+        else
+        {
+            if (Stdout.Length > 0)
+            {
+                text.Append("[stdout]\n").Append(Stdout).Append(Stdout.EndsWith('\n') ? "" : "\n");
+            }
+            text.Append("[stderr]\n").Append(Stderr);
+        }
+        return text.ToString();
+    }
+}

@@ -1,8 +1,11 @@
 using System.ComponentModel;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using ModelContextProtocol.Server;
+using ModelContextProtocol.Protocol;
 using SessionMcp.McpServer.Auditing;
+using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Editing;
 using SessionMcp.SessionRouting.Routing;
@@ -13,13 +16,14 @@ namespace SessionMcp.McpServer.Tools;
 
 /// <summary>Reading, writing and editing files in a session's workspace, confined by the path policy.</summary>
 [McpServerToolType]
-internal sealed class FileTools(SessionRouter router)
+internal sealed class FileTools(SessionRouter router, ResultBudget budget)
 {
     private const int MaxReadLines = 10_000;
 
     [McpServerTool(Name = "session_read_file", Title = "Read a file in a session", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Reads a text file from the session's workspace as numbered lines (`     1\\tline`), 2000 lines by default; use offset/limit for more. Returns total_lines and the file's sha256, which session_edit_file accepts as expected_sha256 to refuse stale edits. Paths are relative to the workspace root or absolute inside it.")]
+    [Description("Reads a text file from the session's workspace, shown as numbered lines (`     1\\tline`), 2000 lines by default (fewer when they would not fit the result size limit; has_more and last_line say where to continue with offset). Returns total_lines and the file's sha256, which session_edit_file accepts as expected_sha256 to refuse stale edits. Paths are relative to the workspace root or absolute inside it.")]
     public async Task<ReadFileResult> ReadAsync(
+        RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
         [Description("1-based number of the first line to return (default 1).")] int? offset = null,
@@ -30,16 +34,19 @@ internal sealed class FileTools(SessionRouter router)
         ToolArguments.RequireRange(limit, "limit", 1, MaxReadLines);
         var workspace = Workspace(session_id);
         var (content, resolved) = await Task.Run(() => WorkspaceFiles.Read(workspace, path), cancellationToken).ConfigureAwait(false);
-        var text = TextFile.Decode(content, resolved.VisiblePath);
-        var page = NumberedLines.Format(text.Text, offset ?? 1, limit ?? 2000, displayPath: resolved.VisiblePath);
+        var text = TextFile.Decode(content, resolved.RelativePath);
         var sha = WorkspaceFiles.Sha256Hex(content);
-        CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = content.Length, ["lines"] = page.TotalLines, ["sha256"] = sha };
-        return new ReadFileResult(resolved.VisiblePath, page.Content, page.TotalLines, page.FirstLine, page.LastLine, page.HasMore, sha, text.Eol, 0);
+        var lines = limit ?? 2000;
+        var result = budget.Fit(lines, allowed => ReadFileResult.Create(resolved.RelativePath, NumberedLines.Format(text.Text, offset ?? 1, allowed, displayPath: resolved.RelativePath), sha, text.Eol), minimum: 1);
+        var call = CallAudit.Of(request);
+        call.Summary = new JsonObject { ["path"] = resolved.RelativePath, ["bytes"] = content.Length, ["lines"] = result.TotalLines, ["sha256"] = sha };
+        return call.Complete(result);
     }
 
     [McpServerTool(Name = "session_write_file", Title = "Write a file in a session", ReadOnly = false, Destructive = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("Creates or replaces a file in the session's workspace with `content` (UTF-8). The write is atomic: readers see the old file or the new one, never a mix. Set create_dirs to create missing parent directories. To change part of an existing file prefer session_edit_file.")]
     public async Task<WriteFileResult> WriteAsync(
+        RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
         [Description("The complete new content of the file.")] string content,
@@ -52,8 +59,9 @@ internal sealed class FileTools(SessionRouter router)
         var created = !File.Exists(resolved.HostPath);
         await WorkspaceFiles.WithFileLockAsync(resolved, () => WorkspaceFiles.WriteAtomic(workspace, path, bytes, create_dirs), cancellationToken).ConfigureAwait(false);
         var sha = WorkspaceFiles.Sha256Hex(bytes);
-        CallAudit.Current?.Summary = new JsonObject { ["path"] = resolved.VisiblePath, ["bytes"] = bytes.Length, ["sha256"] = sha, ["created"] = created };
-        return new WriteFileResult(resolved.VisiblePath, bytes.Length, sha, created, 0);
+        var call = CallAudit.Of(request);
+        call.Summary = new JsonObject { ["path"] = resolved.RelativePath, ["bytes"] = bytes.Length, ["sha256"] = sha, ["created"] = created };
+        return call.Complete(new WriteFileResult(resolved.RelativePath, bytes.Length, sha, created, 0));
     }
 
     [McpServerTool(Name = "session_edit_file", Title = "Edit a file in a session", ReadOnly = false, Destructive = true, Idempotent = false, OpenWorld = false, UseStructuredContent = true)]
@@ -61,6 +69,7 @@ internal sealed class FileTools(SessionRouter router)
         Replaces exact text in a file and returns a unified diff. old_string must match exactly once (include a few surrounding lines to make it unique) unless replace_all is true; when it matches several places or none, the error shows where, with line numbers, and nothing is changed. For several changes to one file pass `edits` (applied in order, all or nothing) instead of old_string/new_string. The file's line endings (LF/CRLF) and BOM are kept. Pass expected_sha256 from session_read_file to refuse the edit if the file changed since you read it; dry_run shows the diff without writing.
         """)]
     public async Task<EditFileResult> EditAsync(
+        RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
         [Description("The exact text to replace.")] string? old_string = null,
@@ -81,9 +90,9 @@ internal sealed class FileTools(SessionRouter router)
             var before = WorkspaceFiles.Sha256Hex(content);
             if (expected_sha256 is not null && !string.Equals(expected_sha256, before, StringComparison.OrdinalIgnoreCase))
             {
-                throw new SessionException($"{resolved.VisiblePath} changed since you read it (expected sha256 {expected_sha256}, now {before}); read it again with session_read_file and redo the edit");
+                throw new SessionException($"{resolved.RelativePath} changed since you read it (expected sha256 {expected_sha256}, now {before}); read it again with session_read_file and redo the edit");
             }
-            var outcome = TextEditor.Apply(content, resolved.VisiblePath, operations);
+            var outcome = TextEditor.Apply(content, resolved.RelativePath, operations);
             if (!dry_run)
             {
                 WorkspaceFiles.WriteAtomic(workspace, path, outcome.NewContent, createDirectories: false);
@@ -91,21 +100,24 @@ internal sealed class FileTools(SessionRouter router)
             return (outcome, before, WorkspaceFiles.Sha256Hex(outcome.NewContent));
         }, cancellationToken).ConfigureAwait(false);
 
-        if (CallAudit.Current is { } call)
+        var call = CallAudit.Of(request);
+        call.Summary = new JsonObject
         {
-            call.Summary = new JsonObject
-            {
-                ["path"] = resolved.VisiblePath,
-                ["replacements"] = outcome.Replacements,
-                ["lines_added"] = outcome.LinesAdded,
-                ["lines_removed"] = outcome.LinesRemoved,
-                ["sha256_before"] = before,
-                ["sha256_after"] = after,
-                ["dry_run"] = dry_run,
-            };
-            call.Output = new JsonObject { ["diff"] = outcome.Diff };
-        }
-        return new EditFileResult(resolved.VisiblePath, outcome.Diff, outcome.Replacements, before, after, outcome.Eol, outcome.Bom, dry_run, 0);
+            ["path"] = resolved.RelativePath,
+            ["replacements"] = outcome.Replacements,
+            ["lines_added"] = outcome.LinesAdded,
+            ["lines_removed"] = outcome.LinesRemoved,
+            ["sha256_before"] = before,
+            ["sha256_after"] = after,
+            ["dry_run"] = dry_run,
+        };
+        call.Output = new JsonObject { ["diff"] = outcome.Diff };
+        var result = budget.Fit(outcome.Diff.Length, allowed =>
+        {
+            var diff = OutputTruncation.Truncate(outcome.Diff, allowed);
+            return new EditFileResult(resolved.RelativePath, diff.Text, outcome.Replacements, before, after, outcome.Eol, outcome.Bom, dry_run, 0, diff.Truncated ? true : null);
+        });
+        return call.Complete(result);
     }
 
     private WorkspaceLocation Workspace(string sessionId) => router.WorkspaceOf(router.GetRunning(sessionId));
@@ -137,8 +149,37 @@ internal sealed record EditSpec(
     [property: Description("The replacement text.")] string? NewString,
     [property: Description("Replace every occurrence (default false).")] bool? ReplaceAll = null);
 
-internal sealed record ReadFileResult(string Path, string Content, int TotalLines, int FirstLine, int LastLine, bool HasMore, string Sha256, string Eol, long EventSeq);
+/// <summary>The result of session_read_file: <see cref="Content"/> holds the lines as they are; the rendering numbers them.</summary>
+internal sealed record ReadFileResult(string Path, string Content, int TotalLines, int FirstLine, int LastLine, bool HasMore, string Sha256, string Eol, long EventSeq) : IToolResult
+{
+    public static ReadFileResult Create(string path, NumberedLinesPage page, string sha256, string eol) =>
+        new(path, page.Text, page.TotalLines, page.FirstLine, page.LastLine, page.HasMore, sha256, eol, 0) { Numbered = page.Content };
 
-internal sealed record WriteFileResult(string Path, int Bytes, string Sha256, bool Created, long EventSeq);
+    /// <summary>The lines as `cat -n` shows them, for the rendering only.</summary>
+    [JsonIgnore]
+    public string Numbered { get; private init; } = "";
 
-internal sealed record EditFileResult(string Path, string Diff, int Replacements, string Sha256Before, string Sha256After, string Eol, bool Bom, bool DryRun, long EventSeq);
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render() =>
+        (TotalLines == 0 ? $"{Path}: empty file" : $"{Path}: lines {FirstLine}-{LastLine} of {TotalLines}")
+        + $", sha256 {Sha256}, event_seq {EventSeq}"
+        + (HasMore ? $"; more from offset {LastLine + 1}" : "") + "\n" + Numbered;
+}
+
+/// <summary>The result of session_write_file.</summary>
+internal sealed record WriteFileResult(string Path, int Bytes, string Sha256, bool Created, long EventSeq) : IToolResult
+{
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render() => $"{(Created ? "created" : "replaced")} {Path}: {Bytes} bytes, sha256 {Sha256}, event_seq {EventSeq}";
+}
+
+/// <summary>The result of session_edit_file: the diff's headers name the workspace-relative path, so `git apply` takes it.</summary>
+internal sealed record EditFileResult(string Path, string Diff, int Replacements, string Sha256Before, string Sha256After, string Eol, bool Bom, bool DryRun, long EventSeq, bool? DiffTruncated = null) : IToolResult
+{
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render() =>
+        $"{(DryRun ? "dry run, not written: " : "")}{Path}: {Replacements} {(Replacements == 1 ? "replacement" : "replacements")}, sha256 {Sha256Before} -> {Sha256After}, event_seq {EventSeq}\n{Diff}";
+}

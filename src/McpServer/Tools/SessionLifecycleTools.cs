@@ -1,7 +1,13 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using ModelContextProtocol.Server;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+using ModelContextProtocol.Protocol;
 using SessionMcp.McpServer.Auditing;
+using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
@@ -10,17 +16,18 @@ namespace SessionMcp.McpServer.Tools;
 
 /// <summary>Creating, listing and destroying sessions.</summary>
 [McpServerToolType]
-internal sealed class SessionLifecycleTools(SessionRouter router)
+internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget budget)
 {
     [McpServerTool(Name = "session_create", Title = "Create a work session", Destructive = false, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
     [Description("Creates an isolated work session with its own workspace directory and persistent shell state (working directory and exported variables carry over between session_exec calls). Returns the session_id every other session_* tool needs. Sessions outlive this connection and server restarts.")]
-    public async Task<SessionInfo> CreateAsync(
-        [Description("Where commands run: \"local\" (a directory on the server's host) or \"docker\" (a hardened container). Defaults to the server's configured backend.")] string? backend = null,
+    public async Task<SessionResult> CreateAsync(
+        RequestContext<CallToolRequestParams> request,
+        [Description("Where commands run: \"local\" (a directory on the server's host) or \"docker\" (a hardened container). Defaults to the server's configured backend.")][AllowedValues("local", "docker")] string? backend = null,
         [Description("A label for humans, shown by session_list.")] string? name = null,
         [Description("Environment variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
         [Description("Absolute path of a directory on the server to copy into the new workspace (it must be under the server's source roots, by default the directory the server runs in).")] string? source_dir = null,
         [Description("docker only: the image to run (default from the server configuration).")] string? image = null,
-        [Description("docker only: \"none\" (default) or \"bridge\" if the server allows networking.")] string? network = null,
+        [Description("docker only: \"none\" (default), or \"bridge\" if the server allows networking.")][AllowedValues("none", "bridge")] string? network = null,
         [Description("docker only: memory limit in MiB, within the server's maximum.")] long? memory_mb = null,
         [Description("docker only: CPU limit (e.g. 1.5), within the server's maximum.")] double? cpus = null,
         [Description("docker only: maximum number of processes, within the server's maximum.")] long? pids_limit = null,
@@ -34,52 +41,115 @@ internal sealed class SessionLifecycleTools(SessionRouter router)
             ? null
             : new ResourceLimits(memory_mb * 1024 * 1024, cpus, pids_limit);
         var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), cancellationToken).ConfigureAwait(false);
-        if (CallAudit.Current is { } call)
-        {
-            call.SessionId = session.Id;
-            call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
-        }
-        return SessionInfo.From(session);
+        var call = CallAudit.Of(request);
+        call.SessionId = session.Id;
+        call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
+        return call.Complete(SessionResult.From(session));
     }
 
     [McpServerTool(Name = "session_list", Title = "List sessions", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("Lists every session this server knows, including destroyed (stopped) and lost ones, with backend, status, current working directory and last activity.")]
-    public async Task<SessionList> ListAsync(CancellationToken cancellationToken = default)
+    public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
-        var sessions = await router.ListAsync(cancellationToken).ConfigureAwait(false);
-        CallAudit.Current?.Summary = new JsonObject { ["count"] = sessions.Count };
-        return new SessionList([.. sessions.Select(SessionInfo.From)], 0);
+        var sessions = (await router.ListAsync(cancellationToken).ConfigureAwait(false))
+            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
+        var call = CallAudit.Of(request);
+        call.Summary = new JsonObject { ["count"] = sessions.Count };
+        return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
 
     [McpServerTool(Name = "session_destroy", Title = "Destroy a session", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
     [Description("Stops a session: kills its processes (or removes its container) and deletes its workspace unless keep_workspace is true. Its audit history stays readable with session_replay.")]
-    public async Task<SessionInfo> DestroyAsync(
+    public async Task<SessionResult> DestroyAsync(
+        RequestContext<CallToolRequestParams> request,
         [Description("The session to destroy.")] string session_id,
         [Description("Keep the workspace directory on the server (default false).")] bool keep_workspace = false,
         CancellationToken cancellationToken = default)
     {
         var session = await router.DestroyAsync(session_id, keep_workspace, cancellationToken).ConfigureAwait(false);
-        CallAudit.Current?.Summary = new JsonObject { ["keep_workspace"] = keep_workspace };
-        return SessionInfo.From(session);
+        var call = CallAudit.Of(request);
+        call.Summary = new JsonObject { ["keep_workspace"] = keep_workspace };
+        return call.Complete(SessionResult.From(session));
     }
 }
 
 /// <summary>A session as tools report it.</summary>
-internal sealed record SessionInfo(
-    string SessionId,
-    string? Name,
-    string Backend,
-    string Status,
-    string? StatusDetail,
-    string Workdir,
-    string Cwd,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset LastActivityAt,
-    long EventSeq)
+internal record SessionInfo
 {
-    public static SessionInfo From(SessionRecord s) =>
-        new(s.Id, s.Name, s.Backend, s.StatusText, s.StatusDetail, s.WorkspacePath, s.Cwd, s.CreatedAt, s.LastActivityAt, 0);
+    public required string SessionId { get; init; }
+
+    public string? Name { get; init; }
+
+    public required string Backend { get; init; }
+
+    /// <summary>running, stopped or lost.</summary>
+    public required string Status { get; init; }
+
+    public string? StatusDetail { get; init; }
+
+    /// <summary>The workspace root as the session's commands see it.</summary>
+    public required string Workdir { get; init; }
+
+    public required string Cwd { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset LastActivityAt { get; init; }
+
+    public static SessionInfo From(SessionRecord s) => new()
+    {
+        SessionId = s.Id,
+        Name = s.Name,
+        Backend = s.Backend,
+        Status = s.StatusText,
+        StatusDetail = s.StatusDetail,
+        Workdir = s.WorkspacePath,
+        Cwd = s.Cwd,
+        CreatedAt = s.CreatedAt,
+        LastActivityAt = s.LastActivityAt,
+    };
+
+    /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
+    public string Line() =>
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
-/// <summary>The result of session_list.</summary>
-internal sealed record SessionList(IReadOnlyList<SessionInfo> Sessions, long EventSeq);
+/// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>
+internal sealed record SessionResult : SessionInfo, IToolResult
+{
+    [SetsRequiredMembers]
+    private SessionResult(SessionInfo session)
+        : base(session)
+    {
+    }
+
+    public required long EventSeq { get; init; }
+
+    public static new SessionResult From(SessionRecord s) => new(SessionInfo.From(s));
+
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render() => $"session {Line()}, workdir {Workdir}, event_seq {EventSeq}";
+}
+
+/// <summary>The result of session_list: the most recently active sessions that fit, and how many did not.</summary>
+internal sealed record SessionList(IReadOnlyList<SessionInfo> Sessions, int Total, long EventSeq) : IToolResult
+{
+    public static SessionList Create(IReadOnlyList<SessionInfo> sessions, int shown) => new([.. sessions.Take(shown)], sessions.Count, 0);
+
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render()
+    {
+        var text = new StringBuilder($"{Total} {(Total == 1 ? "session" : "sessions")}, event_seq {EventSeq}");
+        if (Sessions.Count < Total)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; the {Sessions.Count} most recently active shown");
+        }
+        foreach (var session in Sessions)
+        {
+            text.Append('\n').Append(session.Line());
+        }
+        return text.ToString();
+    }
+}

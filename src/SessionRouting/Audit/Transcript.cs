@@ -22,15 +22,17 @@ public static class Transcript
     /// <summary>Per-stream cap of outputs in truncated mode.</summary>
     public const int TruncatedOutputChars = 2_000;
 
-    public static string Render(IEnumerable<AuditEvent> events, OutputDetail detail)
+    /// <param name="maxStringChars">Longer strings (outputs, arguments) are cut in the middle, so one huge event cannot
+    /// make the transcript unbounded.</param>
+    public static string Render(IEnumerable<AuditEvent> events, OutputDetail detail, int maxStringChars = int.MaxValue)
     {
         var text = new StringBuilder();
         foreach (var e in events)
         {
             var entry = e.Entry;
-            var arguments = Parse(entry.Arguments);
+            var arguments = Cap(Parse(entry.Arguments), maxStringChars);
             var summary = Parse(entry.Summary);
-            var output = ShapeOutput(Parse(entry.Output) as JsonObject, detail);
+            var output = ShapeOutput(Parse(entry.Output) as JsonObject, detail, maxStringChars);
             text.Append(CultureInfo.InvariantCulture, $"#{e.Seq} {entry.Time:yyyy-MM-dd HH:mm:ss}Z ");
             if (entry.Kind != AuditKinds.ToolCall)
             {
@@ -61,26 +63,23 @@ public static class Transcript
         return text.ToString();
     }
 
-    /// <summary>The stored output in the requested detail (null for none).</summary>
-    public static JsonObject? ShapeOutput(JsonObject? output, OutputDetail detail)
+    /// <summary>The stored output in the requested detail (null for none), no string longer than <paramref name="maxStringChars"/>.</summary>
+    public static JsonObject? ShapeOutput(JsonObject? output, OutputDetail detail, int maxStringChars = int.MaxValue) => detail switch
     {
-        if (output is null || detail == OutputDetail.None)
-        {
-            return null;
-        }
-        if (detail == OutputDetail.Full)
-        {
-            return output;
-        }
-        var shaped = new JsonObject();
-        foreach (var (name, value) in output)
-        {
-            shaped[name] = value is JsonValue v && v.TryGetValue<string>(out var s)
-                ? OutputTruncation.Truncate(s, TruncatedOutputChars).Text
-                : value?.DeepClone();
-        }
-        return shaped;
-    }
+        OutputDetail.None => null,
+        OutputDetail.Truncated => Cap(output, Math.Min(TruncatedOutputChars, maxStringChars)) as JsonObject,
+        _ => Cap(output, maxStringChars) as JsonObject,
+    };
+
+    /// <summary>A copy of <paramref name="node"/> with every string longer than <paramref name="maxChars"/> cut in the middle.</summary>
+    public static JsonNode? Cap(JsonNode? node, int maxChars) => node switch
+    {
+        null => null,
+        JsonObject obj => new JsonObject(obj.Select(p => KeyValuePair.Create(p.Key, Cap(p.Value, maxChars)))),
+        JsonArray array => new JsonArray([.. array.Select(child => Cap(child, maxChars))]),
+        JsonValue value when value.TryGetValue<string>(out var s) && s.Length > maxChars => JsonValue.Create(OutputTruncation.Truncate(s, maxChars).Text),
+        _ => node.DeepClone(),
+    };
 
     public static JsonNode? Parse(string? json) => json is null ? null : JsonNode.Parse(json);
 

@@ -4,8 +4,11 @@ using SessionMcp.SessionRouting.Editing;
 
 namespace SessionMcp.SessionRouting.Text;
 
-/// <summary>A page of a file rendered like `cat -n`. Line numbers are 1-based; both are 0 for an empty file.</summary>
-internal sealed record NumberedLinesPage(string Content, int TotalLines, int FirstLine, int LastLine, bool HasMore);
+/// <summary>
+/// A page of a file: <see cref="Content"/> rendered like `cat -n` for a model to read, <see cref="Text"/> the same lines
+/// as they are (LF-joined, long lines cut alike). Line numbers are 1-based; both are 0 for an empty file.
+/// </summary>
+internal sealed record NumberedLinesPage(string Content, string Text, int TotalLines, int FirstLine, int LastLine, bool HasMore);
 
 /// <summary>Renders a slice of a text as numbered lines for session_read_file.</summary>
 internal static class NumberedLines
@@ -41,7 +44,7 @@ internal static class NumberedLines
         {
             if (offset == 1)
             {
-                return new NumberedLinesPage("", 0, 0, 0, false);
+                return new NumberedLinesPage("", "", 0, 0, 0, false);
             }
 
             throw new FileContentException($"offset {offset} is past the end of {displayPath} (the file is empty)");
@@ -54,6 +57,7 @@ internal static class NumberedLines
 
         var last = (int)Math.Min(total, (long)offset + limit - 1);
         var content = new StringBuilder();
+        var plain = new StringBuilder();
         for (var lineNumber = offset; lineNumber <= last; lineNumber++)
         {
             var start = starts[lineNumber - 1];
@@ -72,13 +76,15 @@ internal static class NumberedLines
             if (lineNumber > offset)
             {
                 content.Append('\n');
+                plain.Append('\n');
             }
 
             content.Append(lineNumber.ToString(CultureInfo.InvariantCulture).PadLeft(6)).Append('\t');
             AppendCapped(content, line, maxLineChars);
+            AppendCapped(plain, line, maxLineChars);
         }
 
-        return new NumberedLinesPage(content.ToString(), total, offset, last, last < total);
+        return new NumberedLinesPage(content.ToString(), plain.ToString(), total, offset, last, last < total);
     }
 
     private static List<int> LineStarts(string text)

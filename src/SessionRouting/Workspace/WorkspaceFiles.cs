@@ -31,22 +31,22 @@ public static class WorkspaceFiles
         var fd = Libc.OpenAt(directory.Fd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw OpenError(Libc.LastError, path.VisiblePath, workspace);
+            throw OpenError(Libc.LastError, path.RelativePath);
         }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         if (IsDirectory(handle))
         {
-            throw new PathPolicyException($"{path.VisiblePath} is a directory; give a file path (list it with session_exec 'ls')");
+            throw new PathPolicyException($"{path.RelativePath} is a directory; give a file path (list it with session_exec 'ls')");
         }
         using var stream = new FileStream(handle, FileAccess.Read, 0);
         if (!stream.CanSeek)
         {
-            throw new PathPolicyException($"{path.VisiblePath} is not a regular file (a pipe, socket or device); read it with session_exec");
+            throw new PathPolicyException($"{path.RelativePath} is not a regular file (a pipe, socket or device); read it with session_exec");
         }
         var length = stream.Length;
         if (length > MaxFileBytes)
         {
-            throw new PathPolicyException($"{path.VisiblePath} is {length:N0} bytes, over the {MaxFileBytes / (1024 * 1024)} MiB limit of the file tools; use session_exec (head, sed -n, grep) for it");
+            throw new PathPolicyException($"{path.RelativePath} is {length:N0} bytes, over the {MaxFileBytes / (1024 * 1024)} MiB limit of the file tools; use session_exec (head, sed -n, grep) for it");
         }
         // Exactly the length seen: a file a command keeps appending to cannot grow this read without bound.
         var content = new byte[length];
@@ -68,7 +68,7 @@ public static class WorkspaceFiles
             using var handle = new SafeFileHandle(existing, ownsHandle: true);
             if (IsDirectory(handle))
             {
-                throw new PathPolicyException($"{path.VisiblePath} is a directory; give a file path");
+                throw new PathPolicyException($"{path.RelativePath} is a directory; give a file path");
             }
             // An existing file keeps its permissions (read from the file itself, never through a link).
             mode = (int)File.GetUnixFileMode(handle) & PermissionBits;
@@ -78,7 +78,7 @@ public static class WorkspaceFiles
         var fd = Libc.OpenAt(directory.Fd, temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, mode);
         if (fd < 0)
         {
-            throw OpenError(Libc.LastError, path.VisiblePath, workspace);
+            throw OpenError(Libc.LastError, path.RelativePath);
         }
         try
         {
@@ -90,7 +90,7 @@ public static class WorkspaceFiles
             }
             if (Libc.RenameAt(directory.Fd, temporary, directory.Fd, name) != 0)
             {
-                throw OpenError(Libc.LastError, path.VisiblePath, workspace);
+                throw OpenError(Libc.LastError, path.RelativePath);
             }
         }
         catch
@@ -126,7 +126,7 @@ public static class WorkspaceFiles
     {
         if (requested.EndsWith('/') || path.HostPath.Length <= workspace.HostRoot.TrimEnd('/').Length)
         {
-            throw new PathPolicyException($"{path.VisiblePath} is a directory; give a file path");
+            throw new PathPolicyException($"{path.RelativePath} is a directory; give a file path");
         }
         return Path.GetFileName(path.HostPath);
     }
@@ -151,15 +151,15 @@ public static class WorkspaceFiles
                 {
                     if (!forWrite)
                     {
-                        throw new PathPolicyException($"{path.VisiblePath} does not exist (its directory is missing; relative paths start at the workspace root {workspace.VisibleRoot}, not at the shell's cwd)");
+                        throw new PathPolicyException($"{path.RelativePath} does not exist (its directory is missing; relative paths start at the workspace root, not at the shell's cwd)");
                     }
                     if (!createDirectories)
                     {
-                        throw new PathPolicyException($"the directory of {path.VisiblePath} does not exist; pass create_dirs: true to create it");
+                        throw new PathPolicyException($"the directory of {path.RelativePath} does not exist; pass create_dirs: true to create it");
                     }
                     if (Libc.MkdirAt(fd, component, DirectoryMode) != 0 && Libc.LastError != Libc.EEXIST)
                     {
-                        throw OpenError(Libc.LastError, path.VisiblePath, workspace);
+                        throw OpenError(Libc.LastError, path.RelativePath);
                     }
                     next = Libc.OpenAt(fd, component, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
                     if (next >= 0)
@@ -170,8 +170,8 @@ public static class WorkspaceFiles
                 if (next < 0)
                 {
                     throw Libc.LastError is Libc.ELOOP or Libc.ENOTDIR
-                        ? new PathPolicyException($"{path.VisiblePath} changed while it was being opened (a directory on its way is now a link or a file); refused")
-                        : OpenError(Libc.LastError, path.VisiblePath, workspace);
+                        ? new PathPolicyException($"{path.RelativePath} changed while it was being opened (a directory on its way is now a link or a file); refused")
+                        : OpenError(Libc.LastError, path.RelativePath);
                 }
                 Libc.Close(fd);
                 fd = next;
@@ -197,9 +197,9 @@ public static class WorkspaceFiles
     private static bool IsDirectory(SafeFileHandle handle) =>
         Libc.OpenAt((int)handle.DangerousGetHandle(), ".", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0) is var probe && probe >= 0 && Libc.Close(probe) == 0;
 
-    private static PathPolicyException OpenError(int errno, string visiblePath, WorkspaceLocation workspace) => errno switch
+    private static PathPolicyException OpenError(int errno, string visiblePath) => errno switch
     {
-        Libc.ENOENT => new PathPolicyException($"{visiblePath} does not exist (relative paths start at the workspace root {workspace.VisibleRoot}, not at the shell's cwd)"),
+        Libc.ENOENT => new PathPolicyException($"{visiblePath} does not exist (relative paths start at the workspace root, not at the shell's cwd)"),
         Libc.ELOOP => new PathPolicyException($"{visiblePath} became a symbolic link while it was being opened; refused"),
         Libc.EISDIR => new PathPolicyException($"{visiblePath} is a directory; give a file path"),
         Libc.ENOTDIR => new PathPolicyException($"a parent of {visiblePath} is not a directory"),

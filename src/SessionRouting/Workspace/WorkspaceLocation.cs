@@ -8,5 +8,8 @@ namespace SessionMcp.SessionRouting.Workspace;
 /// <param name="OwnerUid">Owner to give new files and directories (the container's user), or null to keep the server's.</param>
 public sealed record WorkspaceLocation(string HostRoot, string VisibleRoot, int? OwnerUid = null, int? OwnerGid = null);
 
-/// <summary>A path after the policy: where it is on the host, and how to name it to the model.</summary>
-public sealed record ResolvedPath(string HostPath, string VisiblePath);
+/// <summary>
+/// A path after the policy: where it is on the host, where the session's commands see it, and its path below the
+/// workspace root (<c>src/a.py</c>, or <c>.</c> for the root), which is how results and errors name it to the model.
+/// </summary>
+public sealed record ResolvedPath(string HostPath, string VisiblePath, string RelativePath);

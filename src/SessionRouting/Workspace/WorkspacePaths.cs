@@ -87,7 +87,7 @@ public static class WorkspacePaths
             i = -1;
         }
 
-        return new ResolvedPath(Join(hostRoot, resolved), Join(visibleRoot, resolved));
+        return new ResolvedPath(Join(hostRoot, resolved), Join(visibleRoot, resolved), resolved.Count == 0 ? "." : string.Join('/', resolved));
     }
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="root"/> itself or below it.</summary>

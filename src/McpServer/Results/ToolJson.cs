@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace SessionMcp.McpServer.Tools;
+namespace SessionMcp.McpServer.Results;
 
 /// <summary>The JSON shape of tool arguments and results: snake_case, nulls left out.</summary>
 internal static class ToolJson
