@@ -154,20 +154,26 @@ await step('session_write_file', async () => {
   assert.equal(written.bytes, Buffer.byteLength(fileText));
   assert.equal(written.sha256, sha256(fileText));
   assert.equal(written.created, true);
+  assert.equal(written.path, 'src/app.txt', 'the path is not workspace-relative');
   return `${written.path}, ${written.bytes} bytes`;
 });
 
-await step('session_read_file: numbered content and sha256', async () => {
-  const result = await ok('session_read_file', { session_id: id, path: 'src/app.txt' });
-  assert.equal(result.total_lines, 7);
-  assert.equal(result.first_line, 1);
-  assert.equal(result.last_line, 7);
-  assert.equal(result.has_more, false);
-  assert.equal(result.sha256, written.sha256);
-  const lines = result.content.split('\n').filter((line) => line.length > 0);
-  assert.equal(lines.length, 7, result.content);
-  lines.forEach((line, index) => assert.match(line, new RegExp(`^\\s*${index + 1}\\D.*line ${index + 1}$`), `line ${index + 1} is not numbered: ${line}`));
-  return oneLine(lines[0]);
+await step('session_read_file: numbered lines for the model, the plain lines and sha256 in structuredContent', async () => {
+  const result = await call('session_read_file', { session_id: id, path: 'src/app.txt' });
+  assert.ok(!result.isError, resultText(result));
+  const read = result.structuredContent;
+  assert.equal(read.path, 'src/app.txt');
+  assert.equal(read.total_lines, 7);
+  assert.equal(read.first_line, 1);
+  assert.equal(read.last_line, 7);
+  assert.equal(read.has_more, false);
+  assert.equal(read.sha256, written.sha256);
+  assert.deepEqual(read.content.replace(/\n$/, '').split('\n'), fileText.trimEnd().split('\n'));
+  const text = resultText(result);
+  for (let line = 1; line <= 7; line++) {
+    assert.match(text, new RegExp(`^\\s*${line}\\t(?:line ${line}|new)$`, 'm'), `line ${line} is not numbered in the text: ${text}`);
+  }
+  return oneLine(text.split('\n')[1] ?? '');
 });
 
 await step('session_edit_file: a unified diff with workspace-relative paths', async () => {
