@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshTempDir, resultText, serverEnvironment } from './lib/harness.mjs';
+import { connectSessionMcp, freshTempDir, resultText, serverEnvironment } from './lib/harness.mjs';
 import { onFailureShow, step } from './lib/steps.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -60,6 +60,13 @@ function inspector(...methodArgs) {
     throw new Error(`the Inspector's output is not JSON (${error.message}): ${last.stdout.slice(0, 300)}`);
   }
 }
+
+await step('warm-up: the server starts as mcp.json says (its `dotnet run` build check done)', async () => {
+  // The Inspector gives the server 60 s to answer initialize (not configurable in 1.0.3); a `dotnet run` that has to
+  // build first can take longer on a busy 2-core machine. Start it once here, with a generous timeout.
+  const server = await connectSessionMcp(dataDir);
+  await server.close();
+});
 
 await step('inspector tools/list', async () => {
   const listed = inspector('--method', 'tools/list');
