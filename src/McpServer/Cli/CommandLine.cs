@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,76 +22,89 @@ internal static class CommandLine
         usage: session-mcp [command] [options]
           serve                         run the MCP server over stdio (default)
           sessions                      list sessions
-          audit tail [-n N]             show the last N events (default 20)
-          audit export --format jsonl [--from SEQ]   write events as JSON lines to stdout
+          audit tail [-n N] [--session ID] [--follow]
+                                        show the last N events (default 20), one line each: seq, time, session,
+                                        tool, outcome, summary; --session: only that session's; --follow: keep
+                                        printing new events until Ctrl-C
+          audit export [--format jsonl] [--from SEQ]   write events as JSON lines to stdout (jsonl is the default
+                                        and only format)
           audit verify                  check the hash chain; exit 1 at the first broken link
-        options (each also as an environment variable):
+          --version                     print the version
+          -h, --help                    print this help
+        options of every command (each also as an environment variable):
           --data-dir DIR                SESSION_MCP_DATA_DIR   (default $XDG_DATA_HOME/session-mcp or ~/.local/share/session-mcp)
           --backend local|docker        SESSION_MCP_BACKEND    default backend of session_create (default local)
           --sync normal|full            SESSION_MCP_SYNC       full = fsync every event (survives power loss)
           --shell PATH                  SESSION_MCP_SHELL      shell of the local backend (default /bin/sh)
           --docker-host URI             DOCKER_HOST            Docker engine (default unix:///var/run/docker.sock)
           --docker-image NAME           SESSION_MCP_DOCKER_IMAGE  default image (default session-mcp/busybox:latest)
-          --docker-allow-network true   SESSION_MCP_DOCKER_ALLOW_NETWORK  allow network: "bridge" sessions
-          --source-roots DIR[:DIR]      SESSION_MCP_SOURCE_ROOTS  where source_dir may copy from (default: the working directory)
+          --docker-allow-network true|false  SESSION_MCP_DOCKER_ALLOW_NETWORK  allow network: "bridge" sessions (default false)
+          --source-roots DIR[:DIR]      SESSION_MCP_SOURCE_ROOTS  where source_dir may copy from; a relative source_dir is
+                                        taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
         """;
 
+    private const string UsageHint = "run 'session-mcp --help' for the commands and options";
+
+    /// <summary>How often <c>audit tail --follow</c> looks for new events.</summary>
+    private static readonly TimeSpan FollowInterval = TimeSpan.FromMilliseconds(250);
+
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var words = new List<string>();
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
+        var parsed = CommandLineParser.Parse(args);
+        if (parsed is HelpRequested)
         {
-            var arg = args[i];
-            if (arg is "-h" or "--help")
-            {
-                await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
-                return 0;
-            }
-            if (arg.StartsWith("--", StringComparison.Ordinal) || arg == "-n")
-            {
-                var name = arg.TrimStart('-');
-                var eq = name.IndexOf('=');
-                if (eq >= 0)
-                {
-                    options[name[..eq]] = name[(eq + 1)..];
-                }
-                else if (i + 1 < args.Length)
-                {
-                    options[name] = args[++i];
-                }
-                else
-                {
-                    await stderr.WriteLineAsync($"session-mcp: option {arg} needs a value\n{Usage}").ConfigureAwait(false);
-                    return 2;
-                }
-                continue;
-            }
-            words.Add(arg);
+            await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
+            return 0;
+        }
+        if (parsed is VersionRequested)
+        {
+            await stdout.WriteLineAsync($"session-mcp {Version}").ConfigureAwait(false);
+            return 0;
+        }
+        if (parsed is CommandLineError error)
+        {
+            return await UsageErrorAsync(stderr, error.Message).ConfigureAwait(false);
         }
 
+        var command = (CommandRequested)parsed;
         ServerSettings settings;
         try
         {
-            settings = ServerSettings.Resolve(options, Environment.GetEnvironmentVariable);
+            settings = ServerSettings.Resolve(command.Settings, Environment.GetEnvironmentVariable);
         }
         catch (ArgumentException e)
         {
-            await stderr.WriteLineAsync($"session-mcp: {e.Message}").ConfigureAwait(false);
-            return 2;
+            return await UsageErrorAsync(stderr, e.Message).ConfigureAwait(false);
         }
-
-        var command = string.Join(' ', words);
-        return command switch
+        return command.Name switch
         {
-            "" or "serve" => await ServeAsync(settings, cancellationToken).ConfigureAwait(false),
-            "sessions" => WithCore(settings, services => ListSessions(services, stdout)),
-            "audit tail" => WithCore(settings, services => Tail(services, stdout, options)),
-            "audit export" => WithCore(settings, services => Export(services, stdout, stderr, options)),
-            "audit verify" => WithCore(settings, services => Verify(services, stdout, stderr)),
-            _ => await Unknown(command, stderr).ConfigureAwait(false),
+            CommandLineParser.Serve => await ServeAsync(settings, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
+            CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
+            CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
+            CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, stdout, stderr)),
+            _ => throw new InvalidOperationException($"the parser accepted '{command.Name}' but nothing runs it"),
         };
+    }
+
+    /// <summary>The assembly's informational version without the <c>+commit</c> suffix the SDK appends.</summary>
+    private static string Version
+    {
+        get
+        {
+            var version = typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? typeof(CommandLine).Assembly.GetName().Version?.ToString(3)
+                ?? "unknown";
+            var plus = version.IndexOf('+', StringComparison.Ordinal);
+            return plus < 0 ? version : version[..plus];
+        }
+    }
+
+    private static async Task<int> UsageErrorAsync(TextWriter stderr, string message)
+    {
+        await stderr.WriteLineAsync($"session-mcp: {message}\n{UsageHint}").ConfigureAwait(false);
+        return 2;
     }
 
     private static async Task<int> ServeAsync(ServerSettings settings, CancellationToken cancellationToken)
@@ -113,6 +128,15 @@ internal static class CommandLine
         return run(provider);
     }
 
+    private static async Task<int> WithCoreAsync(ServerSettings settings, Func<IServiceProvider, Task<int>> run)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSessionCore(settings);
+        await using var provider = services.BuildServiceProvider();
+        return await run(provider).ConfigureAwait(false);
+    }
+
     private static int ListSessions(IServiceProvider services, TextWriter stdout)
     {
         var sessions = services.GetRequiredService<SessionRegistry>().List();
@@ -128,24 +152,91 @@ internal static class CommandLine
         return 0;
     }
 
-    private static int Tail(IServiceProvider services, TextWriter stdout, Dictionary<string, string> options)
+    private static async Task<int> TailAsync(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var audit = services.GetRequiredService<AuditLog>();
-        var count = options.TryGetValue("n", out var n) && int.TryParse(n, out var parsed) && parsed > 0 ? parsed : 20;
-        var events = audit.ReadRange(Math.Max(1, audit.LastSeq() - count + 1), count);
-        stdout.Write(Transcript.Render(events, OutputDetail.None));
+        if (command.Session is { } session
+            && services.GetRequiredService<SessionRegistry>().Find(session) is null
+            && audit.ReadSession(session, 1, 1).Count == 0)
+        {
+            await stderr.WriteLineAsync($"session-mcp: no session {session} in {services.GetRequiredService<ServerSettings>().DataDir}; 'session-mcp sessions' lists them (with the same --data-dir)").ConfigureAwait(false);
+            return 2;
+        }
+
+        // Read before the last events, so that an event appended in between is printed once: by the first read or the next.
+        var seen = audit.LastSeq();
+        var last = audit.ReadLast(command.Count, command.Session);
+        await WriteLinesAsync(stdout, last).ConfigureAwait(false);
+        if (!command.Follow)
+        {
+            return 0;
+        }
+
+        seen = Math.Max(seen, last.Count == 0 ? 0 : last[^1].Seq);
+        using var stop = StopOnSignals(cancellationToken);
+        using var ticks = new PeriodicTimer(FollowInterval);
+        try
+        {
+            // Polling is what works across processes: the server appends in its own connection, and every read here
+            // sees what it has committed (WAL readers never block the writer).
+            while (await ticks.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+            {
+                var page = command.Session is null ? audit.ReadRange(seen + 1, 1000) : audit.ReadSession(command.Session, seen + 1, 1000);
+                if (page.Count > 0)
+                {
+                    await WriteLinesAsync(stdout, page).ConfigureAwait(false);
+                    seen = page[^1].Seq;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Ctrl-C or SIGTERM: the normal end of a follow.
+        }
         return 0;
     }
 
-    private static int Export(IServiceProvider services, TextWriter stdout, TextWriter stderr, Dictionary<string, string> options)
+    private static async Task WriteLinesAsync(TextWriter stdout, IEnumerable<AuditEvent> events)
     {
-        if (!options.TryGetValue("format", out var format) || format != "jsonl")
+        foreach (var e in events)
         {
-            stderr.WriteLine("session-mcp: audit export needs --format jsonl");
-            return 2;
+            await stdout.WriteLineAsync(Transcript.RenderLine(e)).ConfigureAwait(false);
         }
+        // A follower is usually piped (grep, a test): each event must leave the process as soon as it is read.
+        await stdout.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A token cancelled by Ctrl-C (SIGINT) or SIGTERM, which then end the process normally instead of killing it.</summary>
+    private static SignalStop StopOnSignals(CancellationToken cancellationToken)
+    {
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        return new SignalStop(stop, [PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel)]);
+    }
+
+    private sealed class SignalStop(CancellationTokenSource source, PosixSignalRegistration[] registrations) : IDisposable
+    {
+        public CancellationToken Token => source.Token;
+
+        public bool IsCancellationRequested => source.IsCancellationRequested;
+
+        public void Dispose()
+        {
+            foreach (var registration in registrations)
+            {
+                registration.Dispose();
+            }
+            source.Dispose();
+        }
+    }
+
+    private static int Export(IServiceProvider services, TextWriter stdout, long from)
+    {
         var audit = services.GetRequiredService<AuditLog>();
-        var from = options.TryGetValue("from", out var f) && long.TryParse(f, out var parsed) ? parsed : 1;
         while (true)
         {
             var page = audit.ReadRange(from, 1000);
@@ -191,11 +282,5 @@ internal static class CommandLine
         }
         stderr.WriteLine($"audit chain BROKEN at event {chainBreak.Seq}: {chainBreak.Reason}");
         return 1;
-    }
-
-    private static async Task<int> Unknown(string command, TextWriter stderr)
-    {
-        await stderr.WriteLineAsync($"session-mcp: unknown command '{command}'\n{Usage}").ConfigureAwait(false);
-        return 2;
     }
 }

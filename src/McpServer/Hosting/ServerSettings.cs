@@ -19,27 +19,34 @@ internal sealed record ServerSettings(
 
     public string SessionsDir => Path.Combine(DataDir, "sessions");
 
+    /// <summary>
+    /// Resolves every setting; a bad value is an <see cref="ArgumentException"/> that names the flag or the environment
+    /// variable it came from, never a silent default. An empty variable counts as unset.
+    /// </summary>
     public static ServerSettings Resolve(IReadOnlyDictionary<string, string> options, Func<string, string?> environment)
     {
-        string? Get(string option, string variable) => options.TryGetValue(option, out var value) ? value : environment(variable);
+        Setting Get(string option, string variable) =>
+            options.TryGetValue(option, out var value) ? new(value, $"--{option}")
+            : environment(variable) is { Length: > 0 } fromEnvironment ? new(fromEnvironment, variable)
+            : new(null, variable);
 
-        var dataDir = Get("data-dir", "SESSION_MCP_DATA_DIR") ?? DefaultDataDir(environment);
-        var sync = Get("sync", "SESSION_MCP_SYNC") ?? "normal";
-        if (sync is not ("normal" or "full"))
+        var sourceRoots = Get("source-roots", "SESSION_MCP_SOURCE_ROOTS");
+        var roots = (sourceRoots.Value ?? Environment.CurrentDirectory)
+            .Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList();
+        if (roots.Count == 0)
         {
-            throw new ArgumentException($"--sync must be 'normal' or 'full', got '{sync}'");
+            throw new ArgumentException($"{sourceRoots.Source} names no directory (got '{sourceRoots.Value}'); give DIR[:DIR...]");
         }
         return new ServerSettings(
-            Path.GetFullPath(dataDir),
-            Get("backend", "SESSION_MCP_BACKEND") ?? "local",
-            sync == "full",
-            Get("shell", "SESSION_MCP_SHELL") ?? "/bin/sh",
-            Get("docker-host", "DOCKER_HOST"),
-            Get("docker-image", "SESSION_MCP_DOCKER_IMAGE") ?? "session-mcp/busybox:latest",
-            (Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK") ?? "false") is "true" or "1",
-            TimeSpan.FromSeconds(int.TryParse(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS"), out var grace) && grace >= 0 ? grace : 60),
-            (Get("source-roots", "SESSION_MCP_SOURCE_ROOTS") ?? Environment.CurrentDirectory)
-                .Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList());
+            Path.GetFullPath(Get("data-dir", "SESSION_MCP_DATA_DIR").Value ?? DefaultDataDir(environment)),
+            Get("backend", "SESSION_MCP_BACKEND").OneOf("local", "docker"),
+            Get("sync", "SESSION_MCP_SYNC").OneOf("normal", "full") == "full",
+            Get("shell", "SESSION_MCP_SHELL").Value ?? "/bin/sh",
+            Get("docker-host", "DOCKER_HOST").Value,
+            Get("docker-image", "SESSION_MCP_DOCKER_IMAGE").Value ?? "session-mcp/busybox:latest",
+            Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
+            TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").Seconds(60)),
+            roots);
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>
@@ -53,4 +60,27 @@ internal sealed record ServerSettings(
         var home = environment("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return Path.Combine(home, ".local", "share", "session-mcp");
     }
+}
+
+/// <summary>A setting's raw value (null: not given) and where it came from (a flag or a variable), for error messages.</summary>
+internal readonly record struct Setting(string? Value, string Source)
+{
+    /// <summary>The value if it is one of <paramref name="allowed"/>; the first of them when not given.</summary>
+    public string OneOf(params string[] allowed) =>
+        Value is null ? allowed[0]
+        : allowed.Contains(Value) ? Value
+        : throw new ArgumentException($"{Source} must be {string.Join(" or ", allowed)} (got '{Value}')");
+
+    public bool Boolean(bool fallback) => Value?.ToLowerInvariant() switch
+    {
+        null => fallback,
+        "true" or "1" => true,
+        "false" or "0" => false,
+        _ => throw new ArgumentException($"{Source} must be true or false (got '{Value}')"),
+    };
+
+    public int Seconds(int fallback) =>
+        Value is null ? fallback
+        : int.TryParse(Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds
+        : throw new ArgumentException($"{Source} must be a whole number of seconds, 0 or more (got '{Value}')");
 }

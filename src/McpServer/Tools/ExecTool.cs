@@ -20,7 +20,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
 
     [McpServerTool(Name = "session_exec", Title = "Run a shell command in a session", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
     [Description("""
-        Runs a shell command (POSIX sh syntax; pipes, &&, redirections work) in the session. Like a terminal, `cd` and `export` persist to the next call; plain shell variables and functions do not. stdin is closed unless `stdin` is given, so interactive programs get EOF instead of hanging. On timeout the command's whole process tree is killed, the output so far is returned with timed_out: true, and the session stays usable. Long outputs are cut in the middle in this result (truncated: true); the full output is kept and can be read with session_replay include_output: "full".
+        Runs a shell command (POSIX sh syntax; pipes, &&, redirections work) in the session. Like a terminal, `cd` and `export` persist to the next call; plain shell variables and functions do not. stdin is closed unless `stdin` is given, so interactive programs get EOF instead of hanging. On timeout the command's whole process tree is killed, the output so far is returned with timed_out: true, and the session stays usable. Long outputs are cut in the middle (truncated: true; all of it stays in the audit log); to read one whole, redirect it to a file and page with session_read_file.
         """)]
     public async Task<ExecResult> ExecAsync(
         RequestContext<CallToolRequestParams> request,

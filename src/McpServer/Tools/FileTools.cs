@@ -21,7 +21,7 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
     private const int MaxReadLines = 10_000;
 
     [McpServerTool(Name = "session_read_file", Title = "Read a file in a session", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Reads a text file from the session's workspace, shown as numbered lines (`     1\\tline`), 2000 lines by default (fewer when they would not fit the result size limit; has_more and last_line say where to continue with offset). Returns total_lines and the file's sha256, which session_edit_file accepts as expected_sha256 to refuse stale edits. Paths are relative to the workspace root or absolute inside it.")]
+    [Description("Reads a text file from the session's workspace, shown as numbered lines (`     1\\tline`), 2000 lines by default (fewer if over the result size limit; when has_more, continue at last_line + 1 with offset). Returns total_lines and the file's sha256, which session_edit_file accepts as expected_sha256 to refuse stale edits. Paths are relative to the workspace root or absolute inside it.")]
     public async Task<ReadFileResult> ReadAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,

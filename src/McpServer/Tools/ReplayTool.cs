@@ -19,7 +19,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
 
     [McpServerTool(Name = "session_replay", Title = "Replay a session's history", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" for complete stored outputs (e.g. the whole output of a command whose result was truncated). Secrets were redacted before storage.
+        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
         """)]
     public ReplayResult Replay(
         RequestContext<CallToolRequestParams> request,

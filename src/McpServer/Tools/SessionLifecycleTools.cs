@@ -25,7 +25,7 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         [Description("Where commands run: \"local\" (a directory on the server's host) or \"docker\" (a hardened container). Defaults to the server's configured backend.")][AllowedValues("local", "docker")] string? backend = null,
         [Description("A label for humans, shown by session_list.")] string? name = null,
         [Description("Environment variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
-        [Description("Absolute path of a directory on the server to copy into the new workspace (it must be under the server's source roots, by default the directory the server runs in).")] string? source_dir = null,
+        [Description("A directory on the server to copy into the new workspace: absolute, or relative to the server's first source root (by default the directory the server runs in). It must be under one of the source roots.")] string? source_dir = null,
         [Description("docker only: the image to run (default from the server configuration).")] string? image = null,
         [Description("docker only: \"none\" (default), or \"bridge\" if the server allows networking.")][AllowedValues("none", "bridge")] string? network = null,
         [Description("docker only: memory limit in MiB, within the server's maximum.")] long? memory_mb = null,

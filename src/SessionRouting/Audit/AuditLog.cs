@@ -80,6 +80,19 @@ public sealed class AuditLog(SessionDatabase database)
         return ReadAll(command);
     });
 
+    /// <summary>The newest <paramref name="count"/> events (of one session, when given), oldest first.</summary>
+    public IReadOnlyList<AuditEvent> ReadLast(int count, string? sessionId = null) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        var sessionFilter = sessionId is null ? "" : " WHERE session_id = $session";
+        command.CommandText = $"SELECT {Columns} FROM events{sessionFilter} ORDER BY seq DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$session", (object?)sessionId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$limit", count);
+        var newestFirst = ReadAll(command);
+        newestFirst.Reverse();
+        return newestFirst;
+    });
+
     /// <summary>The sequence number of the newest event, 0 when there is none.</summary>
     public long LastSeq() => database.Read(connection =>
     {

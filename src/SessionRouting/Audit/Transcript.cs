@@ -63,6 +63,31 @@ public static class Transcript
         return text.ToString();
     }
 
+    /// <summary>
+    /// One line per event for an operator's terminal (<c>session-mcp audit tail</c>): sequence, time, session, tool or
+    /// kind, outcome, and a short summary. Unlike <see cref="Render"/>, it names the session, since a tail mixes them.
+    /// </summary>
+    public static string RenderLine(AuditEvent e)
+    {
+        const int summaryChars = 120;
+        var entry = e.Entry;
+        var summary = entry.Kind == AuditKinds.ToolCall
+            ? Headline(entry.Tool, Parse(entry.Arguments), Parse(entry.Summary))
+            : Parse(entry.Summary)?.ToJsonString() ?? "";
+        if (entry.Outcome != AuditOutcomes.Ok && entry.Error is not null)
+        {
+            summary += $" -> {entry.Error}";
+        }
+        // A command or an error may span lines; the tail must stay one line per event.
+        summary = summary.ReplaceLineEndings("\\n");
+        if (summary.Length > summaryChars)
+        {
+            summary = summary[..(summaryChars - 1)] + "…";
+        }
+        return string.Create(CultureInfo.InvariantCulture,
+            $"#{e.Seq,-6} {entry.Time:yyyy-MM-dd HH:mm:ss}Z  {entry.SessionId ?? "-",-10}  {entry.Tool ?? entry.Kind,-18}  {entry.Outcome,-9}  {summary}");
+    }
+
     /// <summary>The stored output in the requested detail (null for none), no string longer than <paramref name="maxStringChars"/>.</summary>
     public static JsonObject? ShapeOutput(JsonObject? output, OutputDetail detail, int maxStringChars = int.MaxValue) => detail switch
     {

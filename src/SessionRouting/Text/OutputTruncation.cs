@@ -75,7 +75,7 @@ internal static class OutputTruncation
 
         var marker = string.Create(
             CultureInfo.InvariantCulture,
-            $"[... {omitted:N0} characters ({omittedLines:N0} {(omittedLines == 1 ? "line" : "lines")}) omitted by session-mcp; the full output is in the audit log: session_replay with include_output: \"full\" ...]\n");
+            $"[... {omitted:N0} characters ({omittedLines:N0} {(omittedLines == 1 ? "line" : "lines")}) omitted by session-mcp; all of it is kept in the audit log; to read it all, send it to a file and page with session_read_file ...]\n");
         var lead = headEnd > 0 && text[headEnd - 1] != '\n' ? "\n" : "";
         return new TruncatedText(string.Concat(text.AsSpan(0, headEnd), lead, marker, text.AsSpan(tailStart)), true, omitted);
     }

@@ -15,14 +15,26 @@ public static class WorkspaceSeeding
 
     /// <summary>
     /// Checks a requested source directory against the roots this server may copy from, and returns its canonical path.
-    /// A session must not be a way to read host directories the operator did not offer (into a container, above all).
+    /// A relative path is taken from the first root (so an agent can name a project without knowing where the server
+    /// runs). A session must not be a way to read host directories the operator did not offer (into a container, above all).
     /// </summary>
     public static string CheckSource(string source, IReadOnlyList<string> allowedRoots)
     {
-        var canonical = Path.IsPathFullyQualified(source) ? Libc.CanonicalPath(source) : null;
+        if (string.IsNullOrWhiteSpace(source))
+        {
+            throw new SessionException("source_dir is empty; give a directory under the server's source roots (\".\" is the first root itself)");
+        }
+        if (allowedRoots.Count == 0)
+        {
+            throw new SessionException("this server copies from no directory; the operator can allow some with --source-roots");
+        }
+        var absolute = Path.IsPathFullyQualified(source) ? source : Path.Combine(allowedRoots[0], source);
+        // realpath resolves '..' and symbolic links, so the containment check below judges where the copy would really read.
+        var canonical = Libc.CanonicalPath(absolute);
         if (canonical is null || !Directory.Exists(canonical))
         {
-            throw new SessionException($"source_dir '{source}' is not an existing directory on the server (give an absolute path)");
+            var relativeTo = Path.IsPathFullyQualified(source) ? "" : $" (a relative path is taken from {allowedRoots[0]})";
+            throw new SessionException($"source_dir '{source}' is not an existing directory on the server{relativeTo}");
         }
         var roots = allowedRoots.Select(r => Libc.CanonicalPath(r)).OfType<string>().ToList();
         if (!roots.Any(root => WorkspacePaths.IsUnder(canonical, root)))

@@ -313,6 +313,7 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
 
     private async Task<string> StartLabelledContainerAsync(string dataDir)
     {
+        DockerRequirement.ThrowIfUnavailable();
         var id = await _engine.CreateContainerAsync(new ContainerCreateRequest
         {
             Image = DockerTestImage.Name,

@@ -53,9 +53,7 @@ public sealed class SessionWorkflowTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains("+BETA", edit.Text("diff"), StringComparison.Ordinal);
         Assert.Equal(3, read["total_lines"]!.GetValue<int>());
         Assert.Equal(edit.Text("sha256_after"), read.Text("sha256"));
-        Assert.Contains("1\talpha", read.Text("content"), StringComparison.Ordinal);
-        Assert.Contains("2\tBETA", read.Text("content"), StringComparison.Ordinal);
-        Assert.Contains("3\tgamma", read.Text("content"), StringComparison.Ordinal);
+        Assert.Equal("alpha\nBETA\ngamma", read.Text("content"));
 
         // Then the replay lists every call in order, under the event_seq each result carried
         var events = await Server.CallAsync("session_replay", new { session_id = id, format = "events" });
@@ -265,14 +263,18 @@ public sealed class SessionWorkflowTests(ServerFixture fixture) : IClassFixture<
         await Server.RunAsync(id, "mkdir -p dir && printf 'l1\\nl2\\nl3\\nl4\\nl5\\n' > dir/five.txt");
 
         // When lines 2-3 are read
-        var page = await Server.CallAsync("session_read_file", new { session_id = id, path = "dir/five.txt", offset = 2, limit = 2 });
+        var raw = await Server.CallRawAsync("session_read_file", new { session_id = id, path = "dir/five.txt", offset = 2, limit = 2 }, null);
+        var page = JsonNode.Parse(raw.StructuredContent!.Value.GetRawText())!;
 
-        // Then only those come back, numbered, with the whole file's line count and hash
-        var content = page.Text("content");
-        Assert.Contains("2\tl2", content, StringComparison.Ordinal);
-        Assert.Contains("3\tl3", content, StringComparison.Ordinal);
-        Assert.DoesNotContain("l1", content, StringComparison.Ordinal);
-        Assert.DoesNotContain("l4", content, StringComparison.Ordinal);
+        // Then only those come back, as they are in the structured content and numbered in the text the model reads,
+        // with the whole file's line count and hash
+        Assert.Equal("l2\nl3", page.Text("content"));
+        Assert.Equal((2, 3, true), (page["first_line"]!.GetValue<int>(), page["last_line"]!.GetValue<int>(), page["has_more"]!.GetValue<bool>()));
+        var text = ServerProcess.TextOf(raw);
+        Assert.Contains("     2\tl2\n     3\tl3", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("l1", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("l4", text, StringComparison.Ordinal);
+        Assert.Contains("more from offset 4", text, StringComparison.Ordinal);
         Assert.Equal(5, page["total_lines"]!.GetValue<int>());
         Assert.Equal(Sha256("l1\nl2\nl3\nl4\nl5\n"), page.Text("sha256"));
     }

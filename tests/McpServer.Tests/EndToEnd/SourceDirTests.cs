@@ -38,4 +38,25 @@ public sealed class SourceDirTests
         Assert.Contains("outside the directories this server copies from", outside);
         Assert.Contains("outside the directories this server copies from", escape);
     }
+
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task ARelativeSourceDirIsCopiedFromTheFirstSourceRoot(string backend)
+    {
+        // Given a project under the server's first source root, and a directory next to that root
+        using var data = new TempDirectory("data");
+        using var allowed = new TempDirectory("projects");
+        using var secret = new TempDirectory("secret");
+        Directory.CreateDirectory(Path.Combine(allowed.Path, "app"));
+        File.WriteAllText(Path.Combine(allowed.Path, "app", "README"), "relative works\n");
+        await using var server = await ServerProcess.StartAsync(data.Path, ["--source-roots", allowed.Path]);
+
+        // When the project is named relative to the root, and '..' tries to leave it
+        var created = await server.CallAsync("session_create", new { backend, source_dir = "app" });
+        var escape = await server.CallErrorAsync("session_create", new { backend, source_dir = Path.Combine("..", Path.GetFileName(secret.Path)) });
+
+        // Then the project was copied, and the escape refused
+        Assert.Equal("relative works\n", await server.RunAsync(created.Text("session_id"), "cat README"));
+        Assert.Contains("outside the directories this server copies from", escape);
+    }
 }

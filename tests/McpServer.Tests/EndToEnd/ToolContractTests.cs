@@ -47,4 +47,32 @@ public sealed class ToolContractTests(ServerFixture fixture) : IClassFixture<Ser
         var required = item.TryGetProperty("required", out var r) ? r.EnumerateArray().Select(x => x.GetString()).ToList() : [];
         Assert.DoesNotContain("replace_all", required);
     }
+
+    [Theory]
+    [InlineData("session_create", "backend", new[] { "local", "docker" })]
+    [InlineData("session_create", "network", new[] { "none", "bridge" })]
+    [InlineData("session_replay", "format", new[] { "events", "transcript" })]
+    [InlineData("session_replay", "include_output", new[] { "truncated", "none", "full" })]
+    public async Task ClosedSetsOfValuesAreSchemaEnums(string tool, string argument, string[] values)
+    {
+        // Given / When
+        var tools = await fixture.Server.Client.ListToolsAsync();
+
+        // Then
+        var schema = Assert.Single(tools, t => t.Name == tool).ProtocolTool.InputSchema;
+        var allowed = schema.GetProperty("properties").GetProperty(argument).GetProperty("enum").EnumerateArray().Select(v => v.GetString()).ToArray();
+        Assert.Equal(values, allowed);
+    }
+
+    [Fact]
+    public async Task TheToolListStaysNoLargerThanBefore()
+    {
+        // Given / When
+        var tools = await fixture.Server.Client.ListToolsAsync();
+
+        // Then what every client loads into its context on every conversation has not grown (14,685 characters at
+        // the time results learned to fit their schemas)
+        var size = System.Text.Json.JsonSerializer.Serialize(tools.Select(t => t.ProtocolTool), ModelContextProtocol.McpJsonUtilities.DefaultOptions).Length;
+        Assert.True(size <= 14_685, $"tools/list is {size:N0} characters");
+    }
 }

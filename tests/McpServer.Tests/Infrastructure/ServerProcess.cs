@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using SessionMcp.Tests.Shared;
 
 namespace SessionMcp.McpServer.Tests.Infrastructure;
 
@@ -25,6 +26,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _stderr;
+    private ResultContract? _contract;
     private bool _disposed;
 
     private ServerProcess(Process process, StringBuilder stderr, McpClient client, string dataDir)
@@ -119,6 +121,11 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Calls a tool that must succeed; returns its structured content (with event_seq).</summary>
     public async Task<JsonNode> CallAsync(string tool, object? arguments = null, CancellationToken cancellationToken = default)
     {
+        if (tool == "session_create" && IsDockerBackend(arguments))
+        {
+            // In CI a docker session that cannot exist should fail with why (the image build's output), not "image not found".
+            DockerRequirement.ThrowIfUnavailable();
+        }
         var result = await CallRawAsync(tool, arguments, null, cancellationToken).ConfigureAwait(false);
         if (result.IsError == true)
         {
@@ -136,14 +143,20 @@ public sealed class ServerProcess : IAsyncDisposable
         return TextOf(result);
     }
 
-    /// <summary>Calls a tool and returns the raw result; <paramref name="arguments"/> is any object that serialises to a JSON object.</summary>
+    /// <summary>
+    /// Calls a tool and returns the raw result; <paramref name="arguments"/> is any object that serialises to a JSON
+    /// object. Every result is checked against the <see cref="ResultContract"/> (output schema, errors, budget).
+    /// </summary>
     public async Task<CallToolResult> CallRawAsync(string tool, object? arguments, IProgress<ProgressNotificationValue>? progress, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(CallTimeout);
         try
         {
-            return await Client.CallToolAsync(tool, ToArguments(arguments), progress, cancellationToken: timeout.Token).ConfigureAwait(false);
+            _contract ??= await ResultContract.LoadAsync(Client, timeout.Token).ConfigureAwait(false);
+            var result = await Client.CallToolAsync(tool, ToArguments(arguments), progress, cancellationToken: timeout.Token).ConfigureAwait(false);
+            _contract.Check(tool, result);
+            return result;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -198,6 +211,9 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public static string TextOf(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+
+    private static bool IsDockerBackend(object? arguments) =>
+        ToArguments(arguments)?.GetValueOrDefault("backend") is JsonElement { ValueKind: JsonValueKind.String } backend && backend.GetString() == Backends.Docker;
 
     private static Dictionary<string, object?>? ToArguments(object? arguments)
     {

@@ -90,6 +90,23 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void ReadLastReturnsTheNewestEventsOldestFirstOptionallyOfOneSession()
+    {
+        // Given events of two sessions
+        var log = new AuditLog(_scratch.Database);
+        foreach (var (n, session) in new[] { (1, "s-aaaaaaaa"), (2, "s-bbbbbbbb"), (3, "s-aaaaaaaa"), (4, "s-bbbbbbbb"), (5, "s-aaaaaaaa") })
+        {
+            log.Append(HashChainTests.Entry(n) with { SessionId = session });
+        }
+
+        // When / Then
+        Assert.Equal([4L, 5L], log.ReadLast(2).Select(e => e.Seq));
+        Assert.Equal([3L, 5L], log.ReadLast(2, "s-aaaaaaaa").Select(e => e.Seq));
+        Assert.Equal([2L, 4L], log.ReadLast(10, "s-bbbbbbbb").Select(e => e.Seq));
+        Assert.Empty(log.ReadLast(10, "s-cccccccc"));
+    }
+
+    [Fact]
     public void TwoProcessesAppendingConcurrentlyKeepOneGaplessChain()
     {
         // Given two independent connections to one file, as two server processes have

@@ -32,7 +32,7 @@ public sealed class OutputTruncationTests
         Assert.Contains("...]\nline 0941\n", truncated); // tail: 600 chars = 60 whole lines
         Assert.Equal(9000, omitted);
         Assert.Contains(
-            "[... 9,000 characters (900 lines) omitted by session-mcp; the full output is in the audit log: session_replay with include_output: \"full\" ...]\n",
+            "[... 9,000 characters (900 lines) omitted by session-mcp; all of it is kept in the audit log; to read it all, send it to a file and page with session_read_file ...]\n",
             truncated);
         Assert.Equal(text.Length - omitted, truncated.Length - MarkerLength(truncated)); // head ended on a line break: no extra one
     }

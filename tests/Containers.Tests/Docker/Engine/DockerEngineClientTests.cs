@@ -5,7 +5,7 @@ using SessionMcp.Tests.Shared;
 
 namespace SessionMcp.Containers.Tests.Docker.Engine;
 
-/// <summary>Against the real engine and the local test image (.ci/start-docker.sh builds both).</summary>
+/// <summary>Against the real engine and the local test image (built by the suite when missing, see DockerRequirement).</summary>
 public sealed class DockerEngineClientTests : IAsyncLifetime
 {
     private const string TestLabel = "session-mcp.test";
@@ -18,7 +18,11 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
 
     private CancellationToken Token => _timeout.Token;
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public Task InitializeAsync()
+    {
+        DockerRequirement.ThrowIfUnavailable();
+        return Task.CompletedTask;
+    }
 
     public async Task DisposeAsync()
     {

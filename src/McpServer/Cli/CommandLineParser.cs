@@ -1,0 +1,221 @@
+using System.Globalization;
+
+namespace SessionMcp.McpServer.Cli;
+
+/// <summary>What a command line asks for: help, the version, a command, or nothing valid (with the reason).</summary>
+internal abstract record ParsedCommandLine;
+
+internal sealed record HelpRequested : ParsedCommandLine;
+
+internal sealed record VersionRequested : ParsedCommandLine;
+
+/// <summary>A command to run.</summary>
+/// <param name="Name"><c>serve</c>, <c>sessions</c>, <c>audit tail</c>, <c>audit export</c> or <c>audit verify</c>.</param>
+/// <param name="Settings">The server settings given as flags, by name without dashes (<c>data-dir</c>); see <see cref="Hosting.ServerSettings"/>.</param>
+/// <param name="Count"><c>audit tail -n</c>.</param>
+/// <param name="Session"><c>audit tail --session</c>.</param>
+/// <param name="Follow"><c>audit tail --follow</c>.</param>
+/// <param name="From"><c>audit export --from</c>.</param>
+internal sealed record CommandRequested(
+    string Name,
+    IReadOnlyDictionary<string, string> Settings,
+    int Count = 20,
+    string? Session = null,
+    bool Follow = false,
+    long From = 1) : ParsedCommandLine;
+
+/// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
+internal sealed record CommandLineError(string Message) : ParsedCommandLine;
+
+/// <summary>
+/// Turns arguments into a <see cref="ParsedCommandLine"/>, strictly: an unknown flag, a flag without its value, an option
+/// the command does not take or a bad value is an error, never a silent default — a typo must not quietly point an
+/// admin command at another data directory.
+/// </summary>
+internal static class CommandLineParser
+{
+    public const string Serve = "serve";
+    public const string Sessions = "sessions";
+    public const string AuditTail = "audit tail";
+    public const string AuditExport = "audit export";
+    public const string AuditVerify = "audit verify";
+    public const string ExportFormat = "jsonl";
+
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify];
+
+    /// <summary>
+    /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
+    /// every command opens the same data directory). A flag without a value never consumes the next word.
+    /// </summary>
+    private static readonly Flag[] Flags =
+    [
+        new("--data-dir", "DIR", null),
+        new("--backend", "local|docker", null),
+        new("--sync", "normal|full", null),
+        new("--shell", "PATH", null),
+        new("--docker-host", "URI", null),
+        new("--docker-image", "NAME", null),
+        new("--docker-allow-network", "true|false", null),
+        new("--source-roots", "DIR[:DIR]", null),
+        new("--docker-orphan-grace", "SECONDS", null),
+        new("-n", "N", [AuditTail]),
+        new("--session", "ID", [AuditTail]),
+        new("--follow", null, [AuditTail]),
+        new("--format", ExportFormat, [AuditExport]),
+        new("--from", "SEQ", [AuditExport]),
+        new("--version", null, []),
+        new("--help", null, []),
+        new("-h", null, []),
+    ];
+
+    public static ParsedCommandLine Parse(IReadOnlyList<string> args)
+    {
+        // Asking for help or the version always works, whatever else is on the line.
+        if (args.Any(a => a is "-h" or "--help"))
+        {
+            return new HelpRequested();
+        }
+        if (args.Contains("--version"))
+        {
+            return new VersionRequested();
+        }
+
+        var words = new List<string>();
+        var given = new Dictionary<Flag, string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!LooksLikeFlag(arg))
+            {
+                words.Add(arg);
+                continue;
+            }
+            var equals = arg.StartsWith("--", StringComparison.Ordinal) ? arg.IndexOf('=', StringComparison.Ordinal) : -1;
+            var name = equals < 0 ? arg : arg[..equals];
+            var inline = equals < 0 ? null : arg[(equals + 1)..];
+            var flag = Flags.FirstOrDefault(f => f.Name == name);
+            if (flag is null)
+            {
+                return new CommandLineError($"unknown option {name}{DidYouMean(name, Flags.Select(f => f.Name))}");
+            }
+
+            string value;
+            if (flag.Value is null)
+            {
+                if (inline is not null)
+                {
+                    return new CommandLineError($"{name} takes no value (got '{inline}')");
+                }
+                value = "true";
+            }
+            else if (inline is not null)
+            {
+                if (inline.Length == 0)
+                {
+                    return new CommandLineError($"{name} needs a value: {name} {flag.Value}");
+                }
+                value = inline;
+            }
+            else if (i + 1 < args.Count && !LooksLikeFlag(args[i + 1]))
+            {
+                value = args[++i];
+            }
+            else
+            {
+                var next = i + 1 < args.Count ? $", but the next word is the option {args[i + 1]} (write {name}=VALUE for a value that starts with '-')" : "";
+                return new CommandLineError($"{name} needs a value: {name} {flag.Value}{next}");
+            }
+            if (!given.TryAdd(flag, value))
+            {
+                return new CommandLineError($"{name} is given twice");
+            }
+        }
+
+        var command = words.Count == 0 ? Serve : string.Join(' ', words);
+        if (!Commands.Contains(command))
+        {
+            var known = Commands.FirstOrDefault(c => command.StartsWith(c + " ", StringComparison.Ordinal));
+            return new CommandLineError(
+                command == "audit" ? "audit needs a subcommand: audit tail, audit export or audit verify"
+                : known is not null ? $"{known} takes no word '{command[(known.Length + 1)..]}'"
+                : $"unknown command '{command}'{DidYouMean(command, Commands)}");
+        }
+        if (given.Keys.FirstOrDefault(f => f.Commands is not null && !f.Commands.Contains(command)) is { } misplaced)
+        {
+            return new CommandLineError($"{misplaced.Name} is an option of {misplaced.Commands![0]}, not of {command}");
+        }
+
+        var settings = given.Where(g => g.Key.Commands is null).ToDictionary(g => g.Key.Name.TrimStart('-'), g => g.Value, StringComparer.Ordinal);
+        string? Given(string name) => given.FirstOrDefault(g => g.Key.Name == name).Value;
+        var parsed = new CommandRequested(command, settings);
+
+        if (Given("-n") is { } n)
+        {
+            if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count < 1)
+            {
+                return new CommandLineError($"-n must be a whole number of events, 1 or more (got '{n}')");
+            }
+            parsed = parsed with { Count = count };
+        }
+        if (Given("--from") is { } from)
+        {
+            if (!long.TryParse(from, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || seq < 1)
+            {
+                return new CommandLineError($"--from must be an event sequence number, 1 or more (got '{from}')");
+            }
+            parsed = parsed with { From = seq };
+        }
+        if (Given("--format") is { } format && format != ExportFormat)
+        {
+            return new CommandLineError($"--format must be {ExportFormat}, the only export format (got '{format}')");
+        }
+        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
+    }
+
+    /// <summary>"; did you mean X?" when one candidate is a likely typo of <paramref name="typed"/>, else nothing.</summary>
+    internal static string DidYouMean(string typed, IEnumerable<string> candidates)
+    {
+        var bare = typed.TrimStart('-');
+        var closest = candidates
+            .Select(c => (Candidate: c, Distance: EditDistance(bare, c.TrimStart('-'))))
+            .OrderBy(c => c.Distance)
+            .FirstOrDefault();
+        // Two edits (a transposition counts as one) is a typo; more is a different word.
+        var limit = bare.Length <= 4 ? 1 : 2;
+        return closest.Candidate is not null && closest.Distance <= limit && closest.Distance < bare.Length ? $"; did you mean {closest.Candidate}?" : "";
+    }
+
+    // "-5" is a (bad) value for -n, not a flag; "-" alone is a word.
+    private static bool LooksLikeFlag(string word) => word.Length > 1 && word[0] == '-' && !char.IsAsciiDigit(word[1]);
+
+    /// <summary>Edits (insert, delete, substitute, swap two neighbours) that turn <paramref name="a"/> into <paramref name="b"/>.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+        return d[a.Length, b.Length];
+    }
+
+    /// <param name="Value">What the value looks like in messages (<c>DIR</c>); null for a flag that takes none.</param>
+    /// <param name="Commands">The commands that take the flag; null for all.</param>
+    private sealed record Flag(string Name, string? Value, string[]? Commands);
+}

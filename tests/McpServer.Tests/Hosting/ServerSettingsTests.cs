@@ -1,0 +1,66 @@
+using SessionMcp.McpServer.Hosting;
+
+namespace SessionMcp.McpServer.Tests.Hosting;
+
+/// <summary><see cref="ServerSettings.Resolve"/>: flags over variables over defaults, and bad values refused by name.</summary>
+public sealed class ServerSettingsTests
+{
+    private static readonly Dictionary<string, string> NoFlags = [];
+
+    [Fact]
+    public void DefaultsApplyWhenNothingIsGiven()
+    {
+        // Given / When
+        var settings = ServerSettings.Resolve(NoFlags, Environment(("HOME", "/home/newcomer")));
+
+        // Then
+        Assert.Equal("/home/newcomer/.local/share/session-mcp", settings.DataDir);
+        Assert.Equal(("local", false, false, 60.0), (settings.DefaultBackend, settings.FullSync, settings.DockerAllowNetwork, settings.DockerOrphanGrace.TotalSeconds));
+    }
+
+    [Fact]
+    public void AFlagWinsOverItsVariableAndAnEmptyVariableCountsAsUnset()
+    {
+        // Given
+        var environment = Environment(("SESSION_MCP_DATA_DIR", "/from/env"), ("SESSION_MCP_SYNC", ""), ("SESSION_MCP_DOCKER_ALLOW_NETWORK", "TRUE"));
+
+        // When
+        var settings = ServerSettings.Resolve(new Dictionary<string, string> { ["data-dir"] = "/from/flag" }, environment);
+
+        // Then
+        Assert.Equal(("/from/flag", false, true), (settings.DataDir, settings.FullSync, settings.DockerAllowNetwork));
+    }
+
+    [Theory]
+    [InlineData("docker-orphan-grace", "abc", "--docker-orphan-grace must be a whole number of seconds, 0 or more (got 'abc')")]
+    [InlineData("docker-orphan-grace", "-1", "--docker-orphan-grace must be a whole number of seconds, 0 or more (got '-1')")]
+    [InlineData("docker-allow-network", "maybe", "--docker-allow-network must be true or false (got 'maybe')")]
+    [InlineData("sync", "fast", "--sync must be normal or full (got 'fast')")]
+    [InlineData("backend", "kubernetes", "--backend must be local or docker (got 'kubernetes')")]
+    [InlineData("source-roots", ":", "--source-roots names no directory (got ':'); give DIR[:DIR...]")]
+    public void ABadFlagValueIsAnErrorNamingTheFlag(string option, string value, string message)
+    {
+        // Given / When
+        var error = Assert.Throws<ArgumentException>(() => ServerSettings.Resolve(new Dictionary<string, string> { [option] = value }, Environment()));
+
+        // Then
+        Assert.Equal(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS", "abc", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS must be a whole number of seconds, 0 or more (got 'abc')")]
+    [InlineData("SESSION_MCP_DOCKER_ALLOW_NETWORK", "maybe", "SESSION_MCP_DOCKER_ALLOW_NETWORK must be true or false (got 'maybe')")]
+    [InlineData("SESSION_MCP_SYNC", "fast", "SESSION_MCP_SYNC must be normal or full (got 'fast')")]
+    [InlineData("SESSION_MCP_BACKEND", "podman", "SESSION_MCP_BACKEND must be local or docker (got 'podman')")]
+    public void ABadVariableValueIsAnErrorNamingTheVariable(string variable, string value, string message)
+    {
+        // Given / When
+        var error = Assert.Throws<ArgumentException>(() => ServerSettings.Resolve(NoFlags, Environment((variable, value))));
+
+        // Then
+        Assert.Equal(message, error.Message);
+    }
+
+    private static Func<string, string?> Environment(params (string Name, string Value)[] variables) =>
+        name => variables.FirstOrDefault(v => v.Name == name).Value;
+}

@@ -1,0 +1,69 @@
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Workspace;
+
+namespace SessionMcp.SessionRouting.Tests.Workspace;
+
+/// <summary>Where <c>session_create {source_dir}</c> may copy from: <see cref="WorkspaceSeeding.CheckSource"/>.</summary>
+public sealed class WorkspaceSeedingTests : IDisposable
+{
+    // The scratch "workspace" plays the operator's source root; "outside" is a directory next to it that is not offered.
+    private readonly ScratchWorkspace _scratch = new();
+
+    [Fact]
+    public void ARelativeSourceDirIsTakenFromTheFirstSourceRoot()
+    {
+        // Given a project under the first of two roots
+        _scratch.Write("app/src/main.py", "print('hi')\n");
+
+        // When it is named relative to that root
+        var checkedPath = WorkspaceSeeding.CheckSource("app", [_scratch.Root, _scratch.Outside]);
+        var itself = WorkspaceSeeding.CheckSource(".", [_scratch.Root]);
+
+        // Then it resolves to the project's canonical path
+        Assert.Equal(_scratch.InRoot("app"), checkedPath);
+        Assert.Equal(_scratch.Root, itself);
+    }
+
+    [Theory]
+    [InlineData("../outside")]
+    [InlineData("app/../../outside")]
+    public void ARelativeSourceDirCannotEscapeTheRootWithDotDot(string source)
+    {
+        // Given a root with a project, and a directory next to the root that is not offered
+        _scratch.Write("app/main.py", "");
+
+        // When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CheckSource(source, [_scratch.Root]));
+        Assert.Contains("outside the directories this server copies from", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARelativeSourceDirThroughALinkOutOfTheRootIsRefused()
+    {
+        // Given a link inside the root that points at the directory outside it
+        _scratch.Link("escape", _scratch.Outside);
+
+        // When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CheckSource("escape", [_scratch.Root]));
+        Assert.Contains("outside the directories this server copies from", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMissingRelativeSourceDirSaysWhereItWasLookedFor()
+    {
+        // Given an empty root
+        // When / Then
+        var missing = Assert.Throws<SessionException>(() => WorkspaceSeeding.CheckSource("nope", [_scratch.Root]));
+        Assert.Contains($"a relative path is taken from {_scratch.Root}", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnAbsoluteSourceDirOutsideEveryRootIsStillRefused()
+    {
+        // Given / When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CheckSource(_scratch.Outside, [_scratch.Root]));
+        Assert.Contains("outside the directories this server copies from", refused.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _scratch.Dispose();
+}
