@@ -10,7 +10,6 @@ using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Sessions;
-using SessionMcp.SessionRouting.Editing;
 using SessionMcp.SessionRouting.Text;
 
 namespace SessionMcp.McpServer.Auditing;
@@ -66,7 +65,7 @@ internal static partial class AuditCallFilter
             {
                 (outcome, error) = (AuditOutcomes.Rejected, e.Message);
             }
-            catch (Exception e) when (e is SessionException or EditException or FileContentException or McpException)
+            catch (Exception e) when (e is SessionException or McpException)
             {
                 (outcome, error) = (AuditOutcomes.Error, e.Message);
             }

@@ -42,6 +42,7 @@ internal static class CommandLine
           --source-roots DIR[:DIR]      SESSION_MCP_SOURCE_ROOTS  where source_dir may copy from; a relative source_dir is
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
+          --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";

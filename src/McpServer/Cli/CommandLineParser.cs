@@ -58,6 +58,7 @@ internal static class CommandLineParser
         new("--docker-allow-network", "true|false", null),
         new("--source-roots", "DIR[:DIR]", null),
         new("--docker-orphan-grace", "SECONDS", null),
+        new("--result-budget", "CHARS", null),
         new("-n", "N", [AuditTail]),
         new("--session", "ID", [AuditTail]),
         new("--follow", null, [AuditTail]),

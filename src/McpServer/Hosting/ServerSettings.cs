@@ -1,3 +1,5 @@
+using SessionMcp.McpServer.Results;
+
 namespace SessionMcp.McpServer.Hosting;
 
 /// <summary>
@@ -13,7 +15,8 @@ internal sealed record ServerSettings(
     string DockerImage,
     bool DockerAllowNetwork,
     TimeSpan DockerOrphanGrace,
-    IReadOnlyList<string> SourceRoots)
+    IReadOnlyList<string> SourceRoots,
+    int ResultBudgetChars)
 {
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
@@ -45,8 +48,9 @@ internal sealed record ServerSettings(
             Get("docker-host", "DOCKER_HOST").Value,
             Get("docker-image", "SESSION_MCP_DOCKER_IMAGE").Value ?? "session-mcp/busybox:latest",
             Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
-            TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").Seconds(60)),
-            roots);
+            TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").WholeNumber(60, 0, "seconds")),
+            roots,
+            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"));
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>
@@ -79,8 +83,8 @@ internal readonly record struct Setting(string? Value, string Source)
         _ => throw new ArgumentException($"{Source} must be true or false (got '{Value}')"),
     };
 
-    public int Seconds(int fallback) =>
+    public int WholeNumber(int fallback, int minimum, string unit) =>
         Value is null ? fallback
-        : int.TryParse(Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds
-        : throw new ArgumentException($"{Source} must be a whole number of seconds, 0 or more (got '{Value}')");
+        : int.TryParse(Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) && number >= minimum ? number
+        : throw new ArgumentException($"{Source} must be a whole number of {unit}, {minimum} or more (got '{Value}')");
 }

@@ -39,7 +39,7 @@ internal static class SessionMcpServiceExtensions
         });
         services.AddSingleton<ISessionBackend, DockerBackend>();
         services.AddSingleton<SessionRouter>();
-        services.AddSingleton(new ResultBudget(ResultBudget.DefaultMaxChars));
+        services.AddSingleton(new ResultBudget(settings.ResultBudgetChars));
         return services;
     }
 

@@ -12,6 +12,9 @@ internal sealed class ResultBudget(int maxChars)
 {
     public const int DefaultMaxChars = 40_000;
 
+    /// <summary>Below this, even an error message or a session's description would not fit.</summary>
+    public const int MinimumMaxChars = 4_000;
+
     /// <summary>Room kept for the event number added after shaping and for the JSON punctuation around the parts.</summary>
     private const int Reserve = 200;
 

@@ -161,7 +161,7 @@ public sealed class ExecBehaviourTests(ServerFixture fixture) : IClassFixture<Se
         // Then the whole result (text block and structured content) stays within the budget, both streams show their
         // first and last lines, and the text block is a rendering, not the JSON again
         var text = ServerProcess.TextOf(raw);
-        var size = text.Length + raw.StructuredContent!.Value.GetRawText().Length;
+        var size = ResultContract.SizeOf(raw);
         Assert.InRange(size, 30_000, ResultContract.DefaultBudgetChars);
         var result = JsonNode.Parse(raw.StructuredContent!.Value.GetRawText())!;
         Assert.True(result["truncated"]!.GetValue<bool>());

@@ -73,7 +73,7 @@ public sealed class ResultBudgetTests(ServerFixture fixture) : IClassFixture<Ser
 
         // Then the result (text and structured content) is small, and the text reads like a terminal
         var text = ServerProcess.TextOf(raw);
-        var size = text.Length + raw.StructuredContent!.Value.GetRawText().Length;
+        var size = ResultContract.SizeOf(raw);
         Assert.True(size < 429, $"echo hi costs {size} characters");
         Assert.EndsWith("\nhi\n", text, StringComparison.Ordinal);
     }
@@ -96,5 +96,46 @@ public sealed class ResultBudgetTests(ServerFixture fixture) : IClassFixture<Ser
         var missing = await Server.CallErrorAsync("session_read_file", new { session_id = id, path = "src/nope.py" });
         Assert.DoesNotContain(Server.DataDir, missing, StringComparison.Ordinal);
         Assert.Contains("src/nope.py does not exist", missing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AConfiguredBudgetBoundsEveryKindOfLargeResult()
+    {
+        // Given a server with a small budget and a session holding a large file and a noisy history
+        const int budget = 6_000;
+        using var data = new TempDirectory("budget");
+        await using var server = await ServerProcess.StartAsync(data.Path, ["--result-budget", budget.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var id = await server.CreateSessionAsync(Backends.Local);
+        await server.ExecAsync(id, "seq 1 3000 > big.txt; seq 1 5000");
+        await server.CallAsync("session_write_file", new { session_id = id, path = "one.txt", content = string.Concat(Enumerable.Repeat("line\n", 2000)) });
+        for (var i = 0; i < 30; i++)
+        {
+            await server.CreateSessionAsync(Backends.Local, name: $"session number {i} with a long enough name to matter");
+        }
+
+        // When every kind of large result is asked for
+        var results = new List<(string Tool, ModelContextProtocol.Protocol.CallToolResult Result)>();
+        async Task Call(string tool, object arguments) => results.Add((tool, await server.CallRawAsync(tool, arguments, null)));
+        await Call("session_exec", new { session_id = id, command = "seq 1 100000" });
+        await Call("session_read_file", new { session_id = id, path = "big.txt" });
+        await Call("session_edit_file", new { session_id = id, path = "one.txt", old_string = "line", new_string = "LINE", replace_all = true, dry_run = true });
+        await Call("session_replay", new { session_id = id, include_output = "full" });
+        await Call("session_replay", new { session_id = id, format = "transcript", include_output = "full" });
+        await Call("session_list", new { });
+
+        // Then each fits the configured budget and says how to get the rest
+        foreach (var (tool, result) in results)
+        {
+            var size = ResultContract.SizeOf(result);
+            Assert.True(result.IsError != true, $"{tool}: {ServerProcess.TextOf(result)}");
+            Assert.True(size <= budget, $"{tool} costs {size:N0} characters, over {budget:N0}");
+        }
+        var read = JsonNode.Parse(results[1].Result.StructuredContent!.Value.GetRawText())!;
+        Assert.True(read["has_more"]!.GetValue<bool>() && read["last_line"]!.GetValue<int>() > 100, read.ToJsonString());
+        var edit = JsonNode.Parse(results[2].Result.StructuredContent!.Value.GetRawText())!;
+        Assert.True(edit["diff_truncated"]!.GetValue<bool>());
+        var list = JsonNode.Parse(results[5].Result.StructuredContent!.Value.GetRawText())!;
+        Assert.Equal(31, list["total"]!.GetValue<int>());
+        Assert.InRange(list["sessions"]!.AsArray().Count, 1, 30);
     }
 }

@@ -15,6 +15,10 @@ public sealed class ResultContract
     /// <summary>The server's default budget: text blocks and structured content together.</summary>
     public const int DefaultBudgetChars = 40_000;
 
+    // As a JavaScript client sees the structured content (JSON.stringify): the wire's \u002B-style escapes are the
+    // transport's, not what a model is shown.
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly EvaluationOptions Evaluation = new() { OutputFormat = OutputFormat.List, RequireFormatValidation = true };
 
     private readonly Dictionary<string, JsonSchema?> _schemas;
@@ -36,11 +40,16 @@ public sealed class ResultContract
         Assert.True(problems.Count == 0, $"{tool} broke the result contract: {string.Join("; ", problems)}\nresult: {JsonSerializer.Serialize(result)}");
     }
 
+    /// <summary>What a result costs a model: its text blocks plus its structured content as JSON.</summary>
+    public static int SizeOf(CallToolResult result) =>
+        result.Content.OfType<TextContentBlock>().Sum(t => t.Text.Length)
+        + (result.StructuredContent is { } structured ? JsonSerializer.Serialize(structured, Relaxed).Length : 0);
+
     public IReadOnlyList<string> Violations(string tool, CallToolResult result, int budgetChars)
     {
         var problems = new List<string>();
         var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
-        var size = text.Length + (result.StructuredContent?.GetRawText().Length ?? 0);
+        var size = SizeOf(result);
         if (size > budgetChars)
         {
             problems.Add($"{size:N0} characters, over the {budgetChars:N0} budget");

@@ -8,6 +8,27 @@ public sealed class AuditLogTests : IDisposable
     private readonly ScratchDatabase _scratch = new();
 
     [Fact]
+    public void TheStoreRunsOnSqlite353OrNewerInWalMode()
+    {
+        // Given a fresh store
+        using var scratch = new ScratchDatabase();
+
+        // When it is asked for its engine and journal
+        var (version, journal) = scratch.Database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT sqlite_version(), (SELECT journal_mode FROM pragma_journal_mode)";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return (Version.Parse(reader.GetString(0)), reader.GetString(1));
+        });
+
+        // Then it is the bundled SQLite of SQLitePCLRaw 3 (3.53), not an older system or bundle copy, in WAL mode
+        Assert.True(version >= new Version(3, 53), $"SQLite {version}");
+        Assert.Equal("wal", journal);
+    }
+
+    [Fact]
     public void AppendedEventsGetConsecutiveSequenceNumbersAndAChain()
     {
         // Given an empty log
