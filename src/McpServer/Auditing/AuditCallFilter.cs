@@ -9,6 +9,7 @@ using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Text;
 
@@ -41,6 +42,8 @@ internal static partial class AuditCallFilter
             string? error = null;
             try
             {
+                // Sessions of the previous run are re-attached in the background; no call may see them half done.
+                await services.GetRequiredService<SessionRouter>().Resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
                 if (context.MatchedPrimitive is not McpServerTool tool)
                 {
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());

@@ -114,8 +114,8 @@ internal static class CommandLine
         // stdout is the protocol: every log line goes to stderr.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Information);
         builder.Services.AddSessionCore(settings).AddSessionMcpServer();
+        builder.Services.AddHostedService<SessionResumer>();
         using var host = builder.Build();
-        await host.Services.GetRequiredService<SessionRouter>().ResumeAllAsync(cancellationToken).ConfigureAwait(false);
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
     }

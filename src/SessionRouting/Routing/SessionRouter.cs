@@ -179,11 +179,32 @@ internal sealed partial class SessionRouter(
         return updated;
     }
 
+    private readonly TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when <see cref="ResumeAllAsync"/> has finished, whatever its outcome. The server answers
+    /// <c>initialize</c> and <c>tools/list</c> at once and lets tool calls wait on this, so start-up never waits for a
+    /// Docker engine while no call races the re-attach.
+    /// </summary>
+    public Task Resumed => _resumed.Task;
+
     /// <summary>
     /// After a start: re-attaches every running session to its backend; sessions whose resource vanished become lost
-    /// (never silently recreated).
+    /// (never silently recreated). Completes <see cref="Resumed"/> even when it fails.
     /// </summary>
     public async Task ResumeAllAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ResumeBackendsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _resumed.TrySetResult();
+        }
+    }
+
+    private async Task ResumeBackendsAsync(CancellationToken cancellationToken)
     {
         foreach (var backend in _backends.Values)
         {
