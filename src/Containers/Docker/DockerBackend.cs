@@ -116,7 +116,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             System.Diagnostics.Stopwatch.GetElapsedTime(started),
             state?.Cwd,
             state?.Env,
-            restarted ? "the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)" : null);
+            SessionStateLimits.Join(
+                restarted ? "the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)" : null,
+                result.StateTooLarge ? SessionStateLimits.StateFileTooLarge : null));
     }
 
     public WorkspaceLocation GetWorkspace(SessionRecord session)

@@ -12,7 +12,7 @@ namespace SessionMcp.Containers.Docker;
 internal sealed class HelperDiedException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>A finished command as the helper reports it.</summary>
-internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText);
+internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, bool StateTooLarge = false);
 
 /// <summary>
 /// One attached <c>/bin/sh -s</c> inside a session's container (see <see cref="HelperScript"/>). Commands run
@@ -111,18 +111,21 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             }
 
             // Outputs stream straight into the captures (which cap them), so a huge output is never held whole here.
+            // The state file is the session's to write: it is kept only up to its limit.
             using var stateFile = new MemoryStream();
+            var stateTooLarge = false;
             await RequestFilesAsync(nonce => HelperScript.Emit(id, nonce), 3, cancellationToken: CancellationToken.None, sink: (part, bytes) =>
             {
                 switch (part)
                 {
                     case 0: stdout.Append(bytes); break;
                     case 1: stderr.Append(bytes); break;
+                    case 2 when stateTooLarge || stateFile.Length + bytes.Length > SessionStateLimits.MaxStateBytes: stateTooLarge = true; break;
                     default: stateFile.Write(bytes); break;
                 }
             }).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return new HelperCommandResult(exitCode, timedOut, timedOut ? null : Encoding.UTF8.GetString(stateFile.ToArray()));
+            return new HelperCommandResult(exitCode, timedOut, timedOut || stateTooLarge ? null : Encoding.UTF8.GetString(stateFile.ToArray()), stateTooLarge);
         }
         finally
         {

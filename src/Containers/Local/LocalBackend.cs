@@ -86,9 +86,10 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         try
         {
             var result = await LocalProcessRunner.RunAsync(spec, request.Stdout, request.Stderr, cancellationToken).ConfigureAwait(false);
-            var state = result.TimedOut ? null : ShellWrapper.ParseState(TryReadAll(stateFile));
+            var (text, tooLarge) = result.TimedOut ? (null, false) : ReadStateFile(stateFile);
+            var state = ShellWrapper.ParseState(text);
             state?.Env.Remove(SessionMarkerVariable);
-            return new ExecOutcome(result.ExitCode, result.TimedOut, result.Duration, state?.Cwd, state?.Env);
+            return new ExecOutcome(result.ExitCode, result.TimedOut, result.Duration, state?.Cwd, state?.Env, tooLarge ? SessionStateLimits.StateFileTooLarge : null);
         }
         finally
         {
@@ -125,16 +126,34 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     /// <summary>Nothing to reap: a local session owns no resource beyond its directory, which destroy removes.</summary>
     public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken) => Task.FromResult(0);
 
-    private static string? TryReadAll(string path)
+    /// <summary>
+    /// The command's state file, read without following links or blocking (the session's processes know its name and
+    /// may have swapped it for a link or a FIFO) and never more than <see cref="SessionStateLimits.MaxStateBytes"/>.
+    /// </summary>
+    private static (string? Text, bool TooLarge) ReadStateFile(string path)
     {
+        var fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return (null, false);
+        }
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        var buffer = new byte[SessionStateLimits.MaxStateBytes + 1];
+        int length;
         try
         {
-            return File.ReadAllText(path);
+            length = 0;
+            int read;
+            while (length < buffer.Length && (read = RandomAccess.Read(handle, buffer.AsSpan(length), length)) > 0)
+            {
+                length += read;
+            }
         }
-        catch (FileNotFoundException)
+        catch (IOException)
         {
-            return null;
+            return (null, false);
         }
+        return length > SessionStateLimits.MaxStateBytes ? (null, true) : (System.Text.Encoding.UTF8.GetString(buffer, 0, length), false);
     }
 
     private static void TryDelete(string directory)

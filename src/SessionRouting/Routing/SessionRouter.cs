@@ -68,6 +68,10 @@ internal sealed partial class SessionRouter(
                 throw new SessionException($"env name '{name}' is not a valid shell variable name (letters, digits and _; not starting with a digit)");
             }
         }
+        if (SessionStateLimits.Violation(request.Env) is { } tooLarge)
+        {
+            throw new SessionException($"env is too large to persist: {tooLarge}; put large data in a file (session_write_file) instead");
+        }
 
         var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots);
         var id = SessionId.New();
@@ -150,19 +154,21 @@ internal sealed partial class SessionRouter(
         }
 
         var startEnv = Overlay(session.Env, command.Env);
+        string? notKept = null;
         var updated = registry.Update(session.Id, current =>
         {
             var cwd = outcome.FinalCwd is { } finalCwd && finalCwd != startCwd ? finalCwd : current.Cwd;
             var env = outcome.FinalEnv is { } finalEnv ? ShellStateMerge.Merge(current.Env, startEnv, finalEnv, command.Env) : current.Env;
+            notKept = SessionStateLimits.Violation(env);
             return current with
             {
-                Cwd = cwd,
-                Env = env,
+                Cwd = notKept is null ? cwd : current.Cwd,
+                Env = notKept is null ? env : current.Env,
                 LastActivityAt = time.GetUtcNow(),
                 BackendState = outcome.BackendState ?? current.BackendState,
             };
         });
-        return (updated, outcome);
+        return (updated, notKept is null ? outcome : outcome with { Note = SessionStateLimits.Join(outcome.Note, SessionStateLimits.NotKept(notKept)) });
     }
 
     public async Task<SessionRecord> DestroyAsync(string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
