@@ -41,7 +41,11 @@ internal static partial class AuditCallFilter
             string? error = null;
             try
             {
-                if (context.MatchedPrimitive is not McpServerTool tool)
+                if (context.Items.TryGetValue(CallParamsGuard.ProblemKey, out var malformed) && malformed is string problem)
+                {
+                    (outcome, error) = (AuditOutcomes.Rejected, problem);
+                }
+                else if (context.MatchedPrimitive is not McpServerTool tool)
                 {
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
                     (outcome, error) = (AuditOutcomes.Rejected, $"unknown tool '{name}'; this server's tools are: {known}");
