@@ -20,24 +20,7 @@ internal static class ContainerSpec
 
     public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace)
     {
-        var network = spec.Network ?? "none";
-        if (network is not ("none" or "bridge"))
-        {
-            throw new SessionException($"network must be \"none\" or \"bridge\", got \"{network}\"");
-        }
-        if (network == "bridge" && !options.AllowNetwork)
-        {
-            throw new SessionException("network \"bridge\" is not allowed by this server's configuration (SESSION_MCP_DOCKER_ALLOW_NETWORK); sessions run without network");
-        }
-
-        var memory = Limit(spec.Limits?.MemoryBytes, options.DefaultMemoryBytes, options.MaxMemoryBytes, 16L << 20, "memory_mb", v => (v / (1024 * 1024)).ToString(CultureInfo.InvariantCulture));
-        var cpus = spec.Limits?.Cpus ?? options.DefaultCpus;
-        if (cpus < 0.01 || cpus > options.MaxCpus)
-        {
-            throw new SessionException($"cpus must be between 0.01 and {options.MaxCpus.ToString(CultureInfo.InvariantCulture)} on this server, got {cpus.ToString(CultureInfo.InvariantCulture)}");
-        }
-        var pids = Limit(spec.Limits?.Pids, options.DefaultPids, options.MaxPids, 16, "pids_limit", v => v.ToString(CultureInfo.InvariantCulture));
-
+        var (network, memory, cpus, pids) = Validate(options, spec);
         return new ContainerCreateRequest
         {
             Image = image,
@@ -64,6 +47,31 @@ internal static class ContainerSpec
                 Init = true,
             },
         };
+    }
+
+    /// <summary>The network and limits a request asks for, checked against the server's ranges; called before the engine is asked anything.</summary>
+    public static (string Network, long MemoryBytes, double Cpus, long Pids) Validate(DockerBackendOptions options, NewSessionSpec spec)
+    {
+        var network = spec.Network ?? "none";
+        if (network is not ("none" or "bridge"))
+        {
+            throw new SessionException($"network must be \"none\" or \"bridge\", got \"{network}\"");
+        }
+        if (network == "bridge" && !options.AllowNetwork)
+        {
+            throw new SessionException("network \"bridge\" is not allowed by this server's configuration (SESSION_MCP_DOCKER_ALLOW_NETWORK); sessions run without network");
+        }
+
+        // Checked in MiB, as asked, then converted: a huge memory_mb is reported as given, not as its overflowed bytes.
+        var memory = Limit(spec.Limits?.MemoryMb, options.DefaultMemoryBytes >> 20, options.MaxMemoryBytes >> 20, 16, "memory_mb", v => v.ToString(CultureInfo.InvariantCulture)) << 20;
+        var cpus = spec.Limits?.Cpus ?? options.DefaultCpus;
+        if (cpus < 0.01 || cpus > options.MaxCpus)
+        {
+            throw new SessionException($"cpus must be between 0.01 and {options.MaxCpus.ToString(CultureInfo.InvariantCulture)} on this server, got {cpus.ToString(CultureInfo.InvariantCulture)}");
+        }
+        var pids = Limit(spec.Limits?.Pids, options.DefaultPids, options.MaxPids, 16, "pids_limit", v => v.ToString(CultureInfo.InvariantCulture));
+
+        return (network, memory, cpus, pids);
     }
 
     private static long Limit(long? requested, long defaultValue, long max, long min, string name, Func<long, string> show)

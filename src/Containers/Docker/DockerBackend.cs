@@ -26,6 +26,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public async Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
     {
+        // A bad limit or network is the caller's mistake whatever the engine's state: say so first.
+        ContainerSpec.Validate(options, spec);
         var image = spec.Image ?? options.DefaultImage;
         var (user, uid, gid) = ContainerUser();
         var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);

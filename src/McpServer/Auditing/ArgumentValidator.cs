@@ -43,6 +43,12 @@ internal static class ArgumentValidator
         var types = AllowedTypes(schema);
         if (types.Count > 0 && !types.Any(t => Fits(t, value)))
         {
+            if (types.Contains("integer") && IsWholeNumber(value))
+            {
+                // A whole number the 64-bit parameters cannot hold: out of range, not of the wrong type.
+                problems.Add($"argument '{path}' is out of range: got {Describe(value)}, beyond what a 64-bit integer holds; see the tool's description for its limits");
+                return;
+            }
             problems.Add($"argument '{path}' must be {string.Join(" or ", types.Where(t => t != "null"))}, got {Describe(value)}");
             return;
         }
@@ -103,6 +109,11 @@ internal static class ArgumentValidator
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => true,
     };
+
+    private static bool IsWholeNumber(JsonElement value) =>
+        value.ValueKind == JsonValueKind.Number && decimal.TryParse(value.GetRawText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+            ? decimal.Truncate(d) == d
+            : value.ValueKind == JsonValueKind.Number && double.TryParse(value.GetRawText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) && Math.Floor(x) == x;
 
     private static string Expected(JsonElement properties, string name) =>
         properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(name, out var schema) && AllowedTypes(schema) is { Count: > 0 } types

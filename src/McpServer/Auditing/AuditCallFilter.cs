@@ -44,7 +44,11 @@ internal static partial class AuditCallFilter
             {
                 // Sessions of the previous run are re-attached in the background; no call may see them half done.
                 await services.GetRequiredService<SessionRouter>().Resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
-                if (context.MatchedPrimitive is not McpServerTool tool)
+                if (context.Items.TryGetValue(CallParamsGuard.ProblemKey, out var malformed) && malformed is string problem)
+                {
+                    (outcome, error) = (AuditOutcomes.Rejected, problem);
+                }
+                else if (context.MatchedPrimitive is not McpServerTool tool)
                 {
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
                     (outcome, error) = (AuditOutcomes.Rejected, $"unknown tool '{name}'; this server's tools are: {known}");

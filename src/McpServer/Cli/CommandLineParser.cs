@@ -16,13 +16,17 @@ internal sealed record VersionRequested : ParsedCommandLine;
 /// <param name="Session"><c>audit tail --session</c>.</param>
 /// <param name="Follow"><c>audit tail --follow</c>.</param>
 /// <param name="From"><c>audit export --from</c>.</param>
+/// <param name="ExpectSeq"><c>audit verify --expect-seq</c>: the log must hold this event.</param>
+/// <param name="ExpectHead"><c>audit verify --expect-head</c>: the hash that event (or, alone, some event) must have; lowercase.</param>
 internal sealed record CommandRequested(
     string Name,
     IReadOnlyDictionary<string, string> Settings,
     int Count = 20,
     string? Session = null,
     bool Follow = false,
-    long From = 1) : ParsedCommandLine;
+    long From = 1,
+    long? ExpectSeq = null,
+    string? ExpectHead = null) : ParsedCommandLine;
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
 internal sealed record CommandLineError(string Message) : ParsedCommandLine;
@@ -64,6 +68,8 @@ internal static class CommandLineParser
         new("--follow", null, [AuditTail]),
         new("--format", ExportFormat, [AuditExport]),
         new("--from", "SEQ", [AuditExport]),
+        new("--expect-seq", "N", [AuditVerify]),
+        new("--expect-head", "HASH", [AuditVerify]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -165,6 +171,22 @@ internal static class CommandLineParser
                 return new CommandLineError($"--from must be an event sequence number, 1 or more (got '{from}')");
             }
             parsed = parsed with { From = seq };
+        }
+        if (Given("--expect-seq") is { } expectSeq)
+        {
+            if (!long.TryParse(expectSeq, NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+            {
+                return new CommandLineError($"--expect-seq must be an event sequence number, 0 or more (got '{expectSeq}')");
+            }
+            parsed = parsed with { ExpectSeq = seq };
+        }
+        if (Given("--expect-head") is { } expectHead)
+        {
+            if (expectHead.Length != 64 || !expectHead.All(char.IsAsciiHexDigit))
+            {
+                return new CommandLineError($"--expect-head must be a head hash as audit verify prints it, 64 hex digits (got '{expectHead}')");
+            }
+            parsed = parsed with { ExpectHead = expectHead.ToLowerInvariant() };
         }
         if (Given("--format") is { } format && format != ExportFormat)
         {

@@ -46,6 +46,8 @@ internal static class SessionMcpServiceExtensions
     /// <summary>The MCP server over stdio with the session tools, every call audited.</summary>
     public static IServiceCollection AddSessionMcpServer(this IServiceCollection services)
     {
+        // Only the server records its head outside the database; admin commands only read it.
+        services.AddSingleton(provider => new AuditHeadFile(Path.Combine(provider.GetRequiredService<ServerSettings>().DataDir, AuditHeadFile.FileName)));
         services.AddMcpServer(options =>
             {
                 options.ServerInfo = new() { Name = "session-mcp", Version = typeof(SessionMcpServiceExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.1.0" };
@@ -56,6 +58,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<ExecTool>(ToolJson.Options)
             .WithTools<FileTools>(ToolJson.Options)
             .WithTools<ReplayTool>(ToolJson.Options)
+            .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
             .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
         services.PostConfigure<McpServerOptions>(options =>
         {

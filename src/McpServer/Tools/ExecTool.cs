@@ -26,7 +26,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
         RequestContext<CallToolRequestParams> request,
         [Description("The session to run in.")] string session_id,
         [Description("The command line, e.g. \"cd src && make test 2>&1 | tail -50\".")] string command,
-        [Description("Kill the command after this many milliseconds (default 120000, max 600000).")] int? timeout_ms = null,
+        [Description("Kill the command after this many milliseconds (default 120000, max 600000).")] long? timeout_ms = null,
         [Description("Run this one command in another directory (relative to the session's cwd or absolute inside the workspace); the session's cwd changes only if the command itself cd's.")] string? cwd = null,
         [Description("Environment variables for this one command only; they are not persisted.")] Dictionary<string, string>? env = null,
         [Description("Text fed to the command's standard input.")] string? stdin = null,

@@ -26,8 +26,8 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("File path, relative to the workspace root or absolute inside the workspace.")] string path,
-        [Description("1-based number of the first line to return (default 1).")] int? offset = null,
-        [Description("How many lines to return (default 2000, max 10000).")] int? limit = null,
+        [Description("1-based number of the first line to return (default 1).")] long? offset = null,
+        [Description("How many lines to return (default 2000, max 10000).")] long? limit = null,
         CancellationToken cancellationToken = default)
     {
         ToolArguments.RequireRange(offset, "offset", 1, int.MaxValue);
@@ -36,8 +36,8 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         var (content, resolved) = await Task.Run(() => WorkspaceFiles.Read(workspace, path), cancellationToken).ConfigureAwait(false);
         var text = TextFile.Decode(content, resolved.RelativePath);
         var sha = WorkspaceFiles.Sha256Hex(content);
-        var lines = limit ?? 2000;
-        var result = budget.Fit(lines, allowed => ReadFileResult.Create(resolved.RelativePath, NumberedLines.Format(text.Text, offset ?? 1, allowed, displayPath: resolved.RelativePath), sha, text.Eol), minimum: 1);
+        var lines = (int)(limit ?? 2000);
+        var result = budget.Fit(lines, allowed => ReadFileResult.Create(resolved.RelativePath, NumberedLines.Format(text.Text, (int)(offset ?? 1), allowed, displayPath: resolved.RelativePath), sha, text.Eol), minimum: 1);
         var call = CallAudit.Of(request);
         call.Summary = new JsonObject { ["path"] = resolved.RelativePath, ["bytes"] = content.Length, ["lines"] = result.TotalLines, ["sha256"] = sha };
         return call.Complete(result);

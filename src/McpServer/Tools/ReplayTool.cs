@@ -25,7 +25,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         RequestContext<CallToolRequestParams> request,
         [Description("The session (destroyed and lost sessions can be replayed too).")] string session_id,
         [Description("First event sequence number to return (default: the beginning).")] long? from_seq = null,
-        [Description("Maximum number of events (default 50, max 500).")] int? limit = null,
+        [Description("Maximum number of events (default 50, max 500).")] long? limit = null,
         [Description("Only calls of these tools, e.g. [\"session_exec\"].")] List<string>? tools = null,
         [Description("Default \"events\".")][AllowedValues("events", "transcript")] string? format = null,
         [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null)
@@ -41,7 +41,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         };
         var transcript = format == "transcript";
 
-        var pageSize = limit ?? DefaultLimit;
+        var pageSize = (int)(limit ?? DefaultLimit);
         var page = audit.ReadSession(session.Id, from_seq ?? 0, pageSize + 1, tools);
         var available = Math.Min(page.Count, pageSize);
         ReplayResult Build(int count, int maxStringChars) =>

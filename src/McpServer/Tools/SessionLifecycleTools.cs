@@ -37,9 +37,13 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         {
             throw new SessionException("name is longer than 200 characters; use a shorter label");
         }
+        if (image is not null)
+        {
+            ToolArguments.RequireText(image, "image");
+        }
         var limits = memory_mb is null && cpus is null && pids_limit is null
             ? null
-            : new ResourceLimits(memory_mb * 1024 * 1024, cpus, pids_limit);
+            : new ResourceLimits(memory_mb, cpus, pids_limit);
         var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), cancellationToken).ConfigureAwait(false);
         var call = CallAudit.Of(request);
         call.SessionId = session.Id;

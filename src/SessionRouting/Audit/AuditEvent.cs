@@ -8,6 +8,12 @@ public static class AuditKinds
     public const string SessionDestroyed = "session_destroyed";
     public const string SessionLost = "session_lost";
     public const string SessionResumed = "session_resumed";
+
+    /// <summary>At start the log ended before the head the server recorded outside it: its newest events were deleted.</summary>
+    public const string AuditTailMissing = "audit_tail_missing";
+
+    /// <summary>At start the event at the recorded head's number had another hash: the log was rewritten.</summary>
+    public const string AuditHeadMismatch = "audit_head_mismatch";
 }
 
 /// <summary>Outcomes of an audited event.</summary>
@@ -40,4 +46,18 @@ public sealed record AuditEntry(
     string? Output);
 
 /// <summary>An event as stored, with its place in the global sequence and the hash chain.</summary>
-public sealed record AuditEvent(long Seq, AuditEntry Entry, string PrevHash, string Hash);
+public sealed record AuditEvent(long Seq, AuditEntry Entry, string PrevHash, string Hash)
+{
+    /// <summary>
+    /// What could not be read from the stored row (a NULL, a bad timestamp, a hash that is not hex), with the raw values;
+    /// null for a sound row. The fields it names hold placeholders, so readers show the event instead of failing.
+    /// </summary>
+    public string? Corruption { get; init; }
+}
+
+/// <summary>The newest event's number and hash: it commits to the whole log before it.</summary>
+public sealed record AuditHead(long Seq, string Hash)
+{
+    /// <summary>The head of an empty log.</summary>
+    public static readonly AuditHead Empty = new(0, HashChain.Genesis);
+}

@@ -8,44 +8,75 @@ namespace SessionMcp.SessionRouting.Audit;
 /// The append-only, hash-chained event log. <see cref="Append"/> returns only after the event is committed, so a result
 /// that carries its <c>event_seq</c> is never sent for an event that a crash could lose.
 /// </summary>
-public sealed class AuditLog(SessionDatabase database)
+/// <param name="headFile">Where the newest head is recorded after each append (null: nowhere, as for admin commands).</param>
+public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile = null)
 {
     private const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash";
 
-    public AuditEvent Append(AuditEntry entry) => database.WriteTransaction((connection, transaction) =>
+    public AuditEvent Append(AuditEntry entry)
     {
-        // Under BEGIN IMMEDIATE no other writer (thread or process) can slip in between reading the tip and appending.
-        long seq;
-        string prevHash;
-        using (var tip = connection.CreateCommand())
+        var appended = database.WriteTransaction((connection, transaction) =>
         {
-            tip.Transaction = transaction;
-            tip.CommandText = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
-            using var reader = tip.ExecuteReader();
-            (seq, prevHash) = reader.Read() ? (reader.GetInt64(0) + 1, reader.GetString(1)) : (1L, HashChain.Genesis);
-        }
+            // Under BEGIN IMMEDIATE no other writer (thread or process) can slip in between reading the tip and appending.
+            // The number comes from the counter, the previous hash from the newest event still there: after deleted
+            // events the next one gets a new number, and verify reports the gap it leaves.
+            long seq;
+            string prevHash;
+            using (var tip = connection.CreateCommand())
+            {
+                tip.Transaction = transaction;
+                tip.CommandText = """
+                    SELECT (SELECT last_seq FROM event_sequence WHERE id = 1),
+                           (SELECT seq FROM events ORDER BY seq DESC LIMIT 1),
+                           (SELECT hash FROM events ORDER BY seq DESC LIMIT 1)
+                    """;
+                using var reader = tip.ExecuteReader();
+                reader.Read();
+                var issued = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
+                var newest = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+                seq = Math.Max(issued, newest) + 1;
+                prevHash = reader.IsDBNull(2) ? HashChain.Genesis : reader.GetString(2);
+            }
 
-        var hash = HashChain.Compute(seq, prevHash, entry);
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash)";
-        insert.Parameters.AddWithValue("$seq", seq);
-        insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(entry.Time));
-        insert.Parameters.AddWithValue("$session", (object?)entry.SessionId ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$kind", entry.Kind);
-        insert.Parameters.AddWithValue("$tool", (object?)entry.Tool ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$client", (object?)entry.Client ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$args", (object?)entry.Arguments ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$outcome", entry.Outcome);
-        insert.Parameters.AddWithValue("$error", (object?)entry.Error ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$summary", (object?)entry.Summary ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$duration", entry.DurationMs);
-        insert.Parameters.AddWithValue("$output", (object?)entry.Output ?? DBNull.Value);
-        insert.Parameters.AddWithValue("$prev", prevHash);
-        insert.Parameters.AddWithValue("$hash", hash);
-        insert.ExecuteNonQuery();
-        return new AuditEvent(seq, entry, prevHash, hash);
-    });
+            var hash = HashChain.Compute(seq, prevHash, entry);
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = $"""
+                INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash);
+                INSERT INTO event_sequence (id, last_seq) VALUES (1, $seq) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq;
+                """;
+            insert.Parameters.AddWithValue("$seq", seq);
+            insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(entry.Time));
+            insert.Parameters.AddWithValue("$session", (object?)entry.SessionId ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$kind", entry.Kind);
+            insert.Parameters.AddWithValue("$tool", (object?)entry.Tool ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$client", (object?)entry.Client ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$args", (object?)entry.Arguments ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$outcome", entry.Outcome);
+            insert.Parameters.AddWithValue("$error", (object?)entry.Error ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$summary", (object?)entry.Summary ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$duration", entry.DurationMs);
+            insert.Parameters.AddWithValue("$output", (object?)entry.Output ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$prev", prevHash);
+            insert.Parameters.AddWithValue("$hash", hash);
+            insert.ExecuteNonQuery();
+            return new AuditEvent(seq, entry, prevHash, hash);
+        });
+        try
+        {
+            headFile?.Write(new AuditHead(appended.Seq, appended.Hash));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The event is committed and its caller must learn its number; a head that cannot be recorded only weakens
+            // the next start's check, and the start-up check reports a file it cannot read.
+            HeadWriteFailure = e;
+        }
+        return appended;
+    }
+
+    /// <summary>The last failure to record the head outside the database, if any (for the server's log).</summary>
+    public Exception? HeadWriteFailure { get; private set; }
 
     /// <summary>One session's events from <paramref name="fromSeq"/> on, optionally only the calls of some tools.</summary>
     public IReadOnlyList<AuditEvent> ReadSession(string sessionId, long fromSeq, int limit, IReadOnlyCollection<string>? tools = null) =>
@@ -101,13 +132,35 @@ public sealed class AuditLog(SessionDatabase database)
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     });
 
+    /// <summary>The newest event's number and hash (<see cref="AuditHead.Empty"/> for an empty log).</summary>
+    public AuditHead Head() => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new AuditHead(reader.GetInt64(0), reader.IsDBNull(1) ? "" : Convert.ToString(reader.GetValue(1), CultureInfo.InvariantCulture)!) : AuditHead.Empty;
+    });
+
+    /// <summary>The highest sequence number ever issued, deleted events included.</summary>
+    public long IssuedSeq() => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MAX(COALESCE((SELECT last_seq FROM event_sequence WHERE id = 1), 0), COALESCE((SELECT MAX(seq) FROM events), 0))";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    });
+
     /// <summary>Checks the whole chain, page by page, and returns the first broken link (null: intact).</summary>
     public (long Checked, ChainBreak? Break) Verify()
     {
         // Pages keep memory flat on a large log; the chain state carries across pages.
         const int page = 2000;
-        long from = 1, count = 0;
+        long from = 1, count = 0, last = 0;
         var chainBreak = HashChain.Verify(Pages());
+        if (chainBreak is null && IssuedSeq() is var issued && issued > last)
+        {
+            // The chain cannot see a missing tail; the counter can: numbers were issued that no event holds.
+            chainBreak = new ChainBreak(last + 1, $"events {Range(last + 1, issued)} were issued but are missing: the newest events were deleted (the log ends at event {last})");
+        }
         return (count, chainBreak);
 
         IEnumerable<AuditEvent> Pages()
@@ -118,6 +171,7 @@ public sealed class AuditLog(SessionDatabase database)
                 foreach (var e in events)
                 {
                     count++;
+                    last = e.Seq;
                     yield return e;
                 }
                 if (events.Count < page)
@@ -129,28 +183,62 @@ public sealed class AuditLog(SessionDatabase database)
         }
     }
 
+    /// <summary>
+    /// Whether the log still holds an expected head, one recorded earlier (by the server or an operator): with a number,
+    /// the event of that number must exist and (with a hash too) have that hash; with only a hash, some event must have it.
+    /// Later events are fine — the log grows — but the chain then proves they extend the expected one.
+    /// </summary>
+    /// <returns>Why the log does not match, or null when it does.</returns>
+    public string? CheckHead(long? expectedSeq, string? expectedHash)
+    {
+        var head = Head();
+        if (expectedSeq is { } seq)
+        {
+            if (seq > head.Seq)
+            {
+                var what = expectedHash is null ? $"event {seq}" : $"event {seq} with hash {expectedHash}";
+                return $"expected {what}, but the log ends at event {head.Seq}: events {Range(head.Seq + 1, seq)} are missing (the newest events were deleted)";
+            }
+            if (seq == 0)
+            {
+                return expectedHash is null or HashChain.Genesis ? null : $"expected hash {expectedHash} at event 0, which is the empty log's {HashChain.Genesis}";
+            }
+            var stored = ReadRange(seq, 1);
+            if (stored.Count == 0 || stored[0].Seq != seq)
+            {
+                return $"expected event {seq}, but the log has no event {seq} (it ends at event {head.Seq}; events were deleted)";
+            }
+            if (expectedHash is not null && !string.Equals(stored[0].Hash, expectedHash, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"event {seq} has hash {stored[0].Hash}, not the expected {expectedHash}: the log was rewritten up to event {seq}";
+            }
+            return null;
+        }
+        if (expectedHash is not null && !string.Equals(expectedHash, HashChain.Genesis, StringComparison.Ordinal) && FindByHash(expectedHash) is null)
+        {
+            return $"no event has the expected hash {expectedHash} (the log ends at event {head.Seq} with hash {head.Hash}): the event was deleted or the log rewritten";
+        }
+        return null;
+    }
+
+    private long? FindByHash(string hash) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq FROM events WHERE hash = $hash COLLATE NOCASE LIMIT 1";
+        command.Parameters.AddWithValue("$hash", hash);
+        return command.ExecuteScalar() is long seq ? seq : (long?)null;
+    });
+
+    private static string Range(long from, long to) => from == to ? from.ToString(CultureInfo.InvariantCulture) : $"{from}..{to}";
+
     private static List<AuditEvent> ReadAll(SqliteCommand command)
     {
         var list = new List<AuditEvent>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            var entry = new AuditEntry(
-                DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
-                NullableString(reader, 2),
-                reader.GetString(3),
-                NullableString(reader, 4),
-                NullableString(reader, 5),
-                NullableString(reader, 6),
-                reader.GetString(7),
-                NullableString(reader, 8),
-                NullableString(reader, 9),
-                reader.GetInt64(10),
-                NullableString(reader, 11));
-            list.Add(new AuditEvent(reader.GetInt64(0), entry, reader.GetString(12), reader.GetString(13)));
+            list.Add(StoredRow.Read(reader));
         }
         return list;
     }
-
-    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

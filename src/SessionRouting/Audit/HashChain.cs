@@ -41,6 +41,9 @@ internal static class HashChain
     /// <summary>The one text form of an event's time, used both to store it and to hash it.</summary>
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Whether <paramref name="text"/> is a hash as the chain writes them: 64 lowercase hex digits.</summary>
+    public static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
+
     /// <summary>
     /// Walks events in sequence order and returns the first broken link, or null when the whole chain holds.
     /// </summary>
@@ -54,6 +57,10 @@ internal static class HashChain
             {
                 return new ChainBreak(e.Seq, $"event {e.Seq} follows event {expectedSeq - 1}: events {expectedSeq}..{e.Seq - 1} are missing");
             }
+            if (e.Corruption is { } corruption)
+            {
+                return new ChainBreak(e.Seq, $"event {e.Seq} is corrupt: {corruption}");
+            }
             if (e.PrevHash != expectedPrev)
             {
                 return new ChainBreak(e.Seq, $"event {e.Seq}: its prev_hash does not match the hash of event {e.Seq - 1} (an event before it was altered or replaced)");
@@ -63,12 +70,36 @@ internal static class HashChain
             {
                 return new ChainBreak(e.Seq, $"event {e.Seq}: its content does not match its hash (the row was altered)");
             }
+            // The store writes JSON or NULL there; anything else was written around it (with the hash recomputed).
+            if (FirstInvalidJson(e.Entry) is { } field)
+            {
+                return new ChainBreak(e.Seq, $"event {e.Seq} is corrupt: {field} is not valid JSON");
+            }
             expectedPrev = e.Hash;
             expectedSeq++;
         }
         return null;
     }
 
+    private static string? FirstInvalidJson(AuditEntry entry)
+    {
+        foreach (var (name, json) in new[] { ("arguments", entry.Arguments), ("summary", entry.Summary), ("output", entry.Output) })
+        {
+            if (json is null)
+            {
+                continue;
+            }
+            try
+            {
+                using var document = JsonDocument.Parse(json);
+            }
+            catch (JsonException)
+            {
+                return name;
+            }
+        }
+        return null;
+    }
 }
 
 /// <summary>The first place the hash chain does not hold.</summary>

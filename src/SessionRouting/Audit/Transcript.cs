@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using SessionMcp.SessionRouting.Text;
 
@@ -106,16 +107,37 @@ public static class Transcript
         _ => node.DeepClone(),
     };
 
-    public static JsonNode? Parse(string? json) => json is null ? null : JsonNode.Parse(json);
+    /// <summary>A stored JSON field as a node; a field that is not JSON (a corrupt row) comes back as its raw text.</summary>
+    public static JsonNode? Parse(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+        try
+        {
+            return JsonNode.Parse(json);
+        }
+        catch (JsonException)
+        {
+            return JsonValue.Create(json);
+        }
+    }
 
     private static string Headline(string? tool, JsonNode? arguments, JsonNode? summary)
     {
-        string Arg(string name) => arguments?[name]?.ToString() ?? "";
-        string Sum(string name) => summary?[name]?.ToString() ?? "?";
+        // A corrupt row may hold any JSON (or raw text) in these fields: read them only as objects.
+        string Arg(string name) => (arguments as JsonObject)?[name]?.ToString() ?? "";
+        string Sum(string name) => (summary as JsonObject)?[name]?.ToString() ?? "?";
+        bool Flag(string name) => (summary as JsonObject)?[name] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+        if (arguments is not (null or JsonObject))
+        {
+            return $"{tool} {arguments.ToJsonString()}";
+        }
         return tool switch
         {
-            "session_exec" => $"exec $ {Arg("command")}" + (summary is null ? "" : $" => exit {Sum("exit_code")}{(summary["timed_out"]?.GetValue<bool>() == true ? " (timed out)" : "")}"),
-            "session_edit_file" => $"edit {Arg("path")}" + (summary is null ? "" : $" (+{Sum("lines_added")} -{Sum("lines_removed")}, {Sum("replacements")} replacements{(summary["dry_run"]?.GetValue<bool>() == true ? ", dry run" : "")})"),
+            "session_exec" => $"exec $ {Arg("command")}" + (summary is null ? "" : $" => exit {Sum("exit_code")}{(Flag("timed_out") ? " (timed out)" : "")}"),
+            "session_edit_file" => $"edit {Arg("path")}" + (summary is null ? "" : $" (+{Sum("lines_added")} -{Sum("lines_removed")}, {Sum("replacements")} replacements{(Flag("dry_run") ? ", dry run" : "")})"),
             "session_write_file" => $"write {Arg("path")}" + (summary is null ? "" : $" ({Sum("bytes")} bytes)"),
             "session_read_file" => $"read {Arg("path")}" + (summary is null ? "" : $" ({Sum("lines")} lines)"),
             _ => $"{tool} {arguments?.ToJsonString() ?? ""}",

@@ -50,7 +50,8 @@ internal sealed record NewSessionSpec(
     long MaxSourceBytes = 1L << 30);
 
 /// <summary>Per-session resource limits; null members take the configured defaults.</summary>
-internal sealed record ResourceLimits(long? MemoryBytes, double? Cpus, long? Pids);
+/// <param name="MemoryMb">In MiB, as asked: the backend checks its range before converting, so no size overflows.</param>
+internal sealed record ResourceLimits(long? MemoryMb, double? Cpus, long? Pids);
 
 /// <summary>What a backend created: the state the registry persists for it.</summary>
 internal sealed record ProvisionedSession(

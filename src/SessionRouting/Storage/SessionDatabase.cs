@@ -9,7 +9,8 @@ namespace SessionMcp.SessionRouting.Storage;
 /// </summary>
 public sealed class SessionDatabase : IDisposable
 {
-    private const int SchemaVersion = 1;
+    /// <summary>1: events, sessions. 2: event_sequence, so a sequence number is never issued twice.</summary>
+    private const int SchemaVersion = 2;
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
 
@@ -110,7 +111,45 @@ public sealed class SessionDatabase : IDisposable
                 backend_state    TEXT
             );
             """);
-        Execute($"PRAGMA user_version={SchemaVersion};");
+        MigrateToVersion2();
+    }
+
+    /// <summary>
+    /// Version 2 numbers events from a counter of its own, so deleting the newest events (with the triggers dropped)
+    /// cannot make the next event reuse their numbers: a client that holds seq 42 keeps pointing at one event forever.
+    /// A counter table rather than AUTOINCREMENT: the sequence number is part of the hash, so it must be known before
+    /// the insert anyway, and AUTOINCREMENT would mean rebuilding the events table. Existing events are untouched (the
+    /// counter starts at their newest number), so every one of them still verifies.
+    /// </summary>
+    private void MigrateToVersion2()
+    {
+        // Under BEGIN IMMEDIATE, so two processes opening an old file at once migrate it once.
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= SchemaVersion)
+            {
+                return;
+            }
+        }
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = $"""
+            CREATE TABLE IF NOT EXISTS event_sequence (
+                id       INTEGER PRIMARY KEY CHECK (id = 1),
+                last_seq INTEGER NOT NULL
+            );
+            INSERT OR IGNORE INTO event_sequence (id, last_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM events;
+            CREATE TRIGGER IF NOT EXISTS event_sequence_never_goes_back BEFORE UPDATE ON event_sequence WHEN NEW.last_seq < OLD.last_seq
+                BEGIN SELECT RAISE(ABORT, 'event sequence numbers are never reused'); END;
+            CREATE TRIGGER IF NOT EXISTS event_sequence_is_kept BEFORE DELETE ON event_sequence
+                BEGIN SELECT RAISE(ABORT, 'event sequence numbers are never reused'); END;
+            PRAGMA user_version={SchemaVersion};
+            """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
     }
 
     private void Execute(string sql)

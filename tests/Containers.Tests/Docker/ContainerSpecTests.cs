@@ -44,10 +44,11 @@ public sealed class ContainerSpecTests
     }
 
     [Theory]
-    [InlineData(1L << 40, null, null, "memory_mb")]
+    [InlineData(1L << 20, null, null, "memory_mb")]
+    [InlineData(1L << 44, null, null, "memory_mb must be between 16 and 8192 on this server, got 17592186044416")]
     [InlineData(null, 64.0, null, "cpus")]
     [InlineData(null, null, 1_000_000L, "pids_limit")]
-    [InlineData(1024L, null, null, "memory_mb")]
+    [InlineData(8L, null, null, "memory_mb")]
     public void LimitsOutsideTheConfiguredRangeAreRefused(long? memory, double? cpus, long? pids, string named)
     {
         var error = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(memory, cpus, pids)), "img", "1000:1000", "/w"));
@@ -58,7 +59,7 @@ public sealed class ContainerSpecTests
     [Fact]
     public void LimitsWithinRangeAreApplied()
     {
-        var request = ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(256L << 20, 0.5, 64)), "img", "1000:1000", "/w");
+        var request = ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(256, 0.5, 64)), "img", "1000:1000", "/w");
 
         Assert.Equal(256L << 20, request.HostConfig!.Memory);
         Assert.Equal(500_000_000, request.HostConfig.NanoCpus);

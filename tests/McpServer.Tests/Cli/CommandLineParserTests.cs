@@ -50,6 +50,23 @@ public sealed class CommandLineParserTests
         Assert.Equal(42, explicitFormat.From);
     }
 
+    [Fact]
+    public void VerifyTakesAnExpectedHeadWithOrWithoutItsNumber()
+    {
+        // Given
+        var hash = new string('A', 64);
+
+        // When
+        var bare = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["audit", "verify"]));
+        var both = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["audit", "verify", "--expect-seq", "12", $"--expect-head={hash}"]));
+        var seqOnly = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["audit", "verify", "--expect-seq", "0"]));
+
+        // Then the hash is kept in the lowercase verify prints
+        Assert.Equal((null, null), (bare.ExpectSeq, bare.ExpectHead));
+        Assert.Equal((12L, new string('a', 64)), (both.ExpectSeq, both.ExpectHead));
+        Assert.Equal((0L, null), (seqOnly.ExpectSeq, seqOnly.ExpectHead));
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
@@ -142,6 +159,9 @@ public sealed class CommandLineParserTests
     [InlineData(new[] { "audit", "export", "--from", "x" }, "--from must be an event sequence number, 1 or more (got 'x')")]
     [InlineData(new[] { "audit", "export", "--format", "csv" }, "--format must be jsonl, the only export format (got 'csv')")]
     [InlineData(new[] { "audit", "tail", "--follow=yes" }, "--follow takes no value (got 'yes')")]
+    [InlineData(new[] { "audit", "verify", "--expect-seq", "x" }, "--expect-seq must be an event sequence number, 0 or more (got 'x')")]
+    [InlineData(new[] { "audit", "verify", "--expect-head", "abc" }, "--expect-head must be a head hash as audit verify prints it, 64 hex digits (got 'abc')")]
+    [InlineData(new[] { "audit", "export", "--expect-seq", "3" }, "--expect-seq is an option of audit verify, not of audit export")]
     public void ABadValueIsAnErrorNotADefault(string[] args, string message)
     {
         // Given / When
