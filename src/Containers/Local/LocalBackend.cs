@@ -124,7 +124,20 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     }
 
     /// <summary>Nothing to reap: a local session owns no resource beyond its directory, which destroy removes.</summary>
-    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken) => Task.FromResult(0);
+    /// <summary>
+    /// At start: kills what a previous server process left running for its commands (after a crash or <c>kill -9</c>
+    /// nothing else would: their output has no reader, and a call no longer waits for them).
+    /// </summary>
+    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
+    {
+        var local = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToList();
+        var killed = SessionProcesses.KillAll(SessionMarkerVariable, local);
+        if (killed > 0)
+        {
+            LogLeftoversKilled(logger, killed);
+        }
+        return Task.FromResult(killed);
+    }
 
     /// <summary>
     /// The command's state file, read without following links or blocking (the session's processes know its name and
@@ -163,6 +176,9 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes the previous server process left running for its commands")]
+    private static partial void LogLeftoversKilled(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Killed {Count} leftover processes of session {SessionId}")]
     private static partial void LogKilledLeftovers(ILogger logger, int count, string sessionId);

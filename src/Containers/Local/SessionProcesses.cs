@@ -2,13 +2,19 @@ using System.Text;
 
 namespace SessionMcp.Containers.Local;
 
-/// <summary>Finds a session's processes by the marker variable in their environment, for clean-up on destroy.</summary>
+/// <summary>Finds sessions' processes by the marker variable in their environment, for clean-up on destroy and at start.</summary>
 internal static class SessionProcesses
 {
-    public static int KillAll(string markerVariable, string sessionId)
+    public static int KillAll(string markerVariable, string sessionId) => KillAll(markerVariable, [sessionId]);
+
+    /// <summary>Kills every process (but this one) whose environment names one of <paramref name="sessionIds"/>; one pass over /proc.</summary>
+    public static int KillAll(string markerVariable, IReadOnlyCollection<string> sessionIds)
     {
-        var marker = Encoding.UTF8.GetBytes($"{markerVariable}={sessionId}\0");
-        var markerAfterAnother = Encoding.UTF8.GetBytes($"\0{markerVariable}={sessionId}\0");
+        if (sessionIds.Count == 0)
+        {
+            return 0;
+        }
+        var markers = sessionIds.Select(id => Encoding.UTF8.GetBytes($"{markerVariable}={id}\0")).ToList();
         var killed = 0;
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
@@ -19,8 +25,7 @@ internal static class SessionProcesses
             try
             {
                 var environ = File.ReadAllBytes(Path.Combine(directory, "environ"));
-                // The marker must be a whole entry: at the start, or right after another entry's NUL.
-                if (environ.AsSpan().StartsWith(marker) || environ.AsSpan().IndexOf(markerAfterAnother) >= 0)
+                if (markers.Any(marker => HasEntry(environ, marker)))
                 {
                     if (Native.LibC.kill(pid, 9) == 0)
                     {
@@ -36,5 +41,21 @@ internal static class SessionProcesses
             }
         }
         return killed;
+    }
+
+    /// <summary>Whether <paramref name="entry"/> (ending in NUL) is a whole entry of the environment block: at its start or right after another entry's NUL.</summary>
+    private static bool HasEntry(ReadOnlySpan<byte> environ, ReadOnlySpan<byte> entry)
+    {
+        var offset = 0;
+        while (environ[offset..].IndexOf(entry) is var found and >= 0)
+        {
+            var at = offset + found;
+            if (at == 0 || environ[at - 1] == 0)
+            {
+                return true;
+            }
+            offset = at + 1;
+        }
+        return false;
     }
 }

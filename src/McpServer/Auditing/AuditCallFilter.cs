@@ -40,6 +40,7 @@ internal static partial class AuditCallFilter
             var secretsBefore = SecretValues(services, call.SessionId, arguments);
             string outcome;
             string? error = null;
+            string? inFlight = null;
             try
             {
                 // Sessions of the previous run are re-attached in the background; no call may see them half done.
@@ -59,6 +60,8 @@ internal static partial class AuditCallFilter
                 }
                 else
                 {
+                    // Noted before it runs: if the server dies now, the next start records the call as interrupted.
+                    inFlight = audit.BeginCall(time.GetUtcNow(), call.SessionId, name, ClientOf(context.Server), RedactedArguments(secretsBefore));
                     var result = await next(context, cancellationToken).ConfigureAwait(false);
                     if (result.IsError != true && call.Result is null)
                     {
@@ -97,20 +100,23 @@ internal static partial class AuditCallFilter
                 // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
                 var secrets = secretsBefore.Concat(SecretValues(services, call.SessionId, arguments)).ToList();
                 string? Clean(string? text) => text is null ? null : SecretRedactor.RedactValues(text, secrets);
-                var argumentsJson = arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))?.ToJsonString();
                 return audit.Append(new AuditEntry(
                     time.GetUtcNow(),
                     call.SessionId,
                     AuditKinds.ToolCall,
                     name,
                     ClientOf(context.Server),
-                    Clean(argumentsJson),
+                    RedactedArguments(secrets),
                     outcome,
                     Clean(error is null ? null : SecretRedactor.RedactText(error)),
                     Clean(call.Summary?.ToJsonString()),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                    Clean(call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString())));
+                    Clean(call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString())),
+                    endsCall: inFlight);
             }
+
+            string? RedactedArguments(IReadOnlyList<string> secrets) =>
+                arguments is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))!.ToJsonString(), secrets);
         };
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>

@@ -20,10 +20,11 @@ internal sealed partial class SessionResumer(IServiceProvider services, SessionR
         {
             // Before anything appends: the first append overwrites the recorded head.
             AuditHeadCheck.Run(services);
+            InterruptedCalls.Record(services);
         }
         catch (Exception e)
         {
-            LogStartCheckFailed(logger, e, "checking the audit log's recorded head");
+            LogStartCheckFailed(logger, e, "checking the audit log's recorded head and recording interrupted calls");
         }
         try
         {

@@ -26,6 +26,9 @@ public static class AuditOutcomes
     public const string Rejected = "rejected";
     /// <summary>The client cancelled the call; whatever it started was stopped.</summary>
     public const string Cancelled = "cancelled";
+
+    /// <summary>The server stopped (crash, kill, power loss) while the call ran; recorded at the next start.</summary>
+    public const string Interrupted = "interrupted";
 }
 
 /// <summary>
@@ -61,3 +64,6 @@ public sealed record AuditHead(long Seq, string Hash)
     /// <summary>The head of an empty log.</summary>
     public static readonly AuditHead Empty = new(0, HashChain.Genesis);
 }
+
+/// <summary>A call that began and was never recorded (its server died while it ran).</summary>
+public sealed record InterruptedCall(string Id, DateTimeOffset Started, string? SessionId, string Tool, string? Client, string? Arguments);

@@ -13,7 +13,9 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
 {
     private const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash";
 
-    public AuditEvent Append(AuditEntry entry)
+    /// <param name="endsCall">The id <see cref="BeginCall"/> gave the call this event records: its in-flight row goes in
+    /// the same transaction, so a call is always either in flight or recorded, never both or neither.</param>
+    public AuditEvent Append(AuditEntry entry, string? endsCall = null)
     {
         var appended = database.WriteTransaction((connection, transaction) =>
         {
@@ -60,6 +62,14 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             insert.Parameters.AddWithValue("$prev", prevHash);
             insert.Parameters.AddWithValue("$hash", hash);
             insert.ExecuteNonQuery();
+            if (endsCall is not null)
+            {
+                using var end = connection.CreateCommand();
+                end.Transaction = transaction;
+                end.CommandText = "DELETE FROM calls_in_flight WHERE id = $id";
+                end.Parameters.AddWithValue("$id", endsCall);
+                end.ExecuteNonQuery();
+            }
             return new AuditEvent(seq, entry, prevHash, hash);
         });
         try
@@ -74,6 +84,47 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
         }
         return appended;
     }
+
+    /// <summary>
+    /// Notes that a call started (its arguments already redacted), so that a server dying before <see cref="Append"/>
+    /// leaves a trace the next start records (<see cref="InterruptedCalls"/>). Returns the id to pass as <c>endsCall</c>.
+    /// </summary>
+    public string BeginCall(DateTimeOffset time, string? sessionId, string tool, string? client, string? arguments) =>
+        database.WriteTransaction((connection, transaction) =>
+        {
+            var id = Guid.NewGuid().ToString("N");
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO calls_in_flight (id, ts, session_id, tool, client, arguments) VALUES ($id, $ts, $session, $tool, $client, $args)";
+            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(time));
+            insert.Parameters.AddWithValue("$session", (object?)sessionId ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$tool", tool);
+            insert.Parameters.AddWithValue("$client", (object?)client ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$args", (object?)arguments ?? DBNull.Value);
+            insert.ExecuteNonQuery();
+            return id;
+        });
+
+    /// <summary>Calls that began and were never recorded: at start, those of a server that died while they ran.</summary>
+    public IReadOnlyList<InterruptedCall> InterruptedCalls() => database.Read(connection =>
+    {
+        using var select = connection.CreateCommand();
+        select.CommandText = "SELECT id, ts, session_id, tool, client, arguments FROM calls_in_flight ORDER BY ts";
+        using var reader = select.ExecuteReader();
+        var calls = new List<InterruptedCall>();
+        while (reader.Read())
+        {
+            calls.Add(new InterruptedCall(
+                reader.GetString(0),
+                HashChain.ParseTime(reader.GetString(1)),
+                reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
+        }
+        return calls;
+    });
 
     /// <summary>The last failure to record the head outside the database, if any (for the server's log).</summary>
     public Exception? HeadWriteFailure { get; private set; }

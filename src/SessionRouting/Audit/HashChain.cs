@@ -41,6 +41,10 @@ internal static class HashChain
     /// <summary>The one text form of an event's time, used both to store it and to hash it.</summary>
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Reads a time written by <see cref="FormatTime"/> (UTC).</summary>
+    public static DateTimeOffset ParseTime(string text) =>
+        DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal);
+
     /// <summary>Whether <paramref name="text"/> is a hash as the chain writes them: 64 lowercase hex digits.</summary>
     public static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
 

@@ -115,6 +115,5 @@ public sealed class SessionRegistry(SessionDatabase database)
         BackendState: r.IsDBNull(11) ? null : r.GetString(11),
         StatusDetail: r.IsDBNull(4) ? null : r.GetString(4));
 
-    private static DateTimeOffset ParseTime(string text) =>
-        DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+    private static DateTimeOffset ParseTime(string text) => Audit.HashChain.ParseTime(text);
 }

@@ -110,6 +110,16 @@ public sealed class SessionDatabase : IDisposable
                 last_activity_at TEXT NOT NULL,
                 backend_state    TEXT
             );
+            -- Calls that started and are not recorded yet (not part of the chain): a row left here by a server that died
+            -- mid-call becomes an "interrupted" event at the next start, so no call goes unaudited.
+            CREATE TABLE IF NOT EXISTS calls_in_flight (
+                id          TEXT PRIMARY KEY,
+                ts          TEXT NOT NULL,
+                session_id  TEXT,
+                tool        TEXT NOT NULL,
+                client      TEXT,
+                arguments   TEXT
+            );
             """);
         MigrateToVersion2();
     }

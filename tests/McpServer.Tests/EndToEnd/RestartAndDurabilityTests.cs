@@ -37,6 +37,41 @@ public sealed class RestartAndDurabilityTests : IDisposable
         Assert.Contains(events["events"]!.AsArray(), e => e!.Text("kind") == "session_resumed");
     }
 
+    [Fact]
+    public async Task ACallInterruptedByKillNineIsRecordedAtRestartAndWhatItLeftRunningIsKilled()
+    {
+        // Given a local session running a command that would write a marker later
+        string id;
+        string marker;
+        await using (var first = await ServerProcess.StartAsync(_dataDir.Path))
+        {
+            id = await first.CreateSessionAsync(Backends.Local);
+            marker = Path.Combine((await first.CallAsync("session_list"))["sessions"]![0]!.Text("workdir"), "marker");
+            var running = first.ExecAsync(id, "sleep 4; echo late > marker");
+            Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(id, "sleep", "4").Count > 0, TimeSpan.FromSeconds(10)), "the sleep never started");
+
+            // When the server is SIGKILLed mid-call and a new one starts on the same data directory
+            await first.KillAsync();
+            await Assert.ThrowsAnyAsync<Exception>(() => running);
+        }
+        await using var second = await ServerProcess.StartAsync(_dataDir.Path);
+        await second.CallAsync("session_list");
+
+        // Then the orphaned command is gone and never writes its marker
+        Assert.Empty(LocalProcesses.Find(id, "sleep", "4"));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.False(File.Exists(marker), "the orphaned command ran on after the restart");
+
+        // Then the interrupted call is in the log, with its command, as interrupted
+        var events = await ServerCli.ExportAsync(_dataDir.Path);
+        var interrupted = Assert.Single(events, e => e["outcome"]?.GetValue<string>() == "interrupted");
+        Assert.Equal("session_exec", interrupted["tool"]!.GetValue<string>());
+        Assert.Equal(id, interrupted["session_id"]!.GetValue<string>());
+        Assert.Contains("sleep 4", interrupted["arguments"]!.ToJsonString(), StringComparison.Ordinal);
+        var verify = await ServerCli.VerifyAsync(_dataDir.Path);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
     [Theory]
     [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
     public async Task ASecondServerOnTheSameDataDirectoryCanUseASessionByItsId(string backend)
