@@ -88,21 +88,22 @@ internal static partial class AuditCallFilter
             AuditEvent Record(string outcome, string? error)
             {
                 // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
+                // JSON is masked as a tree, so a known value that is also a property name cannot break the event's shape.
                 var secrets = secretsBefore.Concat(SecretValues(services, call.SessionId, arguments)).ToList();
-                string? Clean(string? text) => text is null ? null : SecretRedactor.RedactValues(text, secrets);
-                var argumentsJson = arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))?.ToJsonString();
+                string? Text(string? text) => text is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactText(text), secrets);
+                string? Json(JsonNode? node) => node is null ? null : SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
                 return audit.Append(new AuditEntry(
                     time.GetUtcNow(),
                     call.SessionId,
                     AuditKinds.ToolCall,
-                    name,
+                    Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
                     ClientOf(context.Server),
-                    Clean(argumentsJson),
+                    Json(arguments is null ? null : JsonSerializer.SerializeToNode(arguments)),
                     outcome,
-                    Clean(error is null ? null : SecretRedactor.RedactText(error)),
-                    Clean(call.Summary?.ToJsonString()),
+                    Text(error),
+                    Json(call.Summary),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                    Clean(call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString())));
+                    Json(call.Output)));
             }
         };
 
