@@ -142,15 +142,45 @@ internal static partial class SecretRedactor
             return text;
         }
 
+        // A pattern whose literal part is absent is not run at all: a vectorised search is many times faster than
+        // any regex pass over megabytes of build output.
         var result = MaskPrivateKeyBlocks(text);
         result = KnownTokenFormats().Replace(result, Mask);
-        result = AuthorizationHeader().Replace(result, m => m.Groups["prefix"].Value + Mask);
-        result = BearerToken().Replace(result, m => m.Groups["prefix"].Value + Mask);
-        result = UrlPassword().Replace(result, m => MaskGroup(m, "value"));
-        result = UserOption().Replace(result, m => IsUidGid(m) ? m.Value : MaskGroup(m, "value"));
-        result = CommandPassword().Replace(result, m => MaskGroup(m, "value"));
-        result = MaskMatches(result, Assignment(), AssignedSecret);
-        result = MaskMatches(result, FlagWithValue(), FlagSecret);
+        if (result.Contains("authorization", StringComparison.OrdinalIgnoreCase))
+        {
+            result = AuthorizationHeader().Replace(result, m => m.Groups["prefix"].Value + Mask);
+        }
+
+        if (result.Contains("bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            result = BearerToken().Replace(result, m => m.Groups["prefix"].Value + Mask);
+        }
+
+        if (result.Contains("://", StringComparison.Ordinal))
+        {
+            result = UrlPassword().Replace(result, m => MaskGroup(m, "value"));
+        }
+
+        if (result.Contains("-u", StringComparison.OrdinalIgnoreCase))
+        {
+            result = UserOption().Replace(result, m => IsUidGid(m) ? m.Value : MaskGroup(m, "value"));
+        }
+
+        if (result.Contains("-p", StringComparison.Ordinal) || result.Contains("password", StringComparison.Ordinal))
+        {
+            result = CommandPassword().Replace(result, m => MaskGroup(m, "value"));
+        }
+
+        if (result.AsSpan().IndexOfAny(':', '=') >= 0)
+        {
+            result = MaskMatches(result, Assignment(), AssignedSecret);
+        }
+
+        if (result.Contains("--", StringComparison.Ordinal))
+        {
+            result = MaskMatches(result, FlagWithValue(), FlagSecret);
+        }
+
         return result;
     }
 
