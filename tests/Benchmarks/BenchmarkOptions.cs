@@ -1,8 +1,8 @@
 namespace SessionMcp.Benchmarks;
 
-internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int CliIterations, int WarmUp, bool Docker)
+internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int CliIterations, int WarmUp, bool Docker, bool Redaction = false)
 {
-    public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]";
+    public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker] | --redaction [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -16,6 +16,7 @@ internal sealed record BenchmarkOptions(string? WritePath, int Iterations, int C
                 "--cli-iterations" => options with { CliIterations = Count(args, ++i) },
                 "--warm-up" => options with { WarmUp = Count(args, ++i) },
                 "--no-docker" => options with { Docker = false },
+                "--redaction" => options with { Redaction = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }
