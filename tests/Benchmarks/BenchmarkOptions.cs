@@ -9,10 +9,12 @@ internal sealed record BenchmarkOptions(
     bool Latency = true,
     bool Startup = true,
     int StartupRuns = 20,
-    int DotnetRunRuns = 3)
+    int DotnetRunRuns = 3,
+    bool Redaction = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
-                                "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]";
+                                "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
+                                "       SessionMcp.Benchmarks --redaction [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -30,6 +32,7 @@ internal sealed record BenchmarkOptions(
                 "--dotnet-run-runs" => options with { DotnetRunRuns = Count(args, ++i) },
                 "--no-startup" => options with { Startup = false },
                 "--startup-only" => options with { Latency = false },
+                "--redaction" => options with { Redaction = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

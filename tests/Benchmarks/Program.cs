@@ -3,6 +3,8 @@ using SessionMcp.Benchmarks;
 
 // Exec latency of session-mcp against its floors, and start-up (spawn → initialized) against the reference server, in one run:
 //   dotnet run -c Release --project tests/Benchmarks -- [--write docs/benchmarks.md] [--iterations 300] [--no-docker] [--startup-runs 20] [--no-startup | --startup-only]
+// Redaction of 8 MiB adversarial and realistic outputs, in process, into its own section of the file:
+//   dotnet run -c Release --project tests/Benchmarks -- --redaction [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -24,6 +26,19 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     interrupt.Cancel();
 };
+
+if (options.Redaction)
+{
+    // Redaction is timed in process and written to its own section, so the latency figures above stay as they were.
+    var section = await RedactionBenchmark.RunAsync(interrupt.Token);
+    Console.WriteLine(section);
+    if (options.WritePath is { } sectionPath)
+    {
+        RedactionBenchmark.WriteSection(sectionPath, section);
+        Console.Error.WriteLine($"benchmarks: wrote the redaction section of {sectionPath}");
+    }
+    return RedactionBenchmark.Passed(section) ? 0 : 1;
+}
 
 var report = await BenchmarkRun.RunAsync(options, interrupt.Token);
 var markdown = ReportWriter.Render(report);

@@ -98,25 +98,27 @@ internal static partial class AuditCallFilter
             AuditEvent Record(string outcome, string? error)
             {
                 // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
+                // JSON is masked as a tree, so a known value that is also a property name cannot break the event's shape.
                 var secrets = secretsBefore.Concat(SecretValues(services, call.SessionId, arguments)).ToList();
-                string? Clean(string? text) => text is null ? null : SecretRedactor.RedactValues(text, secrets);
+                string? Text(string? text) => text is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactText(text), secrets);
+                string? Json(JsonNode? node) => node is null ? null : SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
                 return audit.Append(new AuditEntry(
                     time.GetUtcNow(),
                     call.SessionId,
                     AuditKinds.ToolCall,
-                    name,
+                    Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
                     ClientOf(context.Server),
                     RedactedArguments(secrets),
                     outcome,
-                    Clean(error is null ? null : SecretRedactor.RedactText(error)),
-                    Clean(call.Summary?.ToJsonString()),
+                    Text(error),
+                    Json(call.Summary),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                    Clean(call.Output is null ? null : SecretRedactor.RedactJson(call.Output)?.ToJsonString())),
+                    Json(call.Output)),
                     endsCall: inFlight);
             }
 
             string? RedactedArguments(IReadOnlyList<string> secrets) =>
-                arguments is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments))!.ToJsonString(), secrets);
+                arguments is null ? null : SecretRedactor.RedactJson(JsonSerializer.SerializeToNode(arguments), secrets)?.ToJsonString();
         };
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>

@@ -28,6 +28,14 @@ public sealed class SecretRedactorTests
     [InlineData("BASIC_AUTH")]
     [InlineData("Cookie")]
     [InlineData("SESSION_TOKEN")]
+    [InlineData("DB_PASS")]
+    [InlineData("smtpPass")]
+    [InlineData("MYSQLPASS")]
+    [InlineData("AWS_CREDS")]
+    [InlineData("GIT_CRED")]
+    [InlineData("GH_PAT")]
+    [InlineData("sig")]
+    [InlineData("X-Amz-Signature")]
     public void SecretLookingNamesAreRecognised(string name)
     {
         // Given / When / Then
@@ -46,6 +54,9 @@ public sealed class SecretRedactorTests
     [InlineData("GIT_AUTHOR_EMAIL")]
     [InlineData("session_id")]
     [InlineData("command")]
+    [InlineData("BYPASS_CACHE")]
+    [InlineData("COMPASS_HEADING")]
+    [InlineData("pass")]
     [InlineData("")]
     public void OrdinaryNamesAreNotSecret(string name)
     {
@@ -85,6 +96,8 @@ public sealed class SecretRedactorTests
     [InlineData("{\"user\": \"bob\", \"password\": \"a\\\"b\"}", "{\"user\": \"bob\", \"password\": \"[REDACTED]\"}")]
     [InlineData("client_secret: abc123", "client_secret: [REDACTED]")]
     [InlineData("Server=db;User Id=sa;Password=Pa55;", "Server=db;User Id=sa;Password=[REDACTED];")]
+    [InlineData("env: DB_PASSWORD=x", "env: DB_PASSWORD=[REDACTED]")]
+    [InlineData("export SMTP_PASS=hunter2 AWS_CREDS=a:b", "export SMTP_PASS=[REDACTED] AWS_CREDS=[REDACTED]")]
     public void KnownCredentialFormatsAreMasked(string input, string expected)
     {
         // Given / When
@@ -92,6 +105,89 @@ public sealed class SecretRedactorTests
 
         // Then
         Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
+    [InlineData("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", Mask)]
+    [InlineData("//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789", "//registry.npmjs.org/:_authToken=[REDACTED]")]
+    [InlineData("npm_abcdefghijklmnopqrstuvwxyz0123456789", Mask)]
+    [InlineData("glrt-abcdefghij0123456789ab", Mask)]
+    [InlineData("ya29.a0AfH6SMBabcdefghijklmnopqrstuvwxyz", Mask)]
+    [InlineData("whsec_abcdefghijklmnopqrstuvwxyz", Mask)]
+    [InlineData("SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789abcdefg", Mask)]
+    [InlineData("POST https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX ok", "POST https://[REDACTED] ok")]
+    [InlineData("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc+def/ghi==;EndpointSuffix=core.windows.net",
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=[REDACTED];EndpointSuffix=core.windows.net")]
+    [InlineData("https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=AbC%2Bdef%3D", "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=[REDACTED]")]
+    public void MoreTokenFormatsAreMasked(string input, string expected)
+    {
+        // Given / When
+        var redacted = SecretRedactor.RedactText(input);
+
+        // Then
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
+    [InlineData("curl -u deploy:hunter2 https://x", "curl -u deploy:[REDACTED] https://x")]
+    [InlineData("curl --user 'deploy:hunter2' https://x", "curl --user 'deploy:[REDACTED]' https://x")]
+    [InlineData("curl -udeploy:hunter2 https://x", "curl -udeploy:[REDACTED] https://x")]
+    [InlineData("curl --proxy-user=me:pw -x proxy https://x", "curl --proxy-user=me:[REDACTED] -x proxy https://x")]
+    [InlineData("mysql -h db -u root -pS3cret app", "mysql -h db -u root -p[REDACTED] app")]
+    [InlineData("mysqldump -uroot -p'a b' app > dump.sql", "mysqldump -uroot -p'[REDACTED]' app > dump.sql")]
+    [InlineData("mysql --password=S3cret app", "mysql --password=[REDACTED] app")]
+    [InlineData("sshpass -p hunter2 ssh deploy@host", "sshpass -p [REDACTED] ssh deploy@host")]
+    [InlineData("docker login -u ci -p hunter2 registry.example.com", "docker login -u ci -p [REDACTED] registry.example.com")]
+    [InlineData("docker login --password hunter2 registry", "docker login --password [REDACTED] registry")]
+    [InlineData("machine api.example.com login bob password hunter2", "machine api.example.com login bob password [REDACTED]")]
+    public void CredentialsOnCommonCommandLinesAreMasked(string input, string expected)
+    {
+        // Given / When
+        var redacted = SecretRedactor.RedactText(input);
+
+        // Then
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
+    [InlineData("docker run -u 1000:1000 image")]
+    [InlineData("docker run -u app:app image")]
+    [InlineData("mkdir -p build/out && ssh -p 22 host")]
+    [InlineData("mysql -u root -p app")]
+    [InlineData("docker login -u ci --password-stdin registry")]
+    [InlineData("git push -u origin main")]
+    public void CommandLinesWithoutCredentialsAreLeftAlone(string text)
+    {
+        // Given / When / Then
+        Assert.Equal(text, SecretRedactor.RedactText(text));
+    }
+
+    [Theory]
+    [InlineData("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGN0\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----",
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n[REDACTED]\n-----END PGP PRIVATE KEY BLOCK-----")]
+    [InlineData("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED]\n-----END OPENSSH PRIVATE KEY-----\n")]
+    [InlineData("a -----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHz\n-----END ENCRYPTED PRIVATE KEY----- b",
+        "a -----BEGIN ENCRYPTED PRIVATE KEY-----\n[REDACTED]\n-----END ENCRYPTED PRIVATE KEY----- b")]
+    [InlineData("{\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n\"}",
+        "{\"private_key\": \"-----BEGIN PRIVATE KEY-----\n[REDACTED]\n-----END PRIVATE KEY-----\\n\"}")]
+    public void PrivateKeyBlocksOfEveryArmourAreMasked(string input, string expected)
+    {
+        // Given / When
+        var redacted = SecretRedactor.RedactText(input);
+
+        // Then
+        Assert.Equal(expected, redacted);
+    }
+
+    [Fact]
+    public void CertificatesAndPublicKeysAreNotMasked()
+    {
+        // Given
+        var text = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQIN\n-----END PGP PUBLIC KEY BLOCK-----";
+
+        // When / Then
+        Assert.Equal(text, SecretRedactor.RedactText(text));
     }
 
     [Fact]
@@ -216,5 +312,140 @@ public sealed class SecretRedactorTests
     {
         // Given / When / Then
         Assert.Null(SecretRedactor.RedactJson(null));
+    }
+
+    [Fact]
+    public void ASecretInASessionNameIsMaskedWithTheArguments()
+    {
+        // Given session_create's arguments, named after the token that was pasted into the chat
+        var arguments = JsonNode.Parse("""{ "backend": "local", "name": "deploy with ghp_abcdefghijklmnopqrstuvwxyz0123456789" }""");
+
+        // When
+        var redacted = SecretRedactor.RedactJson(arguments)!;
+
+        // Then
+        Assert.Equal("local", (string?)redacted["backend"]);
+        Assert.Equal("deploy with [REDACTED]", (string?)redacted["name"]);
+    }
+
+    [Theory]
+    [InlineData("ghp_abcdefghijklmnopqrstuvwxyz0123456789", Mask)]
+    [InlineData("session_exec", "session_exec")]
+    [InlineData("API_TOKEN=abc", "API_TOKEN=[REDACTED]")]
+    public void ABogusToolNameIsRedactedAsText(string toolName, string expected)
+    {
+        // Given / When / Then
+        Assert.Equal(expected, SecretRedactor.RedactText(toolName));
+    }
+
+    [Theory]
+    [InlineData("curl")]
+    [InlineData("exit_code")]
+    [InlineData("Release")]
+    [InlineData("main-branch")]
+    [InlineData("STAGING.EU")]
+    [InlineData("yes")]
+    public void ShortOrPlainValuesCannotBeSecrets(string value)
+    {
+        // Given / When / Then
+        Assert.False(SecretRedactor.CouldBeSecret(value));
+    }
+
+    [Theory]
+    [InlineData("supersecret123")]
+    [InlineData("hunter2!x")]
+    [InlineData("aB3dE6gH")]
+    [InlineData("Tr0ub4dor&3")]
+    [InlineData("correcthorsebatterystaple")]
+    public void ValuesWithDigitsSymbolsMixedCaseOrPassphraseLengthCouldBeSecrets(string value)
+    {
+        // Given / When / Then
+        Assert.True(SecretRedactor.CouldBeSecret(value));
+    }
+
+    [Fact]
+    public void CommonShortValuesOfSecretNamesDoNotBlindTheLog()
+    {
+        // Given a session with DEPLOY_TOKEN=curl and X_PASSWORD=exit_code
+        string[] known = ["curl", "exit_code"];
+        var output = JsonNode.Parse("""{ "exit_code": 0, "stdout": "curl -fsS https://example.com; echo exit_code=$?" }""");
+
+        // When
+        var redacted = SecretRedactor.RedactJson(output, known)!;
+
+        // Then
+        Assert.Equal(output!.ToJsonString(), redacted.ToJsonString());
+        Assert.Equal("curl -fsS https://example.com", SecretRedactor.RedactValues("curl -fsS https://example.com", known));
+    }
+
+    [Fact]
+    public void KnownSecretValuesAreMaskedInStringValuesButNeverInPropertyNames()
+    {
+        // Given a secret value that is also a property name of the output
+        string[] known = ["status_2024"];
+        var output = JsonNode.Parse("""{ "status_2024": "ok", "stdout": "token is status_2024", "lines": ["x status_2024 y"] }""");
+
+        // When
+        var redacted = SecretRedactor.RedactJson(output, known)!;
+
+        // Then
+        Assert.Equal("ok", (string?)redacted["status_2024"]);
+        Assert.Equal("token is [REDACTED]", (string?)redacted["stdout"]);
+        Assert.Equal("x [REDACTED] y", (string?)redacted["lines"]![0]);
+    }
+
+    [Fact]
+    public void KnownSecretValuesAreMaskedRawAndJsonEscapedInPlainText()
+    {
+        // Given
+        string[] known = ["pa\"ss/w0rd"];
+        var text = "raw pa\"ss/w0rd, escaped {\"p\":\"pa\\\"ss/w0rd\"}";
+
+        // When
+        var redacted = SecretRedactor.RedactValues(text, known);
+
+        // Then
+        Assert.Equal("raw [REDACTED], escaped {\"p\":\"[REDACTED]\"}", redacted);
+    }
+
+    public static TheoryData<string, string> AdversarialShapes => new()
+    {
+        { "one word", "a" },
+        { "identifier run", "a_b-c9" },
+        { "assignment chain", "a=" },
+        { "dotted run", "a." },
+        { "base64 without terminator", "QUJDRGVmZ2hpams+/" },
+        { "BEGIN without END", "-----BEGIN RSA PRIVATE KEY-----\n" },
+        { "BEGIN of a certificate", "-----BEGIN CERTIFICATE-----\n" },
+        { "url user without @", "https://user:" },
+        { "Bearer without token", "Bearer " },
+        { "JWT-like", "eyJabcdef-" },
+        { "token prefix", "glpat-" },
+        { "flags", "--a " },
+        { "JSON keys", "\"k\":\"" },
+        { "secret assignments", "token: x " },
+        { "mysql without -p", "mysql " },
+        { "user option", " -u a:" },
+        { "netrc", "login a password " },
+    };
+
+    [Theory]
+    [MemberData(nameof(AdversarialShapes))]
+    public async Task RedactionOfAdversarialTextIsLinear(string shape, string unit)
+    {
+        // Given 4 MiB of one shape on one line: a quadratic pattern takes minutes to hours on this, a linear one well under a second
+        var text = new System.Text.StringBuilder();
+        while (text.Length < 4 * 1024 * 1024)
+        {
+            text.Append(unit);
+        }
+        var input = text.ToString();
+
+        // When
+        var redaction = Task.Run(() => SecretRedactor.RedactText(input));
+
+        // Then: a generous bound (TimeoutException fails the test), since the machine is shared; the benchmark has the figures
+        var redacted = await redaction.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(redacted.Length > 0, shape);
     }
 }
