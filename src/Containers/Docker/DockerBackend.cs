@@ -317,13 +317,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     private static string? ImageVariable(ImageInspect image, string name) =>
         image.Config?.Env?.FirstOrDefault(e => e.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
 
-    private static void TryDeleteDirectory(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    private static void TryDeleteDirectory(string directory) => WorkspaceRemoval.RemoveTree(directory);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Helper of session {SessionId} died")]
     private static partial void LogHelperDied(ILogger logger, Exception exception, string sessionId);

@@ -137,13 +137,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         }
     }
 
-    private static void TryDelete(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Killed {Count} leftover processes of session {SessionId}")]
     private static partial void LogKilledLeftovers(ILogger logger, int count, string sessionId);
