@@ -41,7 +41,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             if (spec.SourceDir is not null)
             {
-                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid);
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
             }
             else
             {

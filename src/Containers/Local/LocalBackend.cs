@@ -29,7 +29,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         Directory.CreateDirectory(Path.Combine(sessionDir, "state"));
         if (spec.SourceDir is not null)
         {
-            WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes);
+            WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, skip: spec.SourceSkip);
         }
         else
         {

@@ -69,10 +69,11 @@ internal sealed partial class SessionRouter(
             }
         }
 
-        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots);
+        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
-            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes),
+            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
+                sourceDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir)),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(
