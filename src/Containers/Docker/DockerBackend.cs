@@ -36,6 +36,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
         }
+        WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
         string? containerId = null;
         try
         {

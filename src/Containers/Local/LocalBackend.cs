@@ -24,6 +24,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         {
             throw new SessionException("image, network and limits apply to the docker backend only; drop them or use backend: \"docker\"");
         }
+        WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
         Directory.CreateDirectory(Path.Combine(sessionDir, "state"));
@@ -122,8 +123,26 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         return Task.CompletedTask;
     }
 
-    /// <summary>Nothing to reap: a local session owns no resource beyond its directory, which destroy removes.</summary>
-    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken) => Task.FromResult(0);
+    /// <summary>
+    /// Nothing to reap: a local session owns no resource beyond its directory, which destroy removes. At start-up this
+    /// also closes a sessions directory an older version (or an operator) left open to other users.
+    /// </summary>
+    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(options.SessionsDir))
+        {
+            try
+            {
+                WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
+            }
+            catch (SessionException e)
+            {
+                // Existing sessions stay usable; creating a new one fails with the same reason until it is fixed.
+                LogSessionsDirOpen(logger, e.Message);
+            }
+        }
+        return Task.FromResult(0);
+    }
 
     private static string? TryReadAll(string path)
     {
@@ -138,6 +157,9 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     }
 
     private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}")]
+    private static partial void LogSessionsDirOpen(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Killed {Count} leftover processes of session {SessionId}")]
     private static partial void LogKilledLeftovers(ILogger logger, int count, string sessionId);

@@ -6,6 +6,40 @@ namespace SessionMcp.SessionRouting.Workspace;
 /// <summary>Fills a new workspace from a host directory (<c>session_create {source_dir}</c>).</summary>
 public static class WorkspaceSeeding
 {
+    /// <summary>
+    /// Makes the directory that holds every session's directory private to the server's user (mode 0700, created so
+    /// if missing), before any workspace is made in it. A session's commands can plant setuid/setgid files in their
+    /// workspace (a container's user may chmod its own files; on the host they belong to its uid, 1000 by default, on
+    /// many hosts a real account). Rather than chase the bits after every command (a walk per exec, and racy: a
+    /// background job can plant one a moment later) or re-mount workspaces nosuid, the host never lets anyone else reach
+    /// them: a file no other user can get to cannot be executed as a privilege. The engine does not need the way
+    /// through, since bind mounts are set up by its root, and the server's own user gains nothing from its own uid.
+    /// </summary>
+    public static void SecureSessionsRoot(string sessionsDir)
+    {
+        Directory.CreateDirectory(sessionsDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var fd = Libc.Open(sessionsDir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new SessionException($"the server cannot open its sessions directory {sessionsDir} (errno {Libc.LastError}); check the data directory");
+        }
+        try
+        {
+            // As root, also take it over: an owner other than the server could open it up again.
+            var owned = Libc.GetEuid() != 0 || Libc.FChown(fd, 0, Libc.GetEgid()) == 0;
+            if (!owned || Libc.FChmod(fd, PrivateDirectoryMode) != 0)
+            {
+                throw new SessionException($"the server cannot make its sessions directory {sessionsDir} private (errno {Libc.LastError}): it must belong to the server's user, so that no other host user can reach the workspaces in it");
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    private const int PrivateDirectoryMode = 0b111_000_000; // 0700
+
     /// <summary>Creates an empty workspace owned by the session's user.</summary>
     public static void CreateEmpty(string destination, int? ownerUid = null, int? ownerGid = null)
     {

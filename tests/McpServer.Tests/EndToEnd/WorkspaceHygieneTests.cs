@@ -41,4 +41,50 @@ public sealed class WorkspaceHygieneTests : IClassFixture<ServerFixture>
         Assert.False(Directory.Exists(sessionDir));
         Assert.True(File.Exists("/etc/passwd"));
     }
+
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task SetuidFilesASessionPlantsAreNoPrivilegeOnTheHost(string backend)
+    {
+        // Given a session that plants a setuid+setgid executable in its workspace (a container's user may chmod its own
+        // files; on the host they belong to that uid)
+        var sessionId = await Server.CreateSessionAsync(backend);
+        await Server.RunAsync(sessionId, "cp /bin/busybox planted 2>/dev/null || cp /bin/sh planted; chmod 6755 planted");
+        var sessionsDir = Path.Combine(_fixture.DataDir, "sessions");
+        var planted = Path.Combine(sessionsDir, sessionId, "workspace", "planted");
+        Assert.True(File.GetUnixFileMode(planted).HasFlag(UnixFileMode.SetUser));
+
+        // When another host user tries to run it, or even to look into the workspace
+        var run = await AsNobodyAsync($"'{planted}' true");
+        var look = await AsNobodyAsync($"ls '{Path.Combine(sessionsDir, sessionId, "workspace")}'");
+
+        // Then neither gets there: the sessions directory is private to the server's user
+        Assert.Contains("Permission denied", run.Stderr);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("Permission denied", look.Stderr);
+        Assert.NotEqual(0, look.ExitCode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(sessionsDir));
+
+        // And a file the server rewrites never keeps the bits
+        await Server.CallAsync("session_write_file", new { session_id = sessionId, path = "planted", content = "#!/bin/sh\n" });
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(planted));
+    }
+
+    /// <summary>
+    /// Runs a shell command as nobody (65534, no groups), as any other host user would. Through a shell: setpriv itself
+    /// looks the program up before it drops root's rights.
+    /// </summary>
+    private static async Task<(int ExitCode, string Stderr)> AsNobodyAsync(string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("setpriv") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--", "/bin/sh", "-c", command })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stderr);
+    }
 }

@@ -95,5 +95,22 @@ public sealed class WorkspaceSeedingTests : IDisposable
         Assert.Equal(["app.txt"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void TheSessionsDirectoryIsMadePrivateEvenWhenItExistedOpen()
+    {
+        // Given a sessions directory an older version left at 0755
+        var sessions = _scratch.InRoot("sessions");
+        Directory.CreateDirectory(sessions);
+        File.SetUnixFileMode(sessions, (UnixFileMode)0b111_101_101);
+
+        // When
+        WorkspaceSeeding.SecureSessionsRoot(sessions);
+        WorkspaceSeeding.SecureSessionsRoot(_scratch.InRoot("new-sessions"));
+
+        // Then only the server's user can reach the workspaces in them
+        Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(sessions));
+        Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(_scratch.InRoot("new-sessions")));
+    }
+
     public void Dispose() => _scratch.Dispose();
 }
