@@ -38,12 +38,13 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
         }
+        WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
         string? containerId = null;
         try
         {
             if (spec.SourceDir is not null)
             {
-                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid);
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
             }
             else
             {
@@ -112,16 +113,51 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
         var state = ShellWrapper.ParseState(result.StateText);
         state?.Env.Remove(HelperScript.CommandMarkerVariable);
+        var notes = new List<string>();
+        if (restarted)
+        {
+            notes.Add("the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)");
+        }
+        if (result.OomKills > 0)
+        {
+            notes.Add(await OomNoteAsync(session, result, cancellationToken).ConfigureAwait(false));
+        }
+        if (result.StateTooLarge)
+        {
+            notes.Add(SessionStateLimits.StateFileTooLarge);
+        }
         return new ExecOutcome(
             result.ExitCode,
             result.TimedOut,
             System.Diagnostics.Stopwatch.GetElapsedTime(started),
             state?.Cwd,
             state?.Env,
-            SessionStateLimits.Join(
-                restarted ? "the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)" : null,
-                result.StateTooLarge ? SessionStateLimits.StateFileTooLarge : null));
+            notes.Count == 0 ? null : string.Join("; ", notes));
     }
+
+    /// <summary>
+    /// Says that the kernel killed for memory, with the session's limit: a bare exit 137 looks like any SIGKILL. The
+    /// counter is the container's, so with commands running side by side the victim may be another one's process.
+    /// </summary>
+    private async Task<string> OomNoteAsync(SessionRecord session, HelperCommandResult result, CancellationToken cancellationToken)
+    {
+        long? limit = null;
+        try
+        {
+            limit = (await Engine.InspectContainerAsync(ContainerId(session), cancellationToken).ConfigureAwait(false)).HostConfig.Memory;
+        }
+        catch (DockerEngineException e)
+        {
+            LogInspectFailed(logger, e, session.Id);
+        }
+        var what = result.ExitCode == 137
+            ? "killed by the kernel for running out of memory (OOM, SIGKILL)"
+            : $"out of memory: the kernel's OOM killer killed {(result.OomKills == 1 ? "a process" : $"{result.OomKills} processes")} while it ran";
+        return $"the command was {what}; the session's memory limit is {DescribeLimit(limit)}. Use less memory at once, or create a session with a larger memory_mb";
+    }
+
+    private static string DescribeLimit(long? bytes) =>
+        bytes is > 0 ? $"{bytes.Value / (1024 * 1024)} MiB" : "its container's memory limit";
 
     public WorkspaceLocation GetWorkspace(SessionRecord session)
     {
@@ -131,10 +167,10 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public async Task<ProbeResult> ProbeAsync(SessionRecord session, CancellationToken cancellationToken)
     {
-        var state = await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false);
+        var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         return state is null
             ? new ProbeResult(SessionStatus.Lost, $"its container {ContainerId(session)[..12]} was removed")
-            : state.Running
+            : state.State.Running
                 ? new ProbeResult(SessionStatus.Running, $"container {ContainerId(session)[..12]} is running")
                 : new ProbeResult(SessionStatus.Lost, Describe(state));
     }
@@ -145,7 +181,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             await helper.DisposeAsync().ConfigureAwait(false);
         }
-        if (session.Status != SessionStatus.Lost || await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false) is not null)
+        if (session.Status != SessionStatus.Lost || await InspectAsync(session, cancellationToken).ConfigureAwait(false) is not null)
         {
             await Call(() => RemoveContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
         }
@@ -223,22 +259,22 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     private async Task ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
     {
-        var state = await ContainerStateAsync(session, cancellationToken).ConfigureAwait(false);
+        var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
             throw new SessionLostException($"its container {ContainerId(session)[..12]} was removed outside session-mcp");
         }
-        if (!state.Running)
+        if (!state.State.Running)
         {
             throw new SessionLostException(Describe(state));
         }
     }
 
-    private async Task<ContainerState?> ContainerStateAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspect?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         try
         {
-            return (await Call(() => Engine.InspectContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false)).State;
+            return await Call(() => Engine.InspectContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
         }
         catch (DockerContainerNotFoundException)
         {
@@ -246,10 +282,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    private static string Describe(ContainerState state) =>
-        state.OOMKilled
-            ? $"its container was OOM-killed (it used more memory than its limit) at {state.FinishedAt:u}"
-            : $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}";
+    internal static string Describe(ContainerInspect container) => container.State switch
+    {
+        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig.Memory)} (memory_mb) at {state.FinishedAt:u}",
+        var state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}",
+    };
 
     private static string ContainerId(SessionRecord session) =>
         (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))?.ContainerId
@@ -321,16 +358,13 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     private static string? ImageVariable(ImageInspect image, string name) =>
         image.Config?.Env?.FirstOrDefault(e => e.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
 
-    private static void TryDeleteDirectory(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    private static void TryDeleteDirectory(string directory) => WorkspaceRemoval.RemoveTree(directory);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Helper of session {SessionId} died")]
     private static partial void LogHelperDied(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the memory limit of session {SessionId}'s container")]
+    private static partial void LogInspectFailed(ILogger logger, Exception exception, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed orphan container {ContainerId} (session {SessionId})")]
     private static partial void LogReaped(ILogger logger, string containerId, string sessionId);

@@ -8,6 +8,8 @@ namespace SessionMcp.Containers.Docker;
 /// container instead of a new <c>docker exec</c>. The server writes shell statements to its stdin; the helper answers
 /// on stderr with one-line notices (<c>started ID PID</c>, <c>done ID RC</c>) and on stdout with requested file
 /// contents, each part ended by a random nonce. Any image with /bin/sh works: only builtins plus one <c>cat</c> run.
+/// Both notices also carry the container's OOM-kill counter (<c>started ID PID OOMS</c>, <c>done ID RC OOMS</c>), so a
+/// command the kernel killed for memory is reported as that, not as a bare exit 137.
 /// </summary>
 internal static class HelperScript
 {
@@ -25,18 +27,30 @@ internal static class HelperScript
         __smcp_d={{ScratchDir}}
         mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
+        __smcp_ooms() {
+          __smcp_oom=-
+          for __smcp_f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+            [ -r "$__smcp_f" ] || continue
+            while read -r __smcp_k __smcp_v; do
+              if [ "$__smcp_k" = oom_kill ]; then __smcp_oom=$__smcp_v; return; fi
+            done < "$__smcp_f"
+          done
+        }
         __smcp_run() {
           [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d"
           if [ "$4" = 1 ]; then __smcp_in="$__smcp_d/$1.in"; else __smcp_in=/dev/null; fi
+          __smcp_ooms
           {
             (
               eval "$5"
               export {{CommandMarkerVariable}}="$1"
               exec /bin/sh -c "$__smcp_wrapper" {{ShellWrapper.ArgumentZero}} "$__smcp_d/$1.state" "$2" "$3" {{ContainerSpec.WorkspacePath}}
             ) >"$__smcp_d/$1.out" 2>"$__smcp_d/$1.err" <"$__smcp_in"
-            echo "done $1 $?" >&2
+            __smcp_rc=$?
+            __smcp_ooms
+            echo "done $1 $__smcp_rc $__smcp_oom" >&2
           } &
-          echo "started $1 $!" >&2
+          echo "started $1 $! $__smcp_oom" >&2
         }
         __smcp_tree() {
           __smcp_all=$1; __smcp_new=$1

@@ -11,8 +11,12 @@ namespace SessionMcp.Containers.Docker;
 /// <summary>The helper's connection broke (helper or container died, engine went away): the command's fate is unknown.</summary>
 internal sealed class HelperDiedException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>A finished command as the helper reports it.</summary>
-internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, bool StateTooLarge = false);
+/// <summary>
+/// A finished command as the helper reports it. <see cref="OomKills"/>: how many processes the kernel's OOM killer
+/// killed in the container while the command ran (the container's counter, so a concurrent command's count too).
+/// <see cref="StateTooLarge"/>: the state file was over <see cref="SessionStateLimits.MaxStateBytes"/> and was not kept.
+/// </summary>
+internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, long OomKills = 0, bool StateTooLarge = false);
 
 /// <summary>
 /// One attached <c>/bin/sh -s</c> inside a session's container (see <see cref="HelperScript"/>). Commands run
@@ -89,7 +93,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         {
             await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
             // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
-            var pid = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
+            var (pid, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
             var timedOut = false;
             int exitCode;
@@ -98,7 +102,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 deadline.CancelAfter(timeout);
                 try
                 {
-                    exitCode = await WaitWithPeeksAsync(id, state, stdout, stderr, deadline.Token).ConfigureAwait(false);
+                    (exitCode, _) = await WaitWithPeeksAsync(id, state, stdout, stderr, deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
@@ -106,7 +110,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                     await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
                     await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
-                    exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result : KilledExitCode;
+                    exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.ExitCode : KilledExitCode;
                 }
             }
 
@@ -125,7 +129,9 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 }
             }).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return new HelperCommandResult(exitCode, timedOut, timedOut || stateTooLarge ? null : Encoding.UTF8.GetString(stateFile.ToArray()), stateTooLarge);
+            var oomsAfter = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.OomKills : null;
+            var oomKills = oomsBefore is { } before && oomsAfter is { } after ? Math.Max(0, after - before) : 0;
+            return new HelperCommandResult(exitCode, timedOut, timedOut || stateTooLarge ? null : Encoding.UTF8.GetString(stateFile.ToArray()), oomKills, stateTooLarge);
         }
         finally
         {
@@ -134,7 +140,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     }
 
     /// <summary>Waits for the command; every second meanwhile, shows its latest output line to progress reporting.</summary>
-    private async Task<int> WaitWithPeeksAsync(string id, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    private async Task<(int ExitCode, long? OomKills)> WaitWithPeeksAsync(string id, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -337,13 +343,13 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             var line = Encoding.UTF8.GetString([.. _stderrLine]);
             _stderrLine.Clear();
             var fields = line.Split(' ');
-            if (fields is ["started", var id, var pid] && _commands.TryGetValue(id, out var started) && int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
+            if (fields is ["started", var id, var pid, .. var startedRest] && _commands.TryGetValue(id, out var started) && int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
             {
-                started.Started.TrySetResult(p);
+                started.Started.TrySetResult((p, OomCounter(startedRest)));
             }
-            else if (fields is ["done", var doneId, var rc] && _commands.TryGetValue(doneId, out var done) && int.TryParse(rc, CultureInfo.InvariantCulture, out var code))
+            else if (fields is ["done", var doneId, var rc, .. var doneRest] && _commands.TryGetValue(doneId, out var done) && int.TryParse(rc, CultureInfo.InvariantCulture, out var code))
             {
-                done.Done.TrySetResult(code);
+                done.Done.TrySetResult((code, OomCounter(doneRest)));
             }
             else if (fields is ["killed", var killedId] && _commands.TryGetValue(killedId, out var killed))
             {
@@ -355,6 +361,10 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The OOM-kill counter a notice ends with; null where the container shows none ("-": no memory cgroup files).</summary>
+    private static long? OomCounter(string[] rest) =>
+        rest is [var value] && long.TryParse(value, CultureInfo.InvariantCulture, out var count) ? count : null;
 
     private void Fail(HelperDiedException reason)
     {
@@ -393,9 +403,9 @@ internal sealed partial class SessionHelper : IAsyncDisposable
 
     private sealed class CommandState
     {
-        public TaskCompletionSource<int> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(int Pid, long? OomKills)> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(int ExitCode, long? OomKills)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TaskCompletionSource<bool> Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -24,12 +24,13 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         {
             throw new SessionException("image, network and limits apply to the docker backend only; drop them or use backend: \"docker\"");
         }
+        WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
         Directory.CreateDirectory(Path.Combine(sessionDir, "state"));
         if (spec.SourceDir is not null)
         {
-            WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes);
+            WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, skip: spec.SourceSkip);
         }
         else
         {
@@ -123,13 +124,25 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         return Task.CompletedTask;
     }
 
-    /// <summary>Nothing to reap: a local session owns no resource beyond its directory, which destroy removes.</summary>
     /// <summary>
     /// At start: kills what a previous server process left running for its commands (after a crash or <c>kill -9</c>
-    /// nothing else would: their output has no reader, and a call no longer waits for them).
+    /// nothing else would: their output has no reader, and a call no longer waits for them), and closes a sessions
+    /// directory an older version (or an operator) left open to other users.
     /// </summary>
     public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
+        if (Directory.Exists(options.SessionsDir))
+        {
+            try
+            {
+                WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
+            }
+            catch (SessionException e)
+            {
+                // Existing sessions stay usable; creating a new one fails with the same reason until it is fixed.
+                LogSessionsDirOpen(logger, e.Message);
+            }
+        }
         var local = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToList();
         var killed = SessionProcesses.KillAll(SessionMarkerVariable, local);
         if (killed > 0)
@@ -169,13 +182,10 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         return length > SessionStateLimits.MaxStateBytes ? (null, true) : (System.Text.Encoding.UTF8.GetString(buffer, 0, length), false);
     }
 
-    private static void TryDelete(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}")]
+    private static partial void LogSessionsDirOpen(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes the previous server process left running for its commands")]
     private static partial void LogLeftoversKilled(ILogger logger, int count);

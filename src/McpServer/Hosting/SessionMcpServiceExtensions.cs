@@ -25,7 +25,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
         services.AddSingleton<AuditLog>();
         services.AddSingleton<SessionRegistry>();
-        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend, SourceRoots = settings.SourceRoots });
+        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend, SourceRoots = settings.SourceRoots, DataDir = settings.DataDir });
         services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
         services.AddSingleton<ISessionBackend, LocalBackend>();
         services.AddSingleton(new DockerBackendOptions

@@ -38,7 +38,10 @@ internal interface ISessionBackend
     Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken);
 }
 
-/// <summary>What the caller of <c>session_create</c> asked for, after validation (<see cref="SourceDir"/> is canonical and allowed).</summary>
+/// <summary>
+/// What the caller of <c>session_create</c> asked for, after validation (<see cref="SourceDir"/> is canonical and
+/// allowed). <see cref="SourceSkip"/> is a canonical directory the copy must leave out (the server's data directory).
+/// </summary>
 internal sealed record NewSessionSpec(
     string SessionId,
     string? Name,
@@ -47,7 +50,8 @@ internal sealed record NewSessionSpec(
     string? Image,
     string? Network,
     ResourceLimits? Limits,
-    long MaxSourceBytes = 1L << 30);
+    long MaxSourceBytes = 1L << 30,
+    string? SourceSkip = null);
 
 /// <summary>Per-session resource limits; null members take the configured defaults.</summary>
 /// <param name="MemoryMb">In MiB, as asked: the backend checks its range before converting, so no size overflows.</param>

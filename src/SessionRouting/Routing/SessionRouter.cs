@@ -73,10 +73,11 @@ internal sealed partial class SessionRouter(
             throw new SessionException($"env is too large to persist: {tooLarge}; put large data in a file (session_write_file) instead");
         }
 
-        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots);
+        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
-            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes),
+            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
+                sourceDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir)),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(

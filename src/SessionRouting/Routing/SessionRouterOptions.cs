@@ -16,6 +16,12 @@ public sealed class SessionRouterOptions
     /// <summary>Directories <c>session_create {source_dir}</c> may copy from (default: the server's working directory).</summary>
     public IReadOnlyList<string> SourceRoots { get; set; } = [Environment.CurrentDirectory];
 
+    /// <summary>
+    /// The server's data directory (other sessions' workspaces, the audit log): never copied through <c>source_dir</c>,
+    /// even when it lies under a source root.
+    /// </summary>
+    public string? DataDir { get; set; }
+
     /// <summary>Largest total size a <c>source_dir</c> copy may have.</summary>
     public long MaxSourceBytes { get; set; } = 1L << 30;
 

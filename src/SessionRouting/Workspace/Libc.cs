@@ -12,6 +12,8 @@ internal static partial class Libc
     public const int ENOTDIR = 20;
     public const int EACCES = 13;
     public const int ENOSPC = 28;
+    public const int EPERM = 1;
+    public const int ENOTEMPTY = 39;
 
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
@@ -24,7 +26,11 @@ internal static partial class Libc
     public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x10000 : 0x4000;
     public static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x20000 : 0x8000;
 
+    // The same on x86_64 and arm64.
+    public const int O_PATH = 0x200000;
+
     public const int AT_FDCWD = -100;
+    public const int AT_REMOVEDIR = 0x200;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
@@ -47,6 +53,21 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
     public static partial int FChmod(int fd, int mode);
 
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chmod(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+    public static partial nint FdOpenDir(int fd);
+
+    [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
+    public static partial nint ReadDir(nint directory);
+
+    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
+    public static partial int CloseDir(nint directory);
+
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    private static partial int FStat(int fd, nint buffer);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
@@ -63,6 +84,29 @@ internal static partial class Libc
     private static partial void Free(nint pointer);
 
     public static int LastError => Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// The name in a <c>struct dirent</c> from <see cref="ReadDir"/>: glibc's 64-bit layout (d_ino, d_off, d_reclen,
+    /// d_type, then d_name) is the same on x86_64 and arm64.
+    /// </summary>
+    public static string DirentName(nint entry) => Marshal.PtrToStringUTF8(entry + 19) ?? "";
+
+    /// <summary>
+    /// The device and inode of an open file: what identifies a directory when the walk comes back up through "..".
+    /// st_dev and st_ino are the first two 64-bit fields of <c>struct stat</c> on x86_64 and arm64 alike.
+    /// </summary>
+    public static (long Device, long Inode)? Identity(int fd)
+    {
+        var buffer = Marshal.AllocHGlobal(256);
+        try
+        {
+            return FStat(fd, buffer) == 0 ? (Marshal.ReadInt64(buffer), Marshal.ReadInt64(buffer, 8)) : null;
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(buffer);
+        }
+    }
 
     /// <summary>The canonical path (every link resolved), or null when it does not exist.</summary>
     public static string? CanonicalPath(string path)

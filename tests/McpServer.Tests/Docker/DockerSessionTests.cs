@@ -173,6 +173,26 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [DockerFact]
+    public async Task ACommandKilledForMemoryIsReportedAsOomWithTheLimit()
+    {
+        // Given a session with 64 MiB
+        var created = await Server.CallAsync("session_create", new { backend = "docker", memory_mb = 64 });
+        var sessionId = created.Text("session_id");
+
+        // When a command holds 200 MiB in a shell variable
+        var result = await Server.ExecAsync(sessionId, "x=$(head -c 200m /dev/zero | tr '\\0' a); echo survived");
+
+        // Then it is reported as killed for memory, with the limit, and the session keeps working
+        Assert.Equal(137, result["exit_code"]!.GetValue<int>());
+        var note = result.Text("note");
+        Assert.Contains("out of memory", note);
+        Assert.Contains("OOM", note);
+        Assert.Contains("64 MiB", note);
+        Assert.Equal("ok\n", await Server.RunAsync(sessionId, "echo ok"));
+        Assert.Null((await Server.ExecAsync(sessionId, "kill -9 $$"))["note"]);
+    }
+
+    [DockerFact]
     public async Task ContainerKilledUnderASessionMakesItLost()
     {
         // Given

@@ -59,4 +59,35 @@ public sealed class SourceDirTests
         Assert.Equal("relative works\n", await server.RunAsync(created.Text("session_id"), "cat README"));
         Assert.Contains("outside the directories this server copies from", escape);
     }
+
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task TheDataDirectoryCannotBeCopiedEvenUnderASourceRoot(string backend)
+    {
+        // Given a server whose data directory lies inside its source root, with a session that holds a secret
+        using var root = new TempDirectory("root");
+        var dataDir = Path.Combine(root.Path, "data");
+        File.WriteAllText(Path.Combine(root.Path, "app.txt"), "project\n");
+        File.CreateSymbolicLink(Path.Combine(root.Path, "data-link"), dataDir);
+        await using var server = await ServerProcess.StartAsync(dataDir, ["--source-roots", root.Path]);
+        var other = await server.CreateSessionAsync(backend);
+        await server.RunAsync(other, "echo secret > secret.txt");
+        var otherWorkspace = Path.Combine(dataDir, "sessions", other, "workspace");
+
+        // When source_dir names the data directory, another session's workspace, or a link to the data directory
+        var errors = new List<string>();
+        foreach (var source in new[] { dataDir, otherWorkspace, "data", "data/sessions", "data-link" })
+        {
+            errors.Add(await server.CallErrorAsync("session_create", new { backend, source_dir = source }));
+        }
+        // and when it names the root that contains the data directory
+        var copied = await server.CallAsync("session_create", new { backend, source_dir = root.Path });
+
+        // Then each is refused, and the root is copied without the data directory
+        Assert.All(errors, e => Assert.Contains("inside this server's data directory", e));
+        var sessionId = copied.Text("session_id");
+        Assert.Equal("project\n", await server.RunAsync(sessionId, "cat app.txt"));
+        Assert.Equal("no data\n", await server.RunAsync(sessionId, "[ -e data ] || echo no data"));
+        Assert.Equal("", await server.RunAsync(sessionId, "grep -rl secret . 2>/dev/null; true"));
+    }
 }

@@ -30,7 +30,8 @@ public sealed class TempDirectory : IDisposable
     }
 
     /// <summary>
-    /// Docker sessions a test left running belong to the server data dir they were created under; remove them with it,
+    /// Docker sessions a test left running belong to the server data dir they were created under; remove them with it (or
+    /// with the directory that holds it),
     /// so test runs do not pile up containers on the machine.
     /// </summary>
     private static void RemoveContainersOf(string dataDir)
@@ -45,8 +46,10 @@ public sealed class TempDirectory : IDisposable
             using var engine = SessionMcp.Containers.Docker.Engine.DockerEngineClient.Create();
             try
             {
-                var containers = await engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.data-dir"] = dataDir }, all: true).ConfigureAwait(false);
-                foreach (var container in containers)
+                // Under this directory too: a test may put the server's data dir inside it (a source root holding it).
+                var containers = await engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.data-dir"] = null }, all: true).ConfigureAwait(false);
+                foreach (var container in containers.Where(c => c.Labels?.GetValueOrDefault("session-mcp.data-dir") is { } label
+                    && (label == dataDir || label.StartsWith(dataDir + "/", StringComparison.Ordinal))))
                 {
                     await engine.RemoveContainerAsync(container.Id, force: true).ConfigureAwait(false);
                 }

@@ -65,5 +65,52 @@ public sealed class WorkspaceSeedingTests : IDisposable
         Assert.Contains("outside the directories this server copies from", refused.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("data")]
+    [InlineData("data/sessions/s-1/workspace")]
+    [InlineData("link-to-data/sessions")]
+    public void NothingInsideTheDataDirectoryMayBeCopied(string source)
+    {
+        // Given the server's data directory under the source root, and a link to it
+        _scratch.Write("data/sessions/s-1/workspace/secret", "x");
+        _scratch.Link("link-to-data", _scratch.InRoot("data"));
+
+        // When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CheckSource(source, [_scratch.Root], _scratch.InRoot("data")));
+        Assert.Contains("inside this server's data directory", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACopyOfADirectoryThatHoldsTheDataDirectoryLeavesItOut()
+    {
+        // Given a root with a project file and the data directory in it
+        _scratch.Write("app.txt", "project");
+        _scratch.Write("data/sessions/s-1/workspace/secret", "x");
+        var destination = Path.Combine(_scratch.Outside, "copy");
+
+        // When
+        WorkspaceSeeding.CopyDirectory(_scratch.Root, destination, 1 << 20, skip: _scratch.InRoot("data"));
+
+        // Then
+        Assert.Equal(["app.txt"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void TheSessionsDirectoryIsMadePrivateEvenWhenItExistedOpen()
+    {
+        // Given a sessions directory an older version left at 0755
+        var sessions = _scratch.InRoot("sessions");
+        Directory.CreateDirectory(sessions);
+        File.SetUnixFileMode(sessions, (UnixFileMode)0b111_101_101);
+
+        // When
+        WorkspaceSeeding.SecureSessionsRoot(sessions);
+        WorkspaceSeeding.SecureSessionsRoot(_scratch.InRoot("new-sessions"));
+
+        // Then only the server's user can reach the workspaces in them
+        Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(sessions));
+        Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(_scratch.InRoot("new-sessions")));
+    }
+
     public void Dispose() => _scratch.Dispose();
 }
