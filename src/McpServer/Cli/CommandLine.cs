@@ -115,7 +115,10 @@ internal static class CommandLine
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         // stdout is the protocol: every log line goes to stderr.
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Information)
+            // The SDK logs every request twice at Information: noise in a client's log, and a cost on every call.
+            .AddFilter("ModelContextProtocol", LogLevel.Warning)
+            .AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Services.AddSessionCore(settings).AddSessionMcpServer();
         builder.Services.AddHostedService<SessionResumer>();
         using var host = builder.Build();
