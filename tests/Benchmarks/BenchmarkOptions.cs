@@ -10,11 +10,13 @@ internal sealed record BenchmarkOptions(
     bool Startup = true,
     int StartupRuns = 20,
     int DotnetRunRuns = 3,
-    bool Redaction = false)
+    bool Redaction = false,
+    bool MemoryAttacks = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
-                                "       SessionMcp.Benchmarks --redaction [--write FILE]";
+                                "       SessionMcp.Benchmarks --redaction [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -33,6 +35,7 @@ internal sealed record BenchmarkOptions(
                 "--no-startup" => options with { Startup = false },
                 "--startup-only" => options with { Latency = false },
                 "--redaction" => options with { Redaction = true },
+                "--memory-attacks" => options with { MemoryAttacks = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

@@ -5,6 +5,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- [--write docs/benchmarks.md] [--iterations 300] [--no-docker] [--startup-runs 20] [--no-startup | --startup-only]
 // Redaction of 8 MiB adversarial and realistic outputs, in process, into its own section of the file:
 //   dotnet run -c Release --project tests/Benchmarks -- --redaction [--write docs/benchmarks.md]
+// Hostile sessions (memory attacks) against the real server: peak RSS, a bystander's latency:
+//   dotnet run -c Release --project tests/Benchmarks -- --memory-attacks [--no-docker] [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -38,6 +40,20 @@ if (options.Redaction)
         Console.Error.WriteLine($"benchmarks: wrote the redaction section of {sectionPath}");
     }
     return RedactionBenchmark.Passed(section) ? 0 : 1;
+}
+
+if (options.MemoryAttacks)
+{
+    // Hostile sessions against a fresh server each: peak RSS and a bystander's latency, into its own section.
+    var docker = options.Docker && await DockerCli.EngineAnswersAsync(interrupt.Token);
+    var (attacks, passed) = await MemoryAttackBenchmark.RunAsync(docker, interrupt.Token);
+    Console.WriteLine(attacks);
+    if (options.WritePath is { } attackPath)
+    {
+        MemoryAttackBenchmark.WriteSection(attackPath, attacks);
+        Console.Error.WriteLine($"benchmarks: wrote the memory attack section of {attackPath}");
+    }
+    return passed ? 0 : 1;
 }
 
 var report = await BenchmarkRun.RunAsync(options, interrupt.Token);

@@ -85,13 +85,16 @@ internal static class RedactionBenchmark
     public static bool Passed(string section) => !section.Contains("**FAIL**", StringComparison.Ordinal);
 
     /// <summary>Replaces this benchmark's section of <paramref name="path"/>, or appends it; the rest of the file is kept.</summary>
-    public static void WriteSection(string path, string section)
+    public static void WriteSection(string path, string section) => WriteSection(path, section, SectionStart, SectionEnd);
+
+    /// <summary>Replaces the part of <paramref name="path"/> between the two markers (or appends it), keeping the rest.</summary>
+    public static void WriteSection(string path, string section, string sectionStart, string sectionEnd)
     {
         var existing = File.Exists(path) ? File.ReadAllText(path) : "";
-        var start = existing.IndexOf(SectionStart, StringComparison.Ordinal);
-        var end = existing.IndexOf(SectionEnd, StringComparison.Ordinal);
+        var start = existing.IndexOf(sectionStart, StringComparison.Ordinal);
+        var end = existing.IndexOf(sectionEnd, StringComparison.Ordinal);
         var updated = start >= 0 && end > start
-            ? string.Concat(existing.AsSpan(0, start), section.TrimEnd('\n'), existing.AsSpan(end + SectionEnd.Length))
+            ? string.Concat(existing.AsSpan(0, start), section.TrimEnd('\n'), existing.AsSpan(end + sectionEnd.Length))
             : existing.TrimEnd('\n') + "\n\n" + section;
         File.WriteAllText(path, updated);
     }

@@ -67,6 +67,15 @@ internal sealed class ServerClient : IAsyncDisposable
     public Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken) =>
         CallAsync("session_destroy", new() { ["session_id"] = sessionId }, cancellationToken);
 
+    /// <summary>Any call, its result as it came (an error result is not an exception): for attacks whose refusal is a fine outcome.</summary>
+    public async Task<CallToolResult> CallToolAsync(string tool, Dictionary<string, object?> arguments, CancellationToken cancellationToken)
+    {
+        var result = await _client.CallToolAsync(tool, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return result.IsError == true
+            ? throw new InvalidOperationException(string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text)))
+            : result;
+    }
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private async Task<JsonElement> CallAsync(string tool, Dictionary<string, object?> arguments, CancellationToken cancellationToken)
