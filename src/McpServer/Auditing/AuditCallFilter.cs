@@ -41,6 +41,7 @@ internal static partial class AuditCallFilter
             string outcome;
             string? error = null;
             string? inFlight = null;
+            string? argumentsBefore = null;
             try
             {
                 // Sessions of the previous run are re-attached in the background; no call may see them half done.
@@ -61,7 +62,8 @@ internal static partial class AuditCallFilter
                 else
                 {
                     // Noted before it runs: if the server dies now, the next start records the call as interrupted.
-                    inFlight = audit.BeginCall(time.GetUtcNow(), call.SessionId, name, ClientOf(context.Server), RedactedArguments(secretsBefore));
+                    argumentsBefore = RedactedArguments(secretsBefore);
+                    inFlight = audit.BeginCall(time.GetUtcNow(), call.SessionId, name, ClientOf(context.Server), argumentsBefore);
                     var result = await next(context, cancellationToken).ConfigureAwait(false);
                     if (result.IsError != true && call.Result is null)
                     {
@@ -99,7 +101,8 @@ internal static partial class AuditCallFilter
             {
                 // Values of the session's secret-named variables are masked wherever they show up (echo $API_TOKEN).
                 // JSON is masked as a tree, so a known value that is also a property name cannot break the event's shape.
-                var secrets = secretsBefore.Concat(SecretValues(services, call.SessionId, arguments)).ToList();
+                var secretsAfter = SecretValues(services, call.SessionId, arguments);
+                var secrets = secretsBefore.Concat(secretsAfter).ToList();
                 string? Text(string? text) => text is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactText(text), secrets);
                 string? Json(JsonNode? node) => node is null ? null : SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
                 return audit.Append(new AuditEntry(
@@ -108,7 +111,8 @@ internal static partial class AuditCallFilter
                     AuditKinds.ToolCall,
                     Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
                     ClientOf(context.Server),
-                    RedactedArguments(secrets),
+                    // Redacted once before the call; again only when the call made a new secret known (large writes are costly).
+                    argumentsBefore is not null && !secretsAfter.Except(secretsBefore).Any() ? argumentsBefore : RedactedArguments(secrets),
                     outcome,
                     Text(error),
                     Json(call.Summary),
