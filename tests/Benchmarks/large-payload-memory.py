@@ -5,7 +5,7 @@ VmRSS/VmHWM from /proc. Raw JSON-RPC (no client library), so nothing on the clie
   python3 tests/Benchmarks/large-payload-memory.py [calls=20] [megabytes=10] [extra env, e.g. DOTNET_GCgen0size=...]
   (run after `dotnet build Mcp.sln`; uses src/McpServer/bin/Debug/net10.0/session-mcp.dll)
 """
-import json, os, subprocess, sys, tempfile, time
+import json, os, shutil, subprocess, sys, tempfile, time
 
 calls = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 megabytes = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -56,3 +56,4 @@ if hold:
     time.sleep(hold)
 server.stdin.close(); server.wait(10)
 print(f'audit db: {sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs if f.startswith("session-mcp.db")) // (1024*1024)} MiB')
+shutil.rmtree(data, ignore_errors=True)
