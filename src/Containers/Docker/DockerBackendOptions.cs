@@ -25,7 +25,8 @@ public sealed class DockerBackendOptions
 
     public long MaxMemoryBytes { get; set; } = 8L << 30;
 
-    public double DefaultCpus { get; set; } = Math.Min(2, Environment.ProcessorCount);
+    /// <summary>Below the host's cores (see <see cref="DefaultCpusFor"/>), so one busy session cannot starve the others.</summary>
+    public double DefaultCpus { get; set; } = DefaultCpusFor(Environment.ProcessorCount);
 
     public double MaxCpus { get; set; } = Environment.ProcessorCount;
 
@@ -48,4 +49,10 @@ public sealed class DockerBackendOptions
     /// instead of OOM-killing the whole container.
     /// </summary>
     public long TmpBytes { get; set; } = 512L << 20;
+
+    /// <summary>
+    /// One core less than the host has, at most 2 and at least 1: a session spinning on every CPU it may use (a fork
+    /// bomb held at its PID limit) leaves a core to the server and the other sessions. A single-core host gets 1.
+    /// </summary>
+    public static double DefaultCpusFor(int hostCores) => Math.Clamp(hostCores - 1, 1, 2);
 }

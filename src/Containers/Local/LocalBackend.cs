@@ -16,6 +16,16 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     /// <summary>Every command's environment carries its session's ID, so leftovers can be found and killed on destroy.</summary>
     public const string SessionMarkerVariable = "SESSION_MCP_SESSION";
 
+    /// <summary>Where no cgroup holds a command's processes, each carries its command's ID too, for the timeout's sweep.</summary>
+    public const string CommandMarkerVariable = "SESSION_MCP_COMMAND";
+
+    private readonly Lazy<SessionCgroups> _cgroups = new(() =>
+    {
+        var found = options.UseCgroups ? SessionCgroups.Detect(options.MaxProcesses) : SessionCgroups.Detect("", 0);
+        LogCgroups(logger, found.Description);
+        return found;
+    });
+
     public string Name => "local";
 
     public Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
@@ -68,7 +78,11 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         }
         var stateDir = Path.Combine(options.SessionsDir, session.Id, "state");
         Directory.CreateDirectory(stateDir);
-        var stateFile = Path.Combine(stateDir, $"exec-{Guid.NewGuid():N}");
+        var commandId = Guid.NewGuid().ToString("N");
+        var stateFile = Path.Combine(stateDir, $"exec-{commandId}");
+        var cgroups = _cgroups.Value;
+        var cgroup = cgroups.TryCreateCommand(session.Id, $"c-{commandId}");
+        CommandProcesses processes = cgroup is not null ? cgroup : new SweptCommandProcesses(CommandMarkerVariable, commandId);
 
         var environment = new Dictionary<string, string>(request.SessionEnv, StringComparer.Ordinal);
         foreach (var (key, value) in request.CallEnv)
@@ -76,24 +90,43 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             environment[key] = value;
         }
         environment[SessionMarkerVariable] = session.Id;
+        if (cgroup is null)
+        {
+            environment[CommandMarkerVariable] = commandId;
+        }
 
         var spec = new ProcessRunSpec(
             options.Shell,
-            ["-c", ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, request.Cwd, request.Command, workspace],
+            ["-c", processes.Prelude + ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, request.Cwd, request.Command, workspace],
             environment,
             workspace,
             request.Stdin,
-            request.Timeout);
+            request.Timeout,
+            processes);
         try
         {
             var result = await LocalProcessRunner.RunAsync(spec, request.Stdout, request.Stderr, cancellationToken).ConfigureAwait(false);
+            string? note = null;
+            if (cgroup is not null && cgroup.HitProcessLimit())
+            {
+                // What is left of a fork bomb keeps the session at its limit, and every later command would fail to
+                // fork: the command's processes go, background ones included, so the session stays usable.
+                if (!result.TimedOut)
+                {
+                    await cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                note = ProcessLimitNote(cgroups.PidsLimit);
+            }
             var (text, tooLarge) = result.TimedOut ? (null, false) : ReadStateFile(stateFile);
             var state = ShellWrapper.ParseState(text);
             state?.Env.Remove(SessionMarkerVariable);
-            return new ExecOutcome(result.ExitCode, result.TimedOut, result.Duration, state?.Cwd, state?.Env, tooLarge ? SessionStateLimits.StateFileTooLarge : null);
+            state?.Env.Remove(CommandMarkerVariable);
+            return new ExecOutcome(result.ExitCode, result.TimedOut, result.Duration, state?.Cwd, state?.Env,
+                SessionStateLimits.Join(note, tooLarge ? SessionStateLimits.StateFileTooLarge : null));
         }
         finally
         {
+            cgroup?.RemoveIfEmpty();
             File.Delete(stateFile);
         }
     }
@@ -105,9 +138,17 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             ? new ProbeResult(SessionStatus.Running, "workspace present")
             : new ProbeResult(SessionStatus.Lost, $"its workspace directory {session.WorkspaceHostPath} no longer exists"));
 
-    public Task DestroyAsync(SessionRecord session, bool keepWorkspace, CancellationToken cancellationToken)
+    /// <summary>The note of a command during which the session's process limit stopped a fork.</summary>
+    internal static string ProcessLimitNote(long limit) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"the session hit its process limit ({limit:N0} processes): forks failed with 'Resource temporarily unavailable' (EAGAIN); all of this command's processes were killed, so the session is usable again");
+
+    public async Task DestroyAsync(SessionRecord session, bool keepWorkspace, CancellationToken cancellationToken)
     {
-        var killed = SessionProcesses.KillAll(SessionMarkerVariable, session.Id);
+        // The session's cgroups hold whatever its commands started, however it left its process session or environment;
+        // the marker sweep catches what ran before the cgroups existed (or everything, where there are none).
+        var killed = await _cgroups.Value.KillSessionAsync(session.Id, CancellationToken.None).ConfigureAwait(false);
+        killed += SessionProcesses.KillAll(SessionMarkerVariable, session.Id);
         if (killed > 0)
         {
             LogKilledLeftovers(logger, killed, session.Id);
@@ -121,7 +162,6 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         {
             TryDelete(sessionDir);
         }
-        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -129,7 +169,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     /// nothing else would: their output has no reader, and a call no longer waits for them), and closes a sessions
     /// directory an older version (or an operator) left open to other users.
     /// </summary>
-    public Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
+    public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
         if (Directory.Exists(options.SessionsDir))
         {
@@ -144,12 +184,17 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             }
         }
         var local = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToList();
-        var killed = SessionProcesses.KillAll(SessionMarkerVariable, local);
+        var killed = 0;
+        foreach (var id in local)
+        {
+            killed += await _cgroups.Value.KillSessionAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        killed += SessionProcesses.KillAll(SessionMarkerVariable, local);
         if (killed > 0)
         {
             LogLeftoversKilled(logger, killed);
         }
-        return Task.FromResult(killed);
+        return killed;
     }
 
     /// <summary>
@@ -183,6 +228,9 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
     }
 
     private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Local commands are contained by: {Cgroups}")]
+    private static partial void LogCgroups(ILogger logger, string cgroups);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}")]
     private static partial void LogSessionsDirOpen(ILogger logger, string reason);

@@ -9,14 +9,16 @@ namespace SessionMcp.Containers.Local;
 /// <summary>What to run: <paramref name="File"/> with <paramref name="Arguments"/> (argv[1..]; argv[0] is
 /// <paramref name="File"/>), exactly <paramref name="Environment"/>, in <paramref name="WorkingDirectory"/>.
 /// <paramref name="Stdin"/> null means stdin is /dev/null. <paramref name="Timeout"/> may be
-/// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>.</summary>
+/// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>. <paramref name="Processes"/>, when given, is told the pid and
+/// kills all the command's processes on timeout or cancel, besides its process session.</summary>
 internal sealed record ProcessRunSpec(
     string File,
     IReadOnlyList<string> Arguments,
     IReadOnlyDictionary<string, string> Environment,
     string WorkingDirectory,
     string? Stdin,
-    TimeSpan Timeout);
+    TimeSpan Timeout,
+    CommandProcesses? Processes = null);
 
 /// <summary>How a run ended. <paramref name="ExitCode"/> is 128 + N when killed by signal N (137 after a timeout).</summary>
 internal sealed record ProcessRunResult(int ExitCode, bool TimedOut, TimeSpan Duration);
@@ -69,6 +71,7 @@ internal static class LocalProcessRunner
         }
 
         var process = SpawnedProcess.Start(spec.File, argv, spec.Environment, spec.WorkingDirectory, withStdin: spec.Stdin is not null);
+        spec.Processes?.Started(process.Pid);
         var stdoutPump = new OutputPump(process.Stdout, stdout);
         var stderrPump = new OutputPump(process.Stderr, stderr);
         if (process.Stdin is { } stdin)
@@ -88,12 +91,12 @@ internal static class LocalProcessRunner
         catch (TimeoutException)
         {
             timedOut = true;
-            process.KillSession();
+            await KillAllAsync(spec, process).ConfigureAwait(false);
             exitCode = await exit.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            process.KillSession();
+            await KillAllAsync(spec, process).ConfigureAwait(false);
             await exit.ConfigureAwait(false);
             await DrainAsync(stdoutPump, stderrPump).ConfigureAwait(false);
             throw;
@@ -101,6 +104,19 @@ internal static class LocalProcessRunner
 
         await DrainAsync(stdoutPump, stderrPump).ConfigureAwait(false);
         return new ProcessRunResult(exitCode, timedOut, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// The command's processes first (a cgroup, or the sweep that needs the shell alive to read its tree), then its
+    /// process session, which also reaches a shell that had not yet entered its cgroup.
+    /// </summary>
+    private static async Task KillAllAsync(ProcessRunSpec spec, SpawnedProcess process)
+    {
+        if (spec.Processes is { } processes)
+        {
+            await processes.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        process.KillSession();
     }
 
     private static async Task DrainAsync(OutputPump stdoutPump, OutputPump stderrPump)

@@ -44,7 +44,7 @@ internal static class SessionProcesses
     }
 
     /// <summary>Whether <paramref name="entry"/> (ending in NUL) is a whole entry of the environment block: at its start or right after another entry's NUL.</summary>
-    private static bool HasEntry(ReadOnlySpan<byte> environ, ReadOnlySpan<byte> entry)
+    internal static bool HasEntry(ReadOnlySpan<byte> environ, ReadOnlySpan<byte> entry)
     {
         var offset = 0;
         while (environ[offset..].IndexOf(entry) is var found and >= 0)

@@ -65,4 +65,26 @@ public sealed class ContainerSpecTests
         Assert.Equal(500_000_000, request.HostConfig.NanoCpus);
         Assert.Equal(64, request.HostConfig.PidsLimit);
     }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(3, 2)]
+    [InlineData(64, 2)]
+    public void TheDefaultCpuLimitLeavesTheHostACore(int hostCores, double expected)
+    {
+        // Given / When / Then: below the host's cores wherever there is more than one
+        Assert.Equal(expected, DockerBackendOptions.DefaultCpusFor(hostCores));
+        Assert.True(hostCores == 1 || DockerBackendOptions.DefaultCpusFor(hostCores) < hostCores);
+    }
+
+    [Fact]
+    public void TheDefaultCpuLimitOfThisHostIsBelowItsCores()
+    {
+        // Given this host's defaults
+        var options = new DockerBackendOptions();
+
+        // Then a session may not use every core (unless there is only one)
+        Assert.True(Environment.ProcessorCount == 1 || options.DefaultCpus < Environment.ProcessorCount, $"default cpus {options.DefaultCpus} on {Environment.ProcessorCount} cores");
+    }
 }

@@ -163,6 +163,43 @@ public sealed class LocalProcessRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task WithoutCgroupsTheTimeoutSweepKillsAChildThatLeftTheProcessSession()
+    {
+        // Given a command whose background child starts its own process session (a process-session kill misses it)
+        var spec = Shell("setsid sleep 1000 & echo $!; wait") with
+        {
+            Timeout = TimeSpan.FromSeconds(1),
+            Processes = new SweptCommandProcesses("SESSION_MCP_COMMAND", "c1"),
+        };
+
+        // When it times out
+        var (result, stdout, _) = await RunAsync(spec);
+
+        // Then the sweep of the shell's descendants got the child too
+        Assert.True(result.TimedOut);
+        var childPid = int.Parse(stdout.GetText().Trim(), CultureInfo.InvariantCulture);
+        Assert.True(LocalTestEnvironment.WaitUntil(() => !LocalTestEnvironment.IsAlive(childPid), TimeSpan.FromSeconds(5)), "the setsid child survived");
+    }
+
+    [Fact]
+    public async Task WithoutCgroupsTheTimeoutSweepKillsAnOrphanCarryingTheCommandMarker()
+    {
+        // Given a command whose grandchild is orphaned (re-parented to init) in a new process session, marker kept
+        var environment = LocalTestEnvironment.MinimalEnvironment();
+        environment["SESSION_MCP_COMMAND"] = "c2";
+        var spec = new ProcessRunSpec("/bin/sh", ["-c", "sh -c 'setsid sleep 1000 & echo $!'; wait; sleep 1000"], environment, _directory, null, TimeSpan.FromSeconds(1),
+            new SweptCommandProcesses("SESSION_MCP_COMMAND", "c2"));
+
+        // When it times out
+        var (result, stdout, _) = await RunAsync(spec);
+
+        // Then the marker found it
+        Assert.True(result.TimedOut);
+        var orphanPid = int.Parse(stdout.GetText().Trim(), CultureInfo.InvariantCulture);
+        Assert.True(LocalTestEnvironment.WaitUntil(() => !LocalTestEnvironment.IsAlive(orphanPid), TimeSpan.FromSeconds(5)), "the orphan survived");
+    }
+
+    [Fact]
     public async Task CancellationKillsTheTreeAndThrows()
     {
         // Given

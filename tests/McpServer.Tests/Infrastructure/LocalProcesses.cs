@@ -38,4 +38,30 @@ public static class LocalProcesses
         }
         return found;
     }
+
+    /// <summary>Live processes whose command line is exactly <paramref name="argv"/>, whatever their environment (one that dropped the session marker too).</summary>
+    public static IReadOnlyList<int> FindByCommandLine(params string[] argv)
+    {
+        var cmdline = Encoding.UTF8.GetBytes(string.Concat(argv.Select(a => a + "\0")));
+        var found = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (File.ReadAllBytes(Path.Combine(directory, "cmdline")).AsSpan().SequenceEqual(cmdline))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+        }
+        return found;
+    }
 }
