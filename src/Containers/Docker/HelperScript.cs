@@ -25,6 +25,7 @@ internal static class HelperScript
     /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
     public static string Prelude() => $$"""
         __smcp_d={{ScratchDir}}
+        __smcp_live=
         mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
         __smcp_ooms() {
@@ -50,37 +51,29 @@ internal static class HelperScript
             __smcp_ooms
             echo "done $1 $__smcp_rc $__smcp_oom" >&2
           } &
+          __smcp_live="$__smcp_live $1=$!"
           echo "started $1 $! $__smcp_oom" >&2
         }
-        __smcp_tree() {
-          __smcp_all=$1; __smcp_new=$1
-          while [ -n "$__smcp_new" ]; do
-            __smcp_next=
-            for __smcp_s in /proc/[0-9]*/stat; do
-              read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue
-              __smcp_rest=${__smcp_line##*") "}
-              set -- $__smcp_rest
-              case " $__smcp_new " in *" $2 "*)
-                __smcp_p=${__smcp_s#/proc/}; __smcp_next="$__smcp_next ${__smcp_p%/stat}";;
-              esac
-            done
-            __smcp_all="$__smcp_all $__smcp_next"; __smcp_new=${__smcp_next# }
-          done
-          echo $__smcp_all
-        }
-        __smcp_marked() {
-          for __smcp_e in /proc/[0-9]*/environ; do
-            if tr '\0' '\n' < "$__smcp_e" 2>/dev/null | grep -q -x -F "{{CommandMarkerVariable}}=$1"; then
-              __smcp_p=${__smcp_e#/proc/}; echo "${__smcp_p%/environ}"
-            fi
-          done
-        }
+        {{SweepFunctions}}
         __smcp_kill() {
-          kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
-          kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
-          echo "killed $2" >&2
+          __smcp_spare=; __smcp_keep=
+          for __smcp_e in $__smcp_live; do
+            case $__smcp_e in
+              "$1="*) ;;
+              *) __smcp_spare="$__smcp_spare ${__smcp_e#*=}"; __smcp_keep="$__smcp_keep $__smcp_e";;
+            esac
+          done
+          __smcp_live=$__smcp_keep
+          __smcp_sweep $__smcp_spare
+          echo "killed $1" >&2
+        }
+        __smcp_forget() {
+          __smcp_keep=
+          for __smcp_e in $__smcp_live; do case $__smcp_e in "$1="*) ;; *) __smcp_keep="$__smcp_keep $__smcp_e";; esac; done
+          __smcp_live=$__smcp_keep
         }
         __smcp_emit() {
+          __smcp_forget "$1"
           if printf '%s' "$2" 2>/dev/null > "$__smcp_d/$1.sep"; then
             cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
           else
@@ -111,8 +104,59 @@ internal static class HelperScript
     /// <summary>Asks for a finished command's stdout, stderr and state file, each part ended by <paramref name="nonce"/>.</summary>
     public static string Emit(string id, string nonce) => $"__smcp_emit {id} {nonce}\n";
 
-    /// <summary>Kills a command's whole process tree (stopped first, so nothing forks away while it is collected).</summary>
-    public static string Kill(int pid, string id) => $"__smcp_kill {pid} {id}\n";
+    /// <summary>
+    /// Kills a command by sweeping the container: every process that is not PID 1's keep-alive, the helper, or another
+    /// live command's tree. Nothing a process can shed (an environment marker, its process group, its parent) spares it.
+    /// </summary>
+    public static string Kill(string id) => $"__smcp_kill {id}\n";
+
+    /// <summary>
+    /// Shell functions (builtins only) that stop, then kill, every process in the container except PID 1, the
+    /// keep-alive it started (its oldest child) with that one's children, the calling shell itself (not its children),
+    /// and the trees of the pids given as arguments. Processes are stopped round after round until a scan finds no new one, so nothing forks away
+    /// between the scan and the kill; only then are they all killed.
+    /// </summary>
+    public const string SweepFunctions = """
+        __smcp_scan() {
+          __smcp_procs=; __smcp_ka=; __smcp_kat=
+          for __smcp_s in /proc/[0-9]*/stat; do
+            read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue
+            __smcp_p=${__smcp_line%% *}
+            set -- ${__smcp_line##*") "}
+            __smcp_procs="$__smcp_procs $__smcp_p:$2"
+            if [ "$2" = 1 ] && { [ -z "$__smcp_kat" ] || [ "${20}" -lt "$__smcp_kat" ]; }; then __smcp_ka=$__smcp_p; __smcp_kat=${20}; fi
+          done
+        }
+        __smcp_sweep() {
+          __smcp_stopped=" "; __smcp_round=0
+          while [ $__smcp_round -lt 50 ]; do
+            __smcp_round=$((__smcp_round + 1))
+            __smcp_scan
+            __smcp_kept=" $__smcp_ka $* "; __smcp_grew=1
+            while [ -n "$__smcp_grew" ]; do
+              __smcp_grew=
+              for __smcp_e in $__smcp_procs; do
+                case $__smcp_kept in *" ${__smcp_e%:*} "*) continue;; esac
+                case $__smcp_kept in *" ${__smcp_e#*:} "*) __smcp_kept="$__smcp_kept${__smcp_e%:*} "; __smcp_grew=1;; esac
+              done
+            done
+            __smcp_new=
+            for __smcp_e in $__smcp_procs; do
+              case " 1 $$$__smcp_kept$__smcp_stopped" in *" ${__smcp_e%:*} "*) ;; *) __smcp_new="$__smcp_new ${__smcp_e%:*}";; esac
+            done
+            [ -n "$__smcp_new" ] || break
+            kill -STOP $__smcp_new 2>/dev/null
+            __smcp_stopped="$__smcp_stopped${__smcp_new# } "
+          done
+          [ "$__smcp_stopped" = " " ] || kill -KILL $__smcp_stopped 2>/dev/null
+        }
+        """;
+
+    /// <summary>
+    /// A one-shot exec that kills everything a previous helper's commands left running (after the server or the helper
+    /// died): the same sweep, sparing only PID 1's keep-alive and itself.
+    /// </summary>
+    public static string[] SweepCommand() => ["/bin/sh", "-c", SweepFunctions + "\n__smcp_sweep\n"];
 
     /// <summary>Asks for the last bytes a running command wrote to stdout and stderr (for progress messages).</summary>
     public static string Peek(string id, string nonce) => $"__smcp_peek {id} {nonce}\n";
