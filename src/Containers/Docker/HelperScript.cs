@@ -3,6 +3,44 @@ using SessionMcp.SessionRouting.Execution;
 
 namespace SessionMcp.Containers.Docker;
 
+// Threat model. A session's processes all run as one uid in its container, with no capabilities. They may lie about
+// their own output, and may signal, kill or (without Yama, as on these hosts) ptrace each other's commands: same-uid
+// processes have no isolation from each other. What they must not do is set another call's record (exit code,
+// timed_out, output), outlive a timeout, or grow the server.
+//
+// What holds today:
+// - Growth: every line and part read from the helper is bounded (SessionHelper.MaxNoticeBytes, MaxBufferedPartBytes;
+//   outputs stream into capped captures; the state file is capped by SessionStateLimits). Anything longer, or output
+//   nobody asked for, is a protocol violation: the helper is dropped, the session's next call starts a new one after a
+//   sweep, and its note says why.
+// - Escape: a timeout kills every process that is not PID 1's keep-alive, the helper, or another live command's tree
+//   (SweepFunctions). Parentage at the moment of the sweep is all it trusts; a marker, a process group or a session a
+//   process can shed spares nothing. The same sweep runs before a helper restarts and when a server starts.
+//
+// What does not hold yet (the forgery attacks still work): the helper is /bin/sh, a readable binary, so it is
+// dumpable; any process of the session can open /proc/<helper>/fd/{0,1,2} (read its requests, write notices) and read
+// its memory, and the per-command files under ScratchDir have predictable names. A per-command secret alone does not
+// fix this: it would live in a dumpable process's memory. The design to take:
+// 1. The helper must be non-dumpable, so /proc/<pid>/fd, mem, environ and ptrace are closed to the session's uid. Linux
+//    makes a process non-dumpable when it execs a file it cannot read. The server extracts the image's /bin/sh (through
+//    GET /containers/{id}/archive of a created, unstarted container, following symlinks), keeps it on the host as a
+//    root-owned mode-0111 file, and bind-mounts it read-only into each container: the session can run it but not read,
+//    chmod or replace it. The helper exec runs that file directly (runc's init is itself non-dumpable), so no dumpable
+//    process ever holds the helper's pipes. Measured here: a shell run from an execute-only busybox copy shows
+//    /proc/<pid>/fd as root-owned and unreadable to the session's uid, and busybox runs its applets through
+//    /proc/self/exe, so the helper's own cat/tail stay non-dumpable too. (Containers created before keep today's
+//    helper, with a logged warning.)
+// 2. Outputs the session cannot rewrite: the helper opens each command's out/err/state/stdin files, unlinks them at
+//    once, keeps read descriptors itself, hands the command only its own write descriptors (closing every other
+//    command's in the child; the wrapper writes its state to /dev/fd/N), and emits by reading its own descriptors. The
+//    files are created in a private tmpfs mounted mode 1733 (listable by nobody but root) under a random name that only
+//    the helper's memory and the server know, so no other process can race the open-then-unlink. After a command's
+//    processes exit, nothing but the non-dumpable helper holds its output. While they run, a process that can reach
+//    their /proc/<pid>/fd can still write into it, as it can ptrace or kill them: that residue needs a uid per command,
+//    which a container without CAP_SETUID cannot give.
+// 3. Notices carry a per-command secret the server puts in the run request and the command never sees (not in its
+//    argv or environment; only in the helper's memory), so even a descriptor leaked by mistake cannot forge a "done".
+
 /// <summary>
 /// The in-container helper: a plain <c>/bin/sh -s</c> kept attached to the server, so a command costs a fork in the
 /// container instead of a new <c>docker exec</c>. The server writes shell statements to its stdin; the helper answers
