@@ -92,7 +92,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             throw new SessionException("stdin contains a NUL byte, which docker sessions cannot pass; write the data to a file with session_write_file and redirect from it");
         }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var (helper, restarted) = await HelperAsync(session, cancellationToken).ConfigureAwait(false);
+        var (helper, restartReason) = await HelperAsync(session, cancellationToken).ConfigureAwait(false);
         var environment = new Dictionary<string, string>(request.SessionEnv, StringComparer.Ordinal);
         foreach (var (key, value) in request.CallEnv)
         {
@@ -114,9 +114,13 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var state = ShellWrapper.ParseState(result.StateText);
         state?.Env.Remove(HelperScript.CommandMarkerVariable);
         var notes = new List<string>();
-        if (restarted)
+        if (restartReason is HelperProtocolException violation)
         {
-            notes.Add("the session's in-container helper had stopped; it was restarted for this command (cwd and exported variables are kept by the server)");
+            notes.Add($"the session's in-container helper was dropped because {violation.Message}; it was restarted for this command, and what the session's earlier commands had left running was killed (cwd and exported variables are kept by the server)");
+        }
+        else if (restartReason is not null)
+        {
+            notes.Add("the session's in-container helper had stopped; it was restarted for this command, and what the session's earlier commands had left running was killed (cwd and exported variables are kept by the server)");
         }
         if (result.OomKills > 0)
         {
@@ -198,6 +202,22 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
         var reaped = 0;
+        foreach (var container in mine.Where(c => c.State == "running"))
+        {
+            // A live session's container: what the previous server's commands left running dies before any new helper.
+            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
+            if (sessionId is not null && live.Contains(sessionId))
+            {
+                try
+                {
+                    await SweepAsync(container.Id, cancellationToken).ConfigureAwait(false);
+                }
+                catch (DockerEngineException e)
+                {
+                    LogSweepFailed(logger, e, sessionId);
+                }
+            }
+        }
         foreach (var container in mine)
         {
             var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
@@ -226,12 +246,16 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    /// <summary>The session's live helper, started (again) when there is none; says whether it had to restart one.</summary>
-    private async Task<(SessionHelper Helper, bool Restarted)> HelperAsync(SessionRecord session, CancellationToken cancellationToken)
+    /// <summary>
+    /// The session's live helper, started (again) when there is none. When this process's helper died, says why, and
+    /// first kills what its commands left running: their outcome was already reported as unknown, and a process that
+    /// wrote into the helper's streams must not outlive it.
+    /// </summary>
+    private async Task<(SessionHelper Helper, HelperDiedException? RestartReason)> HelperAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         if (_helpers.TryGetValue(session.Id, out var current) && current.IsAlive)
         {
-            return (current, false);
+            return (current, null);
         }
         var gate = _helperLocks.GetOrAdd(session.Id, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -239,17 +263,21 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             if (_helpers.TryGetValue(session.Id, out current) && current.IsAlive)
             {
-                return (current, false);
+                return (current, null);
             }
-            var restarted = current is not null;
+            var reason = current?.DeathReason;
             if (current is not null)
             {
                 await current.DisposeAsync().ConfigureAwait(false);
             }
             await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
+            if (current is not null)
+            {
+                await Call(() => SweepAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
+            }
             var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), logger, cancellationToken)).ConfigureAwait(false);
             _helpers[session.Id] = helper;
-            return (helper, restarted);
+            return (helper, reason ?? (current is null ? null : new HelperDiedException("the helper stopped")));
         }
         finally
         {
@@ -309,6 +337,10 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         return (options.User, uid, gid);
     }
 
+    /// <summary>Kills every process in the container but PID 1's keep-alive (<see cref="HelperScript.SweepCommand"/>).</summary>
+    private async Task SweepAsync(string containerId, CancellationToken cancellationToken) =>
+        await Engine.RunExecAsync(containerId, HelperScript.SweepCommand(), cancellationToken: cancellationToken).ConfigureAwait(false);
+
     private async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         try
@@ -362,6 +394,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Helper of session {SessionId} died")]
     private static partial void LogHelperDied(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not kill what was left running in session {SessionId}'s container")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the memory limit of session {SessionId}'s container")]
     private static partial void LogInspectFailed(ILogger logger, Exception exception, string sessionId);

@@ -9,7 +9,13 @@ using SessionMcp.SessionRouting.Execution;
 namespace SessionMcp.Containers.Docker;
 
 /// <summary>The helper's connection broke (helper or container died, engine went away): the command's fate is unknown.</summary>
-internal sealed class HelperDiedException(string message, Exception? inner = null) : Exception(message, inner);
+internal class HelperDiedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The helper's streams carried something the protocol never sends: an over-long line or part, or output nobody asked
+/// for. Only a process of the session writing into the helper's streams produces that; the helper is dropped.
+/// </summary>
+internal sealed class HelperProtocolException(string message) : HelperDiedException(message);
 
 /// <summary>
 /// A finished command as the helper reports it. <see cref="OomKills"/>: how many processes the kernel's OOM killer
@@ -26,6 +32,12 @@ internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? 
 internal sealed partial class SessionHelper : IAsyncDisposable
 {
     private const int KilledExitCode = 137;
+
+    /// <summary>The longest notice line the helper writes is well under this; a longer one is a protocol violation.</summary>
+    internal const int MaxNoticeBytes = 4096;
+
+    /// <summary>Most a part read whole (not streamed into a capture) may hold: the helper's environment, a peek.</summary>
+    internal const int MaxBufferedPartBytes = 1024 * 1024;
     private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan PeekInterval = TimeSpan.FromSeconds(1);
 
@@ -53,6 +65,9 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     }
 
     public bool IsAlive => _died is null;
+
+    /// <summary>Why the helper is dead (null while it lives).</summary>
+    public HelperDiedException? DeathReason => _died as HelperDiedException;
 
     /// <summary>Starts the helper in a running container and waits until it answers.</summary>
     public static async Task<SessionHelper> StartAsync(DockerEngineClient engine, string containerId, ILogger logger, CancellationToken cancellationToken)
@@ -93,7 +108,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         {
             await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
             // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
-            var (pid, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
+            var (_, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
             var timedOut = false;
             int exitCode;
@@ -107,7 +122,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
                     // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
-                    await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
+                    await WriteAsync(HelperScript.Kill(id), null, CancellationToken.None).ConfigureAwait(false);
                     await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
                     exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.ExitCode : KilledExitCode;
@@ -256,6 +271,12 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 {
                     OnStderr(frame.Payload.Span);
                 }
+                if (_died is HelperProtocolException violation)
+                {
+                    // Read no further: whatever is pouring in is not the helper's, and only backpressure bounds it now.
+                    LogProtocolViolation(_logger, violation.Message);
+                    return;
+                }
             }
             Fail(new HelperDiedException("the session's helper process ended"));
         }
@@ -267,6 +288,10 @@ internal sealed partial class SessionHelper : IAsyncDisposable
 
     private void OnStdout(ReadOnlySpan<byte> data)
     {
+        if (_died is HelperProtocolException)
+        {
+            return;
+        }
         if (_stdoutLength + data.Length > _stdout.Length)
         {
             Array.Resize(ref _stdout, Math.Max(_stdout.Length * 2, _stdoutLength + data.Length));
@@ -288,6 +313,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                     LogUnexpectedOutput(_logger, Encoding.UTF8.GetString(_stdout, 0, Math.Min(_stdoutLength, 200)));
                     _stdoutLength = 0;
                     _searchFrom = 0;
+                    ProtocolViolation("output on the helper's stdout that no request asked for");
                 }
                 return;
             }
@@ -304,6 +330,10 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                     undecided = 0;
                 }
                 _searchFrom = undecided;
+                if (_stdoutLength > MaxBufferedPartBytes)
+                {
+                    ProtocolViolation($"a part of more than {MaxBufferedPartBytes} bytes on the helper's stdout");
+                }
                 return;
             }
             index += _searchFrom;
@@ -335,8 +365,18 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     {
         foreach (var b in data)
         {
+            if (_died is HelperProtocolException)
+            {
+                return;
+            }
             if (b != (byte)'\n')
             {
+                if (_stderrLine.Count >= MaxNoticeBytes)
+                {
+                    _stderrLine.Clear();
+                    ProtocolViolation($"a line of more than {MaxNoticeBytes} bytes on the helper's stderr");
+                    return;
+                }
                 _stderrLine.Add(b);
                 continue;
             }
@@ -365,6 +405,9 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     /// <summary>The OOM-kill counter a notice ends with; null where the container shows none ("-": no memory cgroup files).</summary>
     private static long? OomCounter(string[] rest) =>
         rest is [var value] && long.TryParse(value, CultureInfo.InvariantCulture, out var count) ? count : null;
+
+    private void ProtocolViolation(string what) =>
+        Fail(new HelperProtocolException($"the helper's control stream carried {what}, which only a process of the session writing into it produces"));
 
     private void Fail(HelperDiedException reason)
     {
@@ -397,6 +440,9 @@ internal sealed partial class SessionHelper : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session helper wrote unexpected output: {Text}")]
     private static partial void LogUnexpectedOutput(ILogger logger, string text);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session helper dropped for a protocol violation: {Reason}")]
+    private static partial void LogProtocolViolation(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Session helper stderr: {Line}")]
     private static partial void LogHelperStderr(ILogger logger, string line);

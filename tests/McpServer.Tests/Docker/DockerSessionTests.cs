@@ -135,6 +135,90 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [DockerFact]
+    public async Task TimeoutKillsWhatShedTheMarkerOrLeftTheSessionButSparesAnotherLiveCommand()
+    {
+        // Given a command running beside another, which starts children that shed every trace of it: the marker
+        // variable, its process tree (re-parented to PID 1) and its session (setsid)
+        var sessionId = await Server.CreateSessionAsync("docker");
+        var other = Server.ExecAsync(sessionId, "sleep 4; echo alive", timeoutMs: 30_000);
+        var container = await ContainerOfAsync(sessionId);
+        Assert.True(await Poll.UntilAsync(async () => (await PsAsync(container)).Contains("sleep 4", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), "the other command never started");
+
+        // When it times out
+        var result = await Server.ExecAsync(
+            sessionId, "env -u SESSION_MCP_COMMAND sh -c 'sleep 1004 &'; setsid sh -c 'sleep 1005 &'; (sh -c 'sleep 1006 &' &); sleep 100", timeoutMs: 1500);
+
+        // Then none of them is left (seen from outside the helper), and the other command ran on to its end
+        Assert.True(result["timed_out"]!.GetValue<bool>());
+        var ps = await PsAsync(container);
+        Assert.DoesNotContain("sleep 1004", ps);
+        Assert.DoesNotContain("sleep 1005", ps);
+        Assert.DoesNotContain("sleep 1006", ps);
+        var survivor = await other;
+        Assert.Equal(0, survivor["exit_code"]!.GetValue<int>());
+        Assert.Equal("alive\n", survivor.Text("stdout"));
+    }
+
+    [DockerFact]
+    public async Task FloodingTheHelpersStreamsThroughProcKeepsTheServerBoundedAndOnlyRestartsThatSessionsHelper()
+    {
+        // Given a server of its own (to read its memory) with two docker sessions
+        using var dataDir = new TempDirectory("docker-flood");
+        await using var server = await ServerProcess.StartAsync(dataDir.Path);
+        var attacked = await server.CreateSessionAsync("docker");
+        var bystander = await server.CreateSessionAsync("docker");
+        await server.RunAsync(attacked, "mkdir -p w && cd w && export KEEP=1");
+        var rssBefore = RssBytes(server.Pid);
+
+        // When a command writes 200 MB into its helper's stderr through /proc
+        var attack = await server.CallRawAsync("session_exec", new
+        {
+            session_id = attacked,
+            command = "HP=$(cut -d\" \" -f4 /proc/$PPID/stat); head -c 200000000 /dev/zero | tr '\\0' a > /proc/$HP/fd/2",
+            timeout_ms = 60_000,
+        }, null);
+
+        // Then the server's memory stayed bounded, the other session never noticed, and the attacked session's next
+        // call works on a new helper, with its state, and says why
+        var grown = RssBytes(server.Pid) - rssBefore;
+        Assert.True(grown < 100L * 1024 * 1024, $"the server grew by {grown / (1024 * 1024)} MiB (attack result: {ServerProcess.TextOf(attack)})");
+        Assert.Equal("ok\n", await server.RunAsync(bystander, "echo ok"));
+        var next = await server.ExecAsync(attacked, "pwd; echo $KEEP");
+        Assert.EndsWith("/w\n1\n", next.Text("stdout"));
+        Assert.Contains("restarted", next.Text("note"));
+        Assert.Contains("control stream", next.Text("note"));
+        Assert.DoesNotContain("head -c", await PsAsync(await ContainerOfAsync(attacked)));
+    }
+
+    [DockerFact]
+    public async Task ACommandLeftRunningByAKilledServerIsKilledAtRestart()
+    {
+        // Given a docker session running a command that would write a marker later
+        using var dataDir = new TempDirectory("docker-kill9");
+        string id;
+        await using (var first = await ServerProcess.StartAsync(dataDir.Path))
+        {
+            id = await first.CreateSessionAsync("docker");
+            var running = first.ExecAsync(id, "sleep 6; echo late > marker", timeoutMs: 60_000);
+            var container = await ContainerOfAsync(id);
+            Assert.True(await Poll.UntilAsync(async () => (await PsAsync(container)).Contains("sleep 6", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), "the sleep never started");
+
+            // When the server is SIGKILLed mid-call and a new one starts on the same data directory
+            await first.KillAsync();
+            await Assert.ThrowsAnyAsync<Exception>(() => running);
+        }
+        await using var second = await ServerProcess.StartAsync(dataDir.Path);
+        await second.CallAsync("session_list");
+
+        // Then the orphaned command is gone and never writes its marker; the session still works
+        Assert.DoesNotContain("sleep 6", await PsAsync(await ContainerOfAsync(id)));
+        await Task.Delay(TimeSpan.FromSeconds(7));
+        Assert.Equal("absent\n", await second.RunAsync(id, "test -e marker && echo present || echo absent"));
+        var events = await ServerCli.ExportAsync(dataDir.Path);
+        Assert.Single(events, e => e["outcome"]?.GetValue<string>() == "interrupted");
+    }
+
+    [DockerFact]
     public async Task EachCommandIsItsOwnShell()
     {
         var sessionId = await Server.CreateSessionAsync("docker");
@@ -344,6 +428,13 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
         await _engine.StartContainerAsync(id);
         return id;
     }
+
+    /// <summary>The container's processes, listed by an exec of its own (not through the session's helper).</summary>
+    private async Task<string> PsAsync(string containerId) =>
+        (await _engine.RunExecAsync(containerId, ["ps", "-o", "pid,args"])).Stdout;
+
+    private static long RssBytes(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
 
     private async Task<string> ContainerOfAsync(string sessionId) =>
         (await _engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.session"] = sessionId }, all: true)).Single().Id;
