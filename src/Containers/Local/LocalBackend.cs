@@ -209,22 +209,26 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             return (null, false);
         }
         using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
-        var buffer = new byte[SessionStateLimits.MaxStateBytes + 1];
-        int length;
+        // A state file is usually a few hundred bytes: read in small steps, never past the limit.
+        Span<byte> chunk = stackalloc byte[8192];
+        using var collected = new MemoryStream();
         try
         {
-            length = 0;
             int read;
-            while (length < buffer.Length && (read = RandomAccess.Read(handle, buffer.AsSpan(length), length)) > 0)
+            while ((read = RandomAccess.Read(handle, chunk, collected.Length)) > 0)
             {
-                length += read;
+                if (collected.Length + read > SessionStateLimits.MaxStateBytes)
+                {
+                    return (null, true);
+                }
+                collected.Write(chunk[..read]);
             }
         }
         catch (IOException)
         {
             return (null, false);
         }
-        return length > SessionStateLimits.MaxStateBytes ? (null, true) : (System.Text.Encoding.UTF8.GetString(buffer, 0, length), false);
+        return (System.Text.Encoding.UTF8.GetString(collected.GetBuffer(), 0, (int)collected.Length), false);
     }
 
     private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);

@@ -31,6 +31,10 @@ internal sealed class SessionCgroups
     private const string DirectoryName = "session-mcp";
     private static readonly TimeSpan KillDeadline = TimeSpan.FromSeconds(5);
 
+    // Per session: its cgroups exist, and how many forks its process limit had refused when last looked at. Cached so
+    // a command costs one mkdir and one rmdir per hierarchy, not a round of stat and reads of cgroupfs.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _limitRefusals = new(StringComparer.Ordinal);
+
     private SessionCgroups(IReadOnlyList<CgroupHierarchy> hierarchies, long pidsLimit)
     {
         Hierarchies = hierarchies;
@@ -124,10 +128,11 @@ internal sealed class SessionCgroups
         var created = new List<string>();
         try
         {
+            var known = _limitRefusals.ContainsKey(sessionId);
             foreach (var hierarchy in Hierarchies)
             {
                 var session = Path.Combine(hierarchy.Root, sessionId);
-                if (!Directory.Exists(session))
+                if (!known && !Directory.Exists(session))
                 {
                     Directory.CreateDirectory(session);
                     if (hierarchy.HasPidsLimit)
@@ -139,6 +144,7 @@ internal sealed class SessionCgroups
                 Directory.CreateDirectory(command);
                 created.Add(command);
             }
+            _limitRefusals.TryAdd(sessionId, LimitRefusals(sessionId));
             return new CommandCgroup(this, sessionId, created);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -151,9 +157,25 @@ internal sealed class SessionCgroups
         }
     }
 
+    /// <summary>
+    /// Whether a fork of the session was refused by its process limit since this was last asked (kernels count it in
+    /// the forking task's cgroup, older, or in the one whose limit was hit, newer: <paramref name="command"/> is the former).
+    /// </summary>
+    internal bool LimitRefusedSince(string sessionId, string? command)
+    {
+        var now = LimitRefusals(sessionId);
+        var before = _limitRefusals.TryGetValue(sessionId, out var seen) ? seen : 0;
+        _limitRefusals[sessionId] = now;
+        return now > before || (command is not null && CommandCgroup.ReadMaxEvents(command) > 0);
+    }
+
+    private long LimitRefusals(string sessionId) =>
+        Hierarchies.FirstOrDefault(h => h.HasPidsLimit) is { } pids ? CommandCgroup.ReadMaxEvents(Path.Combine(pids.Root, sessionId)) : 0;
+
     /// <summary>Kills every process of the session (all its commands, background ones included) and removes its cgroups.</summary>
     public async Task<int> KillSessionAsync(string sessionId, CancellationToken cancellationToken)
     {
+        _limitRefusals.TryRemove(sessionId, out _);
         var killed = 0;
         foreach (var hierarchy in Hierarchies)
         {
@@ -340,10 +362,6 @@ internal sealed class SessionCgroups
 /// </summary>
 internal sealed class CommandCgroup(SessionCgroups cgroups, string sessionId, IReadOnlyList<string> directories) : CommandProcesses
 {
-    private readonly long _sessionLimitEventsBefore = cgroups.Hierarchies.Any(h => h.HasPidsLimit)
-        ? ReadMaxEvents(Path.Combine(cgroups.Hierarchies.First(h => h.HasPidsLimit).Root, sessionId))
-        : 0;
-
     public override string Prelude => string.Concat(directories.Select(d => $"{{ echo $$ > {Quote(d + "/cgroup.procs")}; }} 2>/dev/null || "
         + $"{{ echo {Quote($"session-mcp: cannot enter the command's cgroup {d}")} >&2; exit 125; }}\n"));
 
@@ -359,13 +377,7 @@ internal sealed class CommandCgroup(SessionCgroups cgroups, string sessionId, IR
     public bool HitProcessLimit()
     {
         var index = cgroups.Hierarchies.ToList().FindIndex(h => h.HasPidsLimit);
-        if (index < 0)
-        {
-            return false;
-        }
-        // Kernels count the failure in the forking task's cgroup (older) or in the one whose limit was hit (newer).
-        return ReadMaxEvents(directories[index]) > 0
-            || ReadMaxEvents(Path.Combine(cgroups.Hierarchies[index].Root, sessionId)) > _sessionLimitEventsBefore;
+        return index >= 0 && cgroups.LimitRefusedSince(sessionId, directories[index]);
     }
 
     /// <summary>Removes the command's cgroups when nothing runs in them any more; a background process keeps them until destroy.</summary>
@@ -379,7 +391,7 @@ internal sealed class CommandCgroup(SessionCgroups cgroups, string sessionId, IR
 
     private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
-    private static long ReadMaxEvents(string directory)
+    internal static long ReadMaxEvents(string directory)
     {
         try
         {
