@@ -126,7 +126,11 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         }
         finally
         {
-            cgroup?.RemoveIfEmpty();
+            if (cgroup is not null)
+            {
+                // Off the call's path: nothing waits for the empty directories to go.
+                _ = Task.Run(cgroup.RemoveIfEmpty, CancellationToken.None);
+            }
             File.Delete(stateFile);
         }
     }

@@ -115,7 +115,7 @@ internal static partial class AuditCallFilter
                     time.GetUtcNow(),
                     call.SessionId,
                     AuditKinds.ToolCall,
-                    Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
+                    context.MatchedPrimitive is McpServerTool ? name : Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
                     ClientOf(context.Server),
                     // Redacted once before the call; again only when the call made a new secret known (large writes are costly).
                     argumentsBefore is not null && !secretsAfter.Except(secretsBefore).Any() ? argumentsBefore : RedactedArguments(secrets),
