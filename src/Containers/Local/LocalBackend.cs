@@ -107,7 +107,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         {
             var result = await LocalProcessRunner.RunAsync(spec, request.Stdout, request.Stderr, cancellationToken).ConfigureAwait(false);
             string? note = null;
-            if (cgroup is not null && cgroup.HitProcessLimit())
+            if (cgroup is not null && await cgroup.HitProcessLimitAsync().ConfigureAwait(false))
             {
                 // What is left of a fork bomb keeps the session at its limit, and every later command would fail to
                 // fork: the command's processes go, background ones included, so the session stays usable.

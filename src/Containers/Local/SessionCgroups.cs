@@ -373,12 +373,35 @@ internal sealed class CommandCgroup(SessionCgroups cgroups, string sessionId, IR
         }
     }
 
-    /// <summary>Whether a fork failed in the session's process limit while this command ran.</summary>
-    public bool HitProcessLimit()
+    /// <summary>
+    /// Whether a fork failed in the session's process limit while this command ran. A command whose shell returned while
+    /// its background processes still multiply (<c>b(){ b|b&amp; }; b</c>) may reach the limit a moment later: while it
+    /// leaves processes behind, this looks again for up to <see cref="LimitSettleTime"/> (commands that leave nothing
+    /// behind pay nothing).
+    /// </summary>
+    public async Task<bool> HitProcessLimitAsync()
     {
         var index = cgroups.Hierarchies.ToList().FindIndex(h => h.HasPidsLimit);
-        return index >= 0 && cgroups.LimitRefusedSince(sessionId, directories[index]);
+        if (index < 0)
+        {
+            return false;
+        }
+        var deadline = Environment.TickCount64 + (long)LimitSettleTime.TotalMilliseconds;
+        while (true)
+        {
+            if (cgroups.LimitRefusedSince(sessionId, directories[index]))
+            {
+                return true;
+            }
+            if (Environment.TickCount64 > deadline || SessionCgroups.ReadProcs(directories[index]).Count == 0)
+            {
+                return false;
+            }
+            await Task.Delay(10).ConfigureAwait(false);
+        }
     }
+
+    private static readonly TimeSpan LimitSettleTime = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Removes the command's cgroups when nothing runs in them any more; a background process keeps them until destroy.</summary>
     public void RemoveIfEmpty()
