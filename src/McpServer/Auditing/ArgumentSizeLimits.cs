@@ -20,9 +20,6 @@ internal static class ArgumentSizeLimits
     public const int MaxEnvEntryBytes = 128 * 1024 - 1;
     public const int MaxEnvBytes = 1024 * 1024;
 
-    // What an over-limit call's stored arguments keep of a string: enough to recognise it, not the payload.
-    private const int StoredPrefixChars = 200;
-
     /// <summary>The limits <paramref name="tool"/>'s arguments break, each with what to do instead; empty when none.</summary>
     public static IReadOnlyList<string> Check(string tool, IReadOnlyDictionary<string, JsonElement>? arguments)
     {
@@ -63,15 +60,39 @@ internal static class ArgumentSizeLimits
         return problems;
     }
 
-    /// <summary>The arguments as stored for an over-limit call: every string over the command limit cut to its start and its size.</summary>
-    public static JsonNode? ForAudit(JsonNode? arguments) => arguments switch
+    /// <summary>
+    /// The arguments as the audit event stores them. A string longer than <see cref="MaxStoredStringChars"/> (a large
+    /// file's content, a long stdin) is kept as its start and end with its size and SHA-256, not whole: copied, redacted
+    /// and serialised whole it cost the server gigabytes under a stream of large writes, and what a write did is on
+    /// disk (and its hash in the event's summary). Commands, paths and edit strings of ordinary size are kept as given.
+    /// </summary>
+    public static JsonNode? ForAudit(IReadOnlyDictionary<string, JsonElement>? arguments) =>
+        arguments is null ? null : new JsonObject(arguments.Select(p => KeyValuePair.Create(p.Key, ForAudit(p.Value))));
+
+    /// <summary>Longest argument string an audit event stores whole.</summary>
+    public const int MaxStoredStringChars = 256 * 1024;
+
+    private const int StoredExcerptChars = 2_000;
+
+    private static JsonNode? ForAudit(JsonElement value) => value.ValueKind switch
     {
-        JsonObject o => new JsonObject(o.Select(p => KeyValuePair.Create(p.Key, ForAudit(p.Value)))),
-        JsonArray a => new JsonArray([.. a.Select(ForAudit)]),
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is { Length: > MaxCommandBytes } text =>
-            JsonValue.Create(text[..StoredPrefixChars] + string.Create(CultureInfo.InvariantCulture, $"… [{Encoding.UTF8.GetByteCount(text):N0} bytes, over the limit; not stored]")),
-        _ => arguments?.DeepClone(),
+        JsonValueKind.Object => new JsonObject(value.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, ForAudit(p.Value)))),
+        JsonValueKind.Array => new JsonArray([.. value.EnumerateArray().Select(ForAudit)]),
+        JsonValueKind.String => JsonValue.Create(Excerpt(value.GetString()!)),
+        _ => JsonNode.Parse(value.GetRawText()),
     };
+
+    private static string Excerpt(string text)
+    {
+        if (text.Length <= MaxStoredStringChars)
+        {
+            return text;
+        }
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{text.AsSpan(0, StoredExcerptChars)}\n[... {bytes.Length:N0} bytes in all, sha256 {sha}; only the start and end are stored ...]\n{text.AsSpan(text.Length - StoredExcerptChars)}");
+    }
 
     private static void CheckString(IReadOnlyDictionary<string, JsonElement> arguments, string name, int limit, string advice, List<string> problems, string prefix = "")
     {

@@ -42,7 +42,6 @@ internal static partial class AuditCallFilter
             string? error = null;
             string? inFlight = null;
             string? argumentsBefore = null;
-            var oversized = false;
             try
             {
                 // Sessions of the previous run are re-attached in the background; no call may see them half done.
@@ -62,7 +61,6 @@ internal static partial class AuditCallFilter
                 }
                 else if (ArgumentSizeLimits.Check(name, arguments is null ? null : new Dictionary<string, JsonElement>(arguments)) is { Count: > 0 } tooLarge)
                 {
-                    oversized = true;
                     (outcome, error) = (AuditOutcomes.Rejected, $"{name}: {string.Join("; ", tooLarge)}. Nothing was done.");
                 }
                 else
@@ -127,10 +125,9 @@ internal static partial class AuditCallFilter
                     endsCall: inFlight);
             }
 
-            // An over-limit call is recorded with the start and size of each huge string, not the payload itself.
+            // A huge string is recorded by its start, end, size and hash, not whole (see ArgumentSizeLimits.ForAudit).
             string? RedactedArguments(IReadOnlyList<string> secrets) =>
-                arguments is null ? null : SecretRedactor.RedactJson(
-                    oversized ? ArgumentSizeLimits.ForAudit(JsonSerializer.SerializeToNode(arguments)) : JsonSerializer.SerializeToNode(arguments), secrets)?.ToJsonString();
+                arguments is null ? null : SecretRedactor.RedactJson(ArgumentSizeLimits.ForAudit(new Dictionary<string, JsonElement>(arguments)), secrets)?.ToJsonString();
         };
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>

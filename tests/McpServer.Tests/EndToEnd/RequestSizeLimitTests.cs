@@ -25,7 +25,8 @@ public sealed partial class RequestSizeLimitTests(ServerFixture fixture) : IClas
         Assert.Contains("content is 16,777,217 bytes, over the limit of 16,777,216 bytes", error, StringComparison.Ordinal);
         Assert.Equal("absent\n", await Server.RunAsync(id, "test -e big.txt && echo present || echo absent"));
         var recorded = await RejectedEventAsync(error, "session_write_file");
-        Assert.InRange(recorded["arguments"]!.Text("content").Length, 1, 1_000);
+        Assert.InRange(recorded["arguments"]!.Text("content").Length, 1, 5_000);
+        Assert.Contains("only the start and end are stored", recorded["arguments"]!.Text("content"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -80,6 +81,26 @@ public sealed partial class RequestSizeLimitTests(ServerFixture fixture) : IClas
 
         // Then it runs
         Assert.Equal("ok\n", await Server.RunAsync(id, command));
+    }
+
+    [Fact]
+    public async Task ALargeWriteIsDoneWholeAndAuditedByItsStartEndSizeAndHash()
+    {
+        // Given a session
+        var id = await Server.CreateSessionAsync(Backends.Local);
+        var content = "BEGIN-" + new string('m', 1_000_000) + "-END";
+
+        // When a 1 MB file is written
+        var written = await Server.CallAsync("session_write_file", new { session_id = id, path = "large.txt", content });
+
+        // Then the file is whole, and its event keeps the content's start, end, size and hash rather than all of it
+        Assert.Equal($"{content.Length}\n", await Server.RunAsync(id, "wc -c < large.txt | tr -d ' '"));
+        var recorded = (await ServerCli.ExportAsync(fixture.DataDir)).Single(e => e["seq"]!.GetValue<long>() == written.EventSeq());
+        var stored = recorded["arguments"]!.Text("content");
+        Assert.InRange(stored.Length, 4_000, 5_000);
+        Assert.StartsWith("BEGIN-mmm", stored, StringComparison.Ordinal);
+        Assert.EndsWith("mmm-END", stored, StringComparison.Ordinal);
+        Assert.Contains($"sha256 {written.Text("sha256")}", stored, StringComparison.Ordinal);
     }
 
     private async Task<JsonNode> RejectedEventAsync(string error, string tool)
