@@ -160,11 +160,11 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         var sessionDir = Path.Combine(options.SessionsDir, session.Id);
         if (keepWorkspace)
         {
-            TryDelete(Path.Combine(sessionDir, "state"));
+            WorkspaceRemoval.RemoveTree(Path.Combine(sessionDir, "state"));
         }
         else
         {
-            TryDelete(sessionDir);
+            WorkspaceRemoval.RemoveTree(sessionDir);
         }
     }
 
@@ -234,8 +234,6 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         }
         return (System.Text.Encoding.UTF8.GetString(collected.GetBuffer(), 0, (int)collected.Length), false);
     }
-
-    private static void TryDelete(string directory) => WorkspaceRemoval.RemoveTree(directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Local commands are contained by: {Cgroups}")]
     private static partial void LogCgroups(ILogger logger, string cgroups);

@@ -33,6 +33,8 @@ internal static partial class AuditCallFilter
             var started = Stopwatch.GetTimestamp();
             var name = context.Params?.Name ?? "";
             var arguments = context.Params?.Arguments;
+            // One read-only view of the arguments for the checks and the audit record (the SDK gives an IDictionary).
+            IReadOnlyDictionary<string, JsonElement>? given = arguments is null ? null : new Dictionary<string, JsonElement>(arguments);
             var budget = services.GetRequiredService<ResultBudget>();
             var call = CallAudit.Open(context, arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null);
 
@@ -55,11 +57,11 @@ internal static partial class AuditCallFilter
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
                     (outcome, error) = (AuditOutcomes.Rejected, $"unknown tool '{name}'; this server's tools are: {known}");
                 }
-                else if (ArgumentValidator.Validate(tool.ProtocolTool.InputSchema, arguments is null ? null : new Dictionary<string, JsonElement>(arguments)) is { Count: > 0 } problems)
+                else if (ArgumentValidator.Validate(tool.ProtocolTool.InputSchema, given) is { Count: > 0 } problems)
                 {
                     (outcome, error) = (AuditOutcomes.Rejected, $"{name}: invalid arguments: {string.Join("; ", problems)}. Nothing was done.");
                 }
-                else if (ArgumentSizeLimits.Check(name, arguments is null ? null : new Dictionary<string, JsonElement>(arguments)) is { Count: > 0 } tooLarge)
+                else if (ArgumentSizeLimits.Check(name, given) is { Count: > 0 } tooLarge)
                 {
                     (outcome, error) = (AuditOutcomes.Rejected, $"{name}: {string.Join("; ", tooLarge)}. Nothing was done.");
                 }
@@ -127,7 +129,7 @@ internal static partial class AuditCallFilter
 
             // A huge string is recorded by its start, end, size and hash, not whole (see ArgumentSizeLimits.ForAudit).
             string? RedactedArguments(IReadOnlyList<string> secrets) =>
-                arguments is null ? null : SecretRedactor.RedactJson(ArgumentSizeLimits.ForAudit(new Dictionary<string, JsonElement>(arguments)), secrets)?.ToJsonString();
+                given is null ? null : SecretRedactor.RedactJson(ArgumentSizeLimits.ForAudit(given), secrets)?.ToJsonString();
         };
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>
