@@ -13,9 +13,10 @@ namespace SessionMcp.Containers.Docker;
 //   outputs stream into capped captures; the state file is capped by SessionStateLimits). Anything longer, or output
 //   nobody asked for, is a protocol violation: the helper is dropped, the session's next call starts a new one after a
 //   sweep, and its note says why.
-// - Escape: a timeout kills every process that is not PID 1's keep-alive, the helper, or another live command's tree
-//   (SweepFunctions). Parentage at the moment of the sweep is all it trusts; a marker, a process group or a session a
-//   process can shed spares nothing. The same sweep runs before a helper restarts and when a server starts.
+// - Escape: a timeout kills the command's process tree and whatever still carries its marker; a process that sheds both
+//   (env -u, then re-parented) escapes it until the helper restarts or the server starts, when a sweep (SweepFunctions)
+//   kills every process that is not PID 1's keep-alive or the sweep itself. (The sweep on every timeout left the helper
+//   hanging intermittently in the full suite and was taken out until that is understood.)
 //
 // What does not hold yet (the issue's forgery attacks still work): the helper is /bin/sh, a readable binary, so it is
 // dumpable; any process of the session can open /proc/<helper>/fd/{0,1,2} (read its requests, write notices) and read
@@ -63,7 +64,6 @@ internal static class HelperScript
     /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
     public static string Prelude() => $$"""
         __smcp_d={{ScratchDir}}
-        __smcp_live=
         mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
         __smcp_ooms() {
@@ -89,29 +89,38 @@ internal static class HelperScript
             __smcp_ooms
             echo "done $1 $__smcp_rc $__smcp_oom" >&2
           } &
-          __smcp_live="$__smcp_live $1=$!"
           echo "started $1 $! $__smcp_oom" >&2
         }
         {{SweepFunctions}}
-        __smcp_kill() {
-          __smcp_spare=; __smcp_keep=
-          for __smcp_e in $__smcp_live; do
-            case $__smcp_e in
-              "$1="*) ;;
-              *) __smcp_spare="$__smcp_spare ${__smcp_e#*=}"; __smcp_keep="$__smcp_keep $__smcp_e";;
-            esac
+        __smcp_tree() {
+          __smcp_all=$1; __smcp_new=$1
+          while [ -n "$__smcp_new" ]; do
+            __smcp_next=
+            for __smcp_s in /proc/[0-9]*/stat; do
+              read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue
+              __smcp_rest=${__smcp_line##*") "}
+              set -- $__smcp_rest
+              case " $__smcp_new " in *" $2 "*)
+                __smcp_p=${__smcp_s#/proc/}; __smcp_next="$__smcp_next ${__smcp_p%/stat}";;
+              esac
+            done
+            __smcp_all="$__smcp_all $__smcp_next"; __smcp_new=${__smcp_next# }
           done
-          __smcp_live=$__smcp_keep
-          __smcp_sweep $__smcp_spare
-          echo "killed $1" >&2
+          echo $__smcp_all
         }
-        __smcp_forget() {
-          __smcp_keep=
-          for __smcp_e in $__smcp_live; do case $__smcp_e in "$1="*) ;; *) __smcp_keep="$__smcp_keep $__smcp_e";; esac; done
-          __smcp_live=$__smcp_keep
+        __smcp_marked() {
+          for __smcp_e in /proc/[0-9]*/environ; do
+            if tr '\0' '\n' < "$__smcp_e" 2>/dev/null | grep -q -x -F "{{CommandMarkerVariable}}=$1"; then
+              __smcp_p=${__smcp_e#/proc/}; echo "${__smcp_p%/environ}"
+            fi
+          done
+        }
+        __smcp_kill() {
+          kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
+          kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
+          echo "killed $2" >&2
         }
         __smcp_emit() {
-          __smcp_forget "$1"
           if printf '%s' "$2" 2>/dev/null > "$__smcp_d/$1.sep"; then
             cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
           else
@@ -143,10 +152,11 @@ internal static class HelperScript
     public static string Emit(string id, string nonce) => $"__smcp_emit {id} {nonce}\n";
 
     /// <summary>
-    /// Kills a command by sweeping the container: every process that is not PID 1's keep-alive, the helper, or another
-    /// live command's tree. Nothing a process can shed (an environment marker, its process group, its parent) spares it.
+    /// Kills a command's whole process tree and whatever still carries its marker (stopped first, so nothing forks away
+    /// while it is collected). A sweep of the whole container on timeout was tried and left the helper hanging
+    /// intermittently in the full suite; it runs only for leftovers, before a new helper starts (<see cref="SweepCommand"/>).
     /// </summary>
-    public static string Kill(string id) => $"__smcp_kill {id}\n";
+    public static string Kill(int pid, string id) => $"__smcp_kill {pid} {id}\n";
 
     /// <summary>
     /// Shell functions (builtins only) that stop, then kill, every process in the container except PID 1, the

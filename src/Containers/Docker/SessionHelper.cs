@@ -108,7 +108,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         {
             await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
             // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
-            var (_, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
+            var (pid, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
             var timedOut = false;
             int exitCode;
@@ -122,7 +122,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
                     // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
-                    await WriteAsync(HelperScript.Kill(id), null, CancellationToken.None).ConfigureAwait(false);
+                    await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
                     await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
                     exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.ExitCode : KilledExitCode;
