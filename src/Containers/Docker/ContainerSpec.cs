@@ -7,7 +7,7 @@ namespace SessionMcp.Containers.Docker;
 /// <summary>
 /// The hardened container a session gets, as a pure function of the settings and the request: non-root, every
 /// capability dropped, no-new-privileges, no network unless allowed, memory/CPU/PID limits, read-only root, and the
-/// workspace bind-mounted at /workspace.
+/// workspace bind-mounted at /workspace, and the sealed helper's shell and scratch (<see cref="HelperLayout.Sealed"/>).
 /// </summary>
 internal static class ContainerSpec
 {
@@ -15,10 +15,14 @@ internal static class ContainerSpec
     public const string SessionLabel = "session-mcp.session";
     public const string DataDirLabel = "session-mcp.data-dir";
 
+    /// <summary>Set on containers whose helper is sealed; containers created before it have the legacy layout.</summary>
+    public const string HelperLabel = "session-mcp.helper";
+    private const string SealedHelper = "sealed";
+
     /// <summary>PID 1 under docker-init: sleeps forever, so the container lives until the session is destroyed.</summary>
     private static readonly string[] KeepAlive = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"];
 
-    public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace)
+    public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace, string hostHelperShellDirectory)
     {
         var (network, memory, cpus, pids) = Validate(options, spec);
         return new ContainerCreateRequest
@@ -31,6 +35,7 @@ internal static class ContainerSpec
             {
                 [SessionLabel] = spec.SessionId,
                 [DataDirLabel] = options.DataDir,
+                [HelperLabel] = SealedHelper,
             },
             HostConfig = new ContainerHostConfig
             {
@@ -41,13 +46,22 @@ internal static class ContainerSpec
                 MemorySwap = memory,
                 NanoCpus = (long)(cpus * 1_000_000_000),
                 PidsLimit = pids,
-                Binds = [$"{hostWorkspace}:{WorkspacePath}:rw"],
+                Binds = [$"{hostWorkspace}:{WorkspacePath}:rw", $"{hostHelperShellDirectory}:{HelperShell.ContainerDirectory}:ro"],
                 ReadonlyRootfs = options.ReadOnlyRootfs,
-                Tmpfs = new Dictionary<string, string> { ["/tmp"] = FormattableString.Invariant($"rw,nosuid,nodev,size={Math.Min(options.TmpBytes, memory / 2)},mode=1777") },
+                Tmpfs = new Dictionary<string, string>
+                {
+                    ["/tmp"] = FormattableString.Invariant($"rw,nosuid,nodev,size={Math.Min(options.TmpBytes, memory / 2)},mode=1777"),
+                    // Root-owned 1733: the session's uid may create files but not list them (HelperScript's threat model).
+                    [HelperLayout.Sealed.ScratchDir] = FormattableString.Invariant($"rw,nosuid,nodev,noexec,size={Math.Min(options.TmpBytes, memory / 2)},mode=1733"),
+                },
                 Init = true,
             },
         };
     }
+
+    /// <summary>The helper layout a container was created with (its label says).</summary>
+    public static HelperLayout HelperLayoutOf(ContainerInspect container) =>
+        container.Config.Labels?.GetValueOrDefault(HelperLabel) == SealedHelper ? HelperLayout.Sealed : HelperLayout.Legacy;
 
     /// <summary>The network and limits a request asks for, checked against the server's ranges; called before the engine is asked anything.</summary>
     public static (string Network, long MemoryBytes, double Cpus, long Pids) Validate(DockerBackendOptions options, NewSessionSpec spec)

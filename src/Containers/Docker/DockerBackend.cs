@@ -51,10 +51,13 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
                 WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
             }
 
-            var request = ContainerSpec.Build(options, spec, image, user, workspace);
+            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.Id);
+            var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
             containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+            // Taken from the container before it starts: nothing of the session has run in it yet.
+            await Call(() => HelperShell.EnsureAsync(Engine, containerId, shellDirectory, cancellationToken)).ConfigureAwait(false);
             await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
-            _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, logger, cancellationToken)).ConfigureAwait(false);
+            _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
 
             var env = new Dictionary<string, string>(StringComparer.Ordinal)
             {
@@ -270,12 +273,17 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 await current.DisposeAsync().ConfigureAwait(false);
             }
-            await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
+            var container = await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
             if (current is not null)
             {
                 await Call(() => SweepAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
             }
-            var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), logger, cancellationToken)).ConfigureAwait(false);
+            var layout = ContainerSpec.HelperLayoutOf(container);
+            if (layout == HelperLayout.Legacy)
+            {
+                LogLegacyHelper(logger, session.Id);
+            }
+            var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), layout, logger, cancellationToken)).ConfigureAwait(false);
             _helpers[session.Id] = helper;
             return (helper, reason ?? (current is null ? null : new HelperDiedException("the helper stopped")));
         }
@@ -285,7 +293,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    private async Task ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspect> ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         if (state is null)
@@ -296,6 +304,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             throw new SessionLostException(Describe(state));
         }
+        return state;
     }
 
     private async Task<ContainerInspect?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
@@ -394,6 +403,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Helper of session {SessionId} died")]
     private static partial void LogHelperDied(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}'s container predates the sealed helper: its processes can forge its commands' results; recreate the session to seal it")]
+    private static partial void LogLegacyHelper(ILogger logger, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not kill what was left running in session {SessionId}'s container")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception, string sessionId);

@@ -4,57 +4,57 @@ using SessionMcp.SessionRouting.Execution;
 namespace SessionMcp.Containers.Docker;
 
 // Threat model. A session's processes all run as one uid in its container, with no capabilities. They may lie about
-// their own output, and may signal, kill or (without Yama, as on these hosts) ptrace each other's commands: same-uid
-// processes have no isolation from each other. What they must not do is set another call's record (exit code,
-// timed_out, output), outlive a timeout, or grow the server.
+// their own output, and may signal, kill or (without Yama, as on these hosts) ptrace each other's commands while those
+// run: same-uid processes have no isolation from each other. What they must not do is set another call's record (exit
+// code, timed_out, which output belongs to it), outlive a timeout, or grow the server.
 //
-// What holds today:
-// - Growth: every line and part read from the helper is bounded (SessionHelper.MaxNoticeBytes, MaxBufferedPartBytes;
-//   outputs stream into capped captures; the state file is capped by SessionStateLimits). Anything longer, or output
-//   nobody asked for, is a protocol violation: the helper is dropped, the session's next call starts a new one after a
-//   sweep, and its note says why.
-// - Escape: a timeout kills the command's process tree and whatever still carries its marker; a process that sheds both
-//   (env -u, then re-parented) escapes it until the helper restarts or the server starts, when a sweep (SweepFunctions)
-//   kills every process that is not PID 1's keep-alive or the sweep itself. (The sweep on every timeout left the helper
-//   hanging intermittently in the full suite and was taken out until that is understood.)
+// How the record is kept out of their reach (containers created by this version; see HelperLayout.Sealed):
+// 1. The helper is non-dumpable. Linux makes a process non-dumpable when it execs a file it cannot read, so the server
+//    keeps the image's /bin/sh on the host as an execute-only file (HelperShell) and bind-mounts it read-only: the helper
+//    runs it, and the session's uid can neither read, chmod nor replace it. /proc/<helper>/fd, mem and environ are then
+//    root-owned: no process of the session can write the helper's notices, read its requests, or ptrace it. Its forked
+//    subshells inherit that; busybox runs its applets through /proc/self/exe, so the helper's own cat/tail stay sealed
+//    too. Commands exec the image's normal /bin/sh and are ordinary (dumpable) session processes.
+// 2. Notices carry a per-command secret that only the server and the helper's memory know: the command never sees it (not
+//    in its argv, environment or files), so even a descriptor leaked by mistake (an image whose cat is a separate,
+//    readable binary) cannot forge a "done".
+// 3. Outputs live in a scratch tmpfs mounted mode 1733 (nobody but root can list it) under a random per-command name
+//    that is not the command's marker. Another process finds a command's files only by looking at that command while
+//    it runs (/proc/<pid>/fd), which is the same residue as ptrace: a process may tamper with a command it can watch
+//    while that command runs; it cannot reach one it never saw, nor any finished command's record. Emits frame the
+//    parts with a nonce that never touches a file.
+// Containers created before keep the old layout (the helper is the image's /bin/sh, scratch files under /tmp): the same
+// protocol, without the sealing, and a warning in the log.
 //
-// What does not hold yet (the issue's forgery attacks still work): the helper is /bin/sh, a readable binary, so it is
-// dumpable; any process of the session can open /proc/<helper>/fd/{0,1,2} (read its requests, write notices) and read
-// its memory, and the per-command files under ScratchDir have predictable names. A per-command secret alone does not
-// fix this: it would live in a dumpable process's memory. The design to take:
-// 1. The helper must be non-dumpable, so /proc/<pid>/fd, mem, environ and ptrace are closed to the session's uid. Linux
-//    makes a process non-dumpable when it execs a file it cannot read. The server extracts the image's /bin/sh (through
-//    GET /containers/{id}/archive of a created, unstarted container, following symlinks), keeps it on the host as a
-//    root-owned mode-0111 file, and bind-mounts it read-only into each container: the session can run it but not read,
-//    chmod or replace it. The helper exec runs that file directly (runc's init is itself non-dumpable), so no dumpable
-//    process ever holds the helper's pipes. Measured here: a shell run from an execute-only busybox copy shows
-//    /proc/<pid>/fd as root-owned and unreadable to the session's uid, and busybox runs its applets through
-//    /proc/self/exe, so the helper's own cat/tail stay non-dumpable too. (Containers created before keep today's
-//    helper, with a logged warning.)
-// 2. Outputs the session cannot rewrite: the helper opens each command's out/err/state/stdin files, unlinks them at
-//    once, keeps read descriptors itself, hands the command only its own write descriptors (closing every other
-//    command's in the child; the wrapper writes its state to /dev/fd/N), and emits by reading its own descriptors. The
-//    files are created in a private tmpfs mounted mode 1733 (listable by nobody but root) under a random name that only
-//    the helper's memory and the server know, so no other process can race the open-then-unlink. After a command's
-//    processes exit, nothing but the non-dumpable helper holds its output. While they run, a process that can reach
-//    their /proc/<pid>/fd can still write into it, as it can ptrace or kill them: that residue needs a uid per command,
-//    which a container without CAP_SETUID cannot give.
-// 3. Notices carry a per-command secret the server puts in the run request and the command never sees (not in its
-//    argv or environment; only in the helper's memory), so even a descriptor leaked by mistake cannot forge a "done".
+// Growth: every line and part read from the helper is bounded (SessionHelper.MaxNoticeBytes, MaxBufferedPartBytes;
+// outputs stream into capped captures; the state file is capped by SessionStateLimits). Anything longer, a notice with
+// a wrong secret, or output nobody asked for is a protocol violation: the helper is dropped, the session's next call
+// starts a new one after a sweep, and its note says why.
+//
+// Escape: a timeout kills the command's process tree and whatever still carries its marker; a process that sheds both
+// (env -u, then re-parented) escapes it until the helper restarts or the server starts, when a sweep (SweepFunctions)
+// kills every process that is not PID 1's keep-alive or the sweep itself.
+
+/// <summary>Where a container's helper shell and scratch files are (<see cref="Sealed"/> for containers this version creates).</summary>
+internal sealed record HelperLayout(string ShellPath, string ScratchDir)
+{
+    /// <summary>The execute-only shell bind-mounted from the host, scratch on a private mode-1733 tmpfs.</summary>
+    public static readonly HelperLayout Sealed = new(HelperShell.ContainerPath, "/.session-mcp/scratch");
+
+    /// <summary>Containers created before sealing: the image's own shell, scratch under /tmp.</summary>
+    public static readonly HelperLayout Legacy = new("/bin/sh", "/tmp/.session-mcp");
+}
 
 /// <summary>
-/// The in-container helper: a plain <c>/bin/sh -s</c> kept attached to the server, so a command costs a fork in the
-/// container instead of a new <c>docker exec</c>. The server writes shell statements to its stdin; the helper answers
-/// on stderr with one-line notices (<c>started ID PID</c>, <c>done ID RC</c>) and on stdout with requested file
-/// contents, each part ended by a random nonce. Any image with /bin/sh works: only builtins plus one <c>cat</c> run.
-/// Both notices also carry the container's OOM-kill counter (<c>started ID PID OOMS</c>, <c>done ID RC OOMS</c>), so a
-/// command the kernel killed for memory is reported as that, not as a bare exit 137.
+/// The in-container helper: a POSIX shell reading statements on stdin, kept attached to the server, so a command costs a
+/// fork in the container instead of a new <c>docker exec</c>. It answers on stderr with one-line notices
+/// (<c>started ID SECRET PID OOMS</c>, <c>done ID SECRET RC OOMS</c>, <c>killed ID SECRET</c>) and on stdout with
+/// requested file contents, each part ended by a random nonce. OOMS is the container's OOM-kill counter, so a command
+/// the kernel killed for memory is reported as that, not as a bare exit 137. Any image with /bin/sh works: only builtins
+/// plus <c>cat</c>, <c>tail</c> and <c>rm</c> run.
 /// </summary>
 internal static class HelperScript
 {
-    /// <summary>Scratch directory inside the container (on the /tmp tmpfs), one set of files per command.</summary>
-    public const string ScratchDir = "/tmp/.session-mcp";
-
     /// <summary>
     /// Every command's environment carries its ID, so a timeout also finds descendants that were re-parented away from
     /// its process tree (<c>sh -c 'server &amp;'</c>). IDs end in a letter no counter contains, so no ID is a prefix of another.
@@ -62,34 +62,36 @@ internal static class HelperScript
     public const string CommandMarkerVariable = "SESSION_MCP_COMMAND";
 
     /// <summary>Sent once when the helper starts: the functions the requests below call.</summary>
-    public static string Prelude() => $$"""
-        __smcp_d={{ScratchDir}}
-        mkdir -p -m 700 "$__smcp_d" || exit 90
+    public static string Prelude(HelperLayout layout) => $$"""
+        umask 077
+        __smcp_d={{ShellExports.Quote(layout.ScratchDir)}}
+        [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
         __smcp_ooms() {
           __smcp_oom=-
-          for __smcp_f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
-            [ -r "$__smcp_f" ] || continue
+          for __smcp_m in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+            [ -r "$__smcp_m" ] || continue
             while read -r __smcp_k __smcp_v; do
               if [ "$__smcp_k" = oom_kill ]; then __smcp_oom=$__smcp_v; return; fi
-            done < "$__smcp_f"
+            done < "$__smcp_m"
           done
         }
         __smcp_run() {
           [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d"
-          if [ "$4" = 1 ]; then __smcp_in="$__smcp_d/$1.in"; else __smcp_in=/dev/null; fi
+          __smcp_f="$__smcp_d/$3"
+          if [ "$6" = 1 ]; then __smcp_in="$__smcp_f.in"; else __smcp_in=/dev/null; fi
           __smcp_ooms
           {
             (
-              eval "$5"
+              eval "$7"
               export {{CommandMarkerVariable}}="$1"
-              exec /bin/sh -c "$__smcp_wrapper" {{ShellWrapper.ArgumentZero}} "$__smcp_d/$1.state" "$2" "$3" {{ContainerSpec.WorkspacePath}}
-            ) >"$__smcp_d/$1.out" 2>"$__smcp_d/$1.err" <"$__smcp_in"
+              exec /bin/sh -c "$__smcp_wrapper" {{ShellWrapper.ArgumentZero}} "$__smcp_f.state" "$4" "$5" {{ContainerSpec.WorkspacePath}}
+            ) >"$__smcp_f.out" 2>"$__smcp_f.err" <"$__smcp_in"
             __smcp_rc=$?
             __smcp_ooms
-            echo "done $1 $__smcp_rc $__smcp_oom" >&2
+            echo "done $1 $2 $__smcp_rc $__smcp_oom" >&2
           } &
-          echo "started $1 $! $__smcp_oom" >&2
+          echo "started $1 $2 $! $__smcp_oom" >&2
         }
         {{SweepFunctions}}
         __smcp_tree() {
@@ -118,45 +120,50 @@ internal static class HelperScript
         __smcp_kill() {
           kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
           kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
-          echo "killed $2" >&2
+          echo "killed $2 $3" >&2
+        }
+        __smcp_part() {
+          [ -s "$1" ] && cat "$1" 2>/dev/null
+          printf '%s' "$2"
         }
         __smcp_emit() {
-          if printf '%s' "$2" 2>/dev/null > "$__smcp_d/$1.sep"; then
-            cat "$__smcp_d/$1.out" "$__smcp_d/$1.sep" "$__smcp_d/$1.err" "$__smcp_d/$1.sep" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" 2>/dev/null
-          else
-            cat "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"
-            cat "$__smcp_d/$1.err" 2>/dev/null
-            printf '\nsession-mcp: the helper could not write its scratch files in %s (is /tmp full?)\n%s' "$__smcp_d" "$2"
-            cat "$__smcp_d/$1.state" 2>/dev/null; printf '%s' "$2"
-          fi
-          rm -f "$__smcp_d/$1.out" "$__smcp_d/$1.err" "$__smcp_d/$1.state" "$__smcp_d/$1.sep" "$__smcp_d/$1.in"
+          __smcp_f="$__smcp_d/$1"
+          __smcp_part "$__smcp_f.out" "$2"
+          { [ -e "$__smcp_f.out" ] && printf x 2>/dev/null > "$__smcp_f.ok"; } ||
+            printf 'session-mcp: the helper could not create its scratch files in %s (is it full?): output may be missing\n' "$__smcp_d"
+          __smcp_part "$__smcp_f.err" "$2"
+          __smcp_part "$__smcp_f.state" "$2"
+          rm -f "$__smcp_f.out" "$__smcp_f.err" "$__smcp_f.state" "$__smcp_f.in" "$__smcp_f.ok"
         }
         __smcp_peek() { tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"; }
         __smcp_hello() { export -p; printf '%s' "$1"; }
 
         """;
 
-    /// <summary>Starts a command in the background; <paramref name="environmentScript"/> sets its exact environment.</summary>
-    public static string Run(string id, string cwd, string command, string? stdin, string environmentScript)
+    /// <summary>
+    /// Starts a command in the background; <paramref name="environmentScript"/> sets its exact environment. The
+    /// <paramref name="secret"/> comes back in its notices; <paramref name="files"/> names its scratch files.
+    /// </summary>
+    public static string Run(CommandKeys keys, string cwd, string command, string? stdin, string environmentScript)
     {
         var text = new StringBuilder();
         if (stdin is not null)
         {
-            text.Append(CultureInfo($"printf '%s' {ShellExports.Quote(stdin)} > \"$__smcp_d/{id}.in\"\n"));
+            text.Append(CultureInfo($"printf '%s' {ShellExports.Quote(stdin)} > \"$__smcp_d/{keys.Files}.in\"\n"));
         }
-        text.Append(CultureInfo($"__smcp_run {id} {ShellExports.Quote(cwd)} {ShellExports.Quote(command)} {(stdin is null ? 0 : 1)} {ShellExports.Quote(environmentScript)}\n"));
+        text.Append(CultureInfo($"__smcp_run {keys.Id} {keys.Secret} {keys.Files} {ShellExports.Quote(cwd)} {ShellExports.Quote(command)} {(stdin is null ? 0 : 1)} {ShellExports.Quote(environmentScript)}\n"));
         return text.ToString();
     }
 
     /// <summary>Asks for a finished command's stdout, stderr and state file, each part ended by <paramref name="nonce"/>.</summary>
-    public static string Emit(string id, string nonce) => $"__smcp_emit {id} {nonce}\n";
+    public static string Emit(CommandKeys keys, string nonce) => $"__smcp_emit {keys.Files} {nonce}\n";
 
     /// <summary>
     /// Kills a command's whole process tree and whatever still carries its marker (stopped first, so nothing forks away
     /// while it is collected). A sweep of the whole container on timeout was tried and left the helper hanging
     /// intermittently in the full suite; it runs only for leftovers, before a new helper starts (<see cref="SweepCommand"/>).
     /// </summary>
-    public static string Kill(int pid, string id) => $"__smcp_kill {pid} {id}\n";
+    public static string Kill(int pid, CommandKeys keys) => $"__smcp_kill {pid} {keys.Id} {keys.Secret}\n";
 
     /// <summary>
     /// Shell functions (builtins only) that stop, then kill, every process in the container except PID 1, the
@@ -207,7 +214,7 @@ internal static class HelperScript
     public static string[] SweepCommand() => ["/bin/sh", "-c", SweepFunctions + "\n__smcp_sweep\n"];
 
     /// <summary>Asks for the last bytes a running command wrote to stdout and stderr (for progress messages).</summary>
-    public static string Peek(string id, string nonce) => $"__smcp_peek {id} {nonce}\n";
+    public static string Peek(CommandKeys keys, string nonce) => $"__smcp_peek {keys.Files} {nonce}\n";
 
     /// <summary>Asks for the helper's own exported environment, ended by <paramref name="nonce"/>.</summary>
     public static string Hello(string nonce) => $"__smcp_hello {nonce}\n";
@@ -229,4 +236,16 @@ internal static class HelperScript
     }
 
     private static string CultureInfo(FormattableString text) => FormattableString.Invariant(text);
+}
+
+/// <summary>
+/// A command's names in the helper protocol. <see cref="Id"/> is its marker, visible to every process of the session;
+/// <see cref="Secret"/> authenticates its notices and never leaves the server and the sealed helper; <see cref="Files"/>
+/// names its scratch files, unguessable to a process that never saw the command run.
+/// </summary>
+internal sealed record CommandKeys(string Id, string Secret, string Files)
+{
+    public static CommandKeys New(string id) => new(id, RandomHex(), RandomHex());
+
+    private static string RandomHex() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 }

@@ -25,7 +25,7 @@ internal sealed class HelperProtocolException(string message) : HelperDiedExcept
 internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, long OomKills = 0, bool StateTooLarge = false);
 
 /// <summary>
-/// One attached <c>/bin/sh -s</c> inside a session's container (see <see cref="HelperScript"/>). Commands run
+/// One attached helper shell (<c>sh -s</c>) inside a session's container (see <see cref="HelperScript"/>). Commands run
 /// concurrently; requests are written under a lock, and answers are matched by command ID (notices) or arrive in
 /// request order (emitted files), which the helper guarantees because it handles one statement at a time.
 /// </summary>
@@ -70,11 +70,11 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     public HelperDiedException? DeathReason => _died as HelperDiedException;
 
     /// <summary>Starts the helper in a running container and waits until it answers.</summary>
-    public static async Task<SessionHelper> StartAsync(DockerEngineClient engine, string containerId, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<SessionHelper> StartAsync(DockerEngineClient engine, string containerId, HelperLayout layout, ILogger logger, CancellationToken cancellationToken)
     {
         var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest
         {
-            Cmd = ["/bin/sh", "-s"],
+            Cmd = [layout.ShellPath, "-s"],
             AttachStdin = true,
             AttachStdout = true,
             AttachStderr = true,
@@ -85,7 +85,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         helper._reader = Task.Run(helper.ReadLoopAsync, CancellationToken.None);
         try
         {
-            await helper.WriteAsync(HelperScript.Prelude(), null, cancellationToken).ConfigureAwait(false);
+            await helper.WriteAsync(HelperScript.Prelude(layout), null, cancellationToken).ConfigureAwait(false);
             var parts = await helper.RequestFilesAsync(nonce => HelperScript.Hello(nonce), 1, cancellationToken).ConfigureAwait(false);
             helper._helperNames = ShellExports.Parse(Encoding.UTF8.GetString(parts[0])).Keys.ToList();
             return helper;
@@ -101,12 +101,13 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         string cwd, string command, string? stdin, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
         OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
-        var id = "c" + _tag + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture) + "z";
-        var state = new CommandState();
+        var keys = CommandKeys.New("c" + _tag + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture) + "z");
+        var id = keys.Id;
+        var state = new CommandState(keys.Secret);
         _commands[id] = state;
         try
         {
-            await WriteAsync(HelperScript.Run(id, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(HelperScript.Run(keys, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
             // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
             var (pid, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
@@ -117,12 +118,12 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 deadline.CancelAfter(timeout);
                 try
                 {
-                    (exitCode, _) = await WaitWithPeeksAsync(id, state, stdout, stderr, deadline.Token).ConfigureAwait(false);
+                    (exitCode, _) = await WaitWithPeeksAsync(keys, state, stdout, stderr, deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
                     // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
-                    await WriteAsync(HelperScript.Kill(pid, id), null, CancellationToken.None).ConfigureAwait(false);
+                    await WriteAsync(HelperScript.Kill(pid, keys), null, CancellationToken.None).ConfigureAwait(false);
                     await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
                     exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.ExitCode : KilledExitCode;
@@ -133,7 +134,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             // The state file is the session's to write: it is kept only up to its limit.
             using var stateFile = new MemoryStream();
             var stateTooLarge = false;
-            await RequestFilesAsync(nonce => HelperScript.Emit(id, nonce), 3, cancellationToken: CancellationToken.None, sink: (part, bytes) =>
+            await RequestFilesAsync(nonce => HelperScript.Emit(keys, nonce), 3, cancellationToken: CancellationToken.None, sink: (part, bytes) =>
             {
                 switch (part)
                 {
@@ -155,7 +156,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     }
 
     /// <summary>Waits for the command; every second meanwhile, shows its latest output line to progress reporting.</summary>
-    private async Task<(int ExitCode, long? OomKills)> WaitWithPeeksAsync(string id, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    private async Task<(int ExitCode, long? OomKills)> WaitWithPeeksAsync(CommandKeys keys, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -165,7 +166,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             }
             catch (TimeoutException)
             {
-                var parts = await RequestFilesAsync(nonce => HelperScript.Peek(id, nonce), 2, cancellationToken).ConfigureAwait(false);
+                var parts = await RequestFilesAsync(nonce => HelperScript.Peek(keys, nonce), 2, cancellationToken).ConfigureAwait(false);
                 stdout.ObserveLatestLine(LastLine(parts[0]));
                 stderr.ObserveLatestLine(LastLine(parts[1]));
             }
@@ -383,17 +384,29 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             var line = Encoding.UTF8.GetString([.. _stderrLine]);
             _stderrLine.Clear();
             var fields = line.Split(' ');
-            if (fields is ["started", var id, var pid, .. var startedRest] && _commands.TryGetValue(id, out var started) && int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
+            if (fields is [("started" or "done" or "killed") and var kind, var id, var secret, .. var rest] && _commands.TryGetValue(id, out var command))
             {
-                started.Started.TrySetResult((p, OomCounter(startedRest)));
-            }
-            else if (fields is ["done", var doneId, var rc, .. var doneRest] && _commands.TryGetValue(doneId, out var done) && int.TryParse(rc, CultureInfo.InvariantCulture, out var code))
-            {
-                done.Done.TrySetResult((code, OomCounter(doneRest)));
-            }
-            else if (fields is ["killed", var killedId] && _commands.TryGetValue(killedId, out var killed))
-            {
-                killed.Killed.TrySetResult(true);
+                // Only the sealed helper knows a command's secret: a notice without it was written by something else.
+                if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(secret), Encoding.ASCII.GetBytes(command.Secret)))
+                {
+                    ProtocolViolation($"a \"{kind}\" notice for command {id} without its secret");
+                    return;
+                }
+                switch (kind, rest)
+                {
+                    case ("started", [var pid, .. var oom]) when int.TryParse(pid, CultureInfo.InvariantCulture, out var p):
+                        command.Started.TrySetResult((p, OomCounter(oom)));
+                        break;
+                    case ("done", [var rc, .. var oom]) when int.TryParse(rc, CultureInfo.InvariantCulture, out var code):
+                        command.Done.TrySetResult((code, OomCounter(oom)));
+                        break;
+                    case ("killed", []):
+                        command.Killed.TrySetResult(true);
+                        break;
+                    default:
+                        ProtocolViolation($"a malformed \"{kind}\" notice for command {id}");
+                        return;
+                }
             }
             else
             {
@@ -447,8 +460,10 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Session helper stderr: {Line}")]
     private static partial void LogHelperStderr(ILogger logger, string line);
 
-    private sealed class CommandState
+    private sealed class CommandState(string secret)
     {
+        public string Secret { get; } = secret;
+
         public TaskCompletionSource<(int Pid, long? OomKills)> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TaskCompletionSource<(int ExitCode, long? OomKills)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -13,7 +13,7 @@ public sealed class ContainerSpecTests
     [Fact]
     public void DefaultContainerIsHardened()
     {
-        var request = ContainerSpec.Build(Options, Spec(), "img", "1000:1000", "/data/sessions/s-abcdefgh/workspace");
+        var request = ContainerSpec.Build(Options, Spec(), "img", "1000:1000", "/data/sessions/s-abcdefgh/workspace", "/data/helper-shells/abc");
 
         var host = request.HostConfig!;
         Assert.Equal("1000:1000", request.User);
@@ -26,7 +26,10 @@ public sealed class ContainerSpecTests
         Assert.True(host.NanoCpus > 0);
         Assert.True(host.ReadonlyRootfs);
         Assert.True(host.Init);
-        Assert.Equal(["/data/sessions/s-abcdefgh/workspace:/workspace:rw"], host.Binds);
+        Assert.Equal(["/data/sessions/s-abcdefgh/workspace:/workspace:rw", "/data/helper-shells/abc:/.session-mcp/bin:ro"], host.Binds);
+        Assert.Contains("mode=1733", host.Tmpfs!["/.session-mcp/scratch"]);
+        Assert.Contains("noexec", host.Tmpfs["/.session-mcp/scratch"]);
+        Assert.Equal("sealed", request.Labels![ContainerSpec.HelperLabel]);
         Assert.Equal("s-abcdefgh", request.Labels![ContainerSpec.SessionLabel]);
         Assert.Equal("/data", request.Labels[ContainerSpec.DataDirLabel]);
     }
@@ -34,9 +37,9 @@ public sealed class ContainerSpecTests
     [Fact]
     public void BridgeNetworkIsRefusedUnlessTheServerAllowsIt()
     {
-        var refused = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec("bridge"), "img", "1000:1000", "/w"));
-        var allowed = ContainerSpec.Build(new DockerBackendOptions { AllowNetwork = true, MaxCpus = 2 }, Spec("bridge"), "img", "1000:1000", "/w");
-        var unknown = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec("host"), "img", "1000:1000", "/w"));
+        var refused = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec("bridge"), "img", "1000:1000", "/w", "/h"));
+        var allowed = ContainerSpec.Build(new DockerBackendOptions { AllowNetwork = true, MaxCpus = 2 }, Spec("bridge"), "img", "1000:1000", "/w", "/h");
+        var unknown = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec("host"), "img", "1000:1000", "/w", "/h"));
 
         Assert.Contains("not allowed", refused.Message);
         Assert.Equal("bridge", allowed.HostConfig!.NetworkMode);
@@ -51,7 +54,7 @@ public sealed class ContainerSpecTests
     [InlineData(8L, null, null, "memory_mb")]
     public void LimitsOutsideTheConfiguredRangeAreRefused(long? memory, double? cpus, long? pids, string named)
     {
-        var error = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(memory, cpus, pids)), "img", "1000:1000", "/w"));
+        var error = Assert.Throws<SessionException>(() => ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(memory, cpus, pids)), "img", "1000:1000", "/w", "/h"));
 
         Assert.Contains(named, error.Message);
     }
@@ -59,7 +62,7 @@ public sealed class ContainerSpecTests
     [Fact]
     public void LimitsWithinRangeAreApplied()
     {
-        var request = ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(256, 0.5, 64)), "img", "1000:1000", "/w");
+        var request = ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(256, 0.5, 64)), "img", "1000:1000", "/w", "/h");
 
         Assert.Equal(256L << 20, request.HostConfig!.Memory);
         Assert.Equal(500_000_000, request.HostConfig.NanoCpus);
