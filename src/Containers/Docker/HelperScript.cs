@@ -31,9 +31,11 @@ namespace SessionMcp.Containers.Docker;
 // a wrong secret, or output nobody asked for is a protocol violation: the helper is dropped, the session's next call
 // starts a new one after a sweep, and its note says why.
 //
-// Escape: a timeout kills the command's process tree and whatever still carries its marker; a process that sheds both
-// (env -u, then re-parented) escapes it until the helper restarts or the server starts, when a sweep (SweepFunctions)
-// kills every process that is not PID 1's keep-alive or the sweep itself.
+// Escape: a timeout kills the command's process tree and whatever still carries its marker, then sweeps (SweepFunctions)
+// every process that started after the command did and is neither the helper's descendant nor PID 1's keep-alive: a
+// child that shed its marker (env -u) and its tree (re-parented) and its session (setsid) is still younger than the
+// command. Background work older than the command (an earlier `server &`) is left alone. Parentage and start time are
+// all the sweep trusts; the same sweep, without the age limit, runs before a helper restarts and when a server starts.
 
 /// <summary>Where a container's helper shell and scratch files are (<see cref="Sealed"/> for containers this version creates).</summary>
 internal sealed record HelperLayout(string ShellPath, string ScratchDir)
@@ -118,8 +120,12 @@ internal static class HelperScript
           done
         }
         __smcp_kill() {
+          __smcp_since=
+          if read -r __smcp_line < "/proc/$1/stat" 2>/dev/null; then set -- "$@" ${__smcp_line##*") "}; __smcp_since=${23}; set -- "$1" "$2" "$3"; fi
           kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
           kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
+          [ -z "$__smcp_since" ] || __smcp_sweep $$
+          __smcp_since=
           echo "killed $2 $3" >&2
         }
         __smcp_part() {
@@ -160,25 +166,26 @@ internal static class HelperScript
 
     /// <summary>
     /// Kills a command's whole process tree and whatever still carries its marker (stopped first, so nothing forks away
-    /// while it is collected). A sweep of the whole container on timeout was tried and left the helper hanging
-    /// intermittently in the full suite; it runs only for leftovers, before a new helper starts (<see cref="SweepCommand"/>).
+    /// while it is collected), then sweeps what started after it outside the helper's tree (its escaped children).
     /// </summary>
     public static string Kill(int pid, CommandKeys keys) => $"__smcp_kill {pid} {keys.Id} {keys.Secret}\n";
 
     /// <summary>
     /// Shell functions (builtins only) that stop, then kill, every process in the container except PID 1, the
     /// keep-alive it started (its oldest child) with that one's children, the calling shell itself (not its children),
-    /// and the trees of the pids given as arguments. Processes are stopped round after round until a scan finds no new one, so nothing forks away
+    /// the trees of the pids given as arguments, and, when <c>__smcp_since</c> is set, processes started before that
+    /// clock tick. Processes are stopped round after round until a scan finds no new one, so nothing forks away
     /// between the scan and the kill; only then are they all killed.
     /// </summary>
     public const string SweepFunctions = """
         __smcp_scan() {
-          __smcp_procs=; __smcp_ka=; __smcp_kat=
+          __smcp_procs=; __smcp_ka=; __smcp_kat=; __smcp_old=" "
           for __smcp_s in /proc/[0-9]*/stat; do
             read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue
             __smcp_p=${__smcp_line%% *}
             set -- ${__smcp_line##*") "}
             __smcp_procs="$__smcp_procs $__smcp_p:$2"
+            [ "${20}" -lt "${__smcp_since:-0}" ] && __smcp_old="$__smcp_old$__smcp_p "
             if [ "$2" = 1 ] && { [ -z "$__smcp_kat" ] || [ "${20}" -lt "$__smcp_kat" ]; }; then __smcp_ka=$__smcp_p; __smcp_kat=${20}; fi
           done
         }
@@ -197,7 +204,7 @@ internal static class HelperScript
             done
             __smcp_new=
             for __smcp_e in $__smcp_procs; do
-              case " 1 $$$__smcp_kept$__smcp_stopped" in *" ${__smcp_e%:*} "*) ;; *) __smcp_new="$__smcp_new ${__smcp_e%:*}";; esac
+              case " 1 $$$__smcp_kept$__smcp_stopped$__smcp_old" in *" ${__smcp_e%:*} "*) ;; *) __smcp_new="$__smcp_new ${__smcp_e%:*}";; esac
             done
             [ -n "$__smcp_new" ] || break
             kill -STOP $__smcp_new 2>/dev/null

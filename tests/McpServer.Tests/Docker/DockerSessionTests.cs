@@ -135,6 +135,35 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [DockerFact]
+    public async Task TimeoutKillsWhatShedTheMarkerOrLeftTheSessionButSparesAnotherLiveCommandAndOlderBackgroundWork()
+    {
+        // Given a background process an earlier command left running, and a command running beside the one that will
+        // time out, which starts children that shed every trace of it: the marker variable, its process tree
+        // (re-parented to PID 1) and its session (setsid)
+        var sessionId = await Server.CreateSessionAsync("docker");
+        await Server.RunAsync(sessionId, "sh -c 'sleep 1007 >/dev/null 2>&1 &'");
+        var other = Server.ExecAsync(sessionId, "sleep 4; echo alive", timeoutMs: 30_000);
+        var container = await ContainerOfAsync(sessionId);
+        Assert.True(await Poll.UntilAsync(async () => (await PsAsync(container)).Contains("sleep 4", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), "the other command never started");
+
+        // When it times out
+        var result = await Server.ExecAsync(
+            sessionId, "env -u SESSION_MCP_COMMAND sh -c 'sleep 1004 &'; setsid sh -c 'sleep 1005 &'; (sh -c 'sleep 1006 &' &); sleep 100", timeoutMs: 1500);
+
+        // Then none of them is left (seen from outside the helper), the other command ran on to its end, and what was
+        // running before the command started was not its doing and is left alone
+        Assert.True(result["timed_out"]!.GetValue<bool>());
+        var ps = await PsAsync(container);
+        Assert.DoesNotContain("sleep 1004", ps);
+        Assert.DoesNotContain("sleep 1005", ps);
+        Assert.DoesNotContain("sleep 1006", ps);
+        Assert.Contains("sleep 1007", ps);
+        var survivor = await other;
+        Assert.Equal(0, survivor["exit_code"]!.GetValue<int>());
+        Assert.Equal("alive\n", survivor.Text("stdout"));
+    }
+
+    [DockerFact]
     public async Task FloodingTheHelpersStreamsThroughProcIsDeniedAndKeepsTheServerBounded()
     {
         // Given a server of its own (to read its memory) with two docker sessions
