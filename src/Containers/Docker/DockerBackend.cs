@@ -125,9 +125,17 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             notes.Add("the session's in-container helper had stopped; it was restarted for this command, and what the session's earlier commands had left running was killed (cwd and exported variables are kept by the server)");
         }
-        if (result.OomKills > 0)
+        if (result.OomKills > 0 || result.HitProcessLimit)
         {
-            notes.Add(await OomNoteAsync(session, result, cancellationToken).ConfigureAwait(false));
+            var limits = await LimitsAsync(session, cancellationToken).ConfigureAwait(false);
+            if (result.OomKills > 0)
+            {
+                notes.Add(OomNote(result, limits?.Memory));
+            }
+            if (result.HitProcessLimit)
+            {
+                notes.Add($"the session hit its process limit ({(limits?.PidsLimit is > 0 and var pids ? $"{pids:N0} processes, pids_limit" : "its container's pids_limit")}): forks failed with 'Resource temporarily unavailable' (EAGAIN); this command's processes and what they started were killed, so the session is usable again");
+            }
         }
         if (result.StateTooLarge)
         {
@@ -146,21 +154,26 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     /// Says that the kernel killed for memory, with the session's limit: a bare exit 137 looks like any SIGKILL. The
     /// counter is the container's, so with commands running side by side the victim may be another one's process.
     /// </summary>
-    private async Task<string> OomNoteAsync(SessionRecord session, HelperCommandResult result, CancellationToken cancellationToken)
+    private static string OomNote(HelperCommandResult result, long? limit)
     {
-        long? limit = null;
-        try
-        {
-            limit = (await Engine.InspectContainerAsync(ContainerId(session), cancellationToken).ConfigureAwait(false)).HostConfig.Memory;
-        }
-        catch (DockerEngineException e)
-        {
-            LogInspectFailed(logger, e, session.Id);
-        }
         var what = result.ExitCode == 137
             ? "killed by the kernel for running out of memory (OOM, SIGKILL)"
             : $"out of memory: the kernel's OOM killer killed {(result.OomKills == 1 ? "a process" : $"{result.OomKills} processes")} while it ran";
         return $"the command was {what}; the session's memory limit is {DescribeLimit(limit)}. Use less memory at once, or create a session with a larger memory_mb";
+    }
+
+    /// <summary>The container's limits as the engine has them, for notes; null when the engine cannot say.</summary>
+    private async Task<ContainerHostConfig?> LimitsAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await Engine.InspectContainerAsync(ContainerId(session), cancellationToken).ConfigureAwait(false)).HostConfig;
+        }
+        catch (DockerEngineException e)
+        {
+            LogInspectFailed(logger, e, session.Id);
+            return null;
+        }
     }
 
     private static string DescribeLimit(long? bytes) =>
@@ -410,7 +423,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not kill what was left running in session {SessionId}'s container")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception, string sessionId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the memory limit of session {SessionId}'s container")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the limits of session {SessionId}'s container")]
     private static partial void LogInspectFailed(ILogger logger, Exception exception, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed orphan container {ContainerId} (session {SessionId})")]

@@ -69,31 +69,50 @@ internal static class HelperScript
         __smcp_d={{ShellExports.Quote(layout.ScratchDir)}}
         [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d" || exit 90
         __smcp_wrapper={{ShellExports.Quote(ShellWrapper.Script)}}
-        __smcp_ooms() {
-          __smcp_oom=-
-          for __smcp_m in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+        __smcp_counters() {
+          __smcp_oom=-; __smcp_pmax=-; __smcp_pnow=-; __smcp_plim=-
+          for __smcp_m in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/pids.events /sys/fs/cgroup/pids/pids.events; do
             [ -r "$__smcp_m" ] || continue
             while read -r __smcp_k __smcp_v; do
-              if [ "$__smcp_k" = oom_kill ]; then __smcp_oom=$__smcp_v; return; fi
+              case $__smcp_k in oom_kill) __smcp_oom=$__smcp_v;; max) __smcp_pmax=$__smcp_v;; esac
             done < "$__smcp_m"
           done
+          __smcp_near=0
+          for __smcp_m in /sys/fs/cgroup/pids.current /sys/fs/cgroup/pids/pids.current; do
+            [ -r "$__smcp_m" ] && read -r __smcp_pnow < "$__smcp_m" && read -r __smcp_plim < "${__smcp_m%current}max" && break
+          done
+          case "$__smcp_pnow$__smcp_plim" in *[!0-9]*|'') ;; *) [ $((__smcp_pnow * 4)) -ge $((__smcp_plim * 3)) ] && __smcp_near=1;; esac
         }
         __smcp_run() {
           [ -d "$__smcp_d" ] || mkdir -p -m 700 "$__smcp_d"
           __smcp_f="$__smcp_d/$3"
           if [ "$6" = 1 ]; then __smcp_in="$__smcp_f.in"; else __smcp_in=/dev/null; fi
-          __smcp_ooms
+          __smcp_counters
           {
+            __smcp_p0=$__smcp_pnow; __smcp_m0=$__smcp_pmax
             (
               eval "$7"
               export {{CommandMarkerVariable}}="$1"
               exec /bin/sh -c "$__smcp_wrapper" {{ShellWrapper.ArgumentZero}} "$__smcp_f.state" "$4" "$5" {{ContainerSpec.WorkspacePath}}
             ) >"$__smcp_f.out" 2>"$__smcp_f.err" <"$__smcp_in"
             __smcp_rc=$?
-            __smcp_ooms
-            echo "done $1 $2 $__smcp_rc $__smcp_oom" >&2
+            __smcp_counters
+            # A command that left processes multiplying (a fork bomb whose shell returned) exhausts the PID limit a moment
+            # later: while it leaves more than a few behind, look again for a while (builtins only, nothing forks). At the
+            # limit, sweep what began after this command outside the helper's tree before anything forks again.
+            __smcp_i=0
+            while [ $__smcp_near = 0 ] && [ "$__smcp_pmax" = "$__smcp_m0" ] && [ $__smcp_i -lt 2000 ] &&
+              case "$__smcp_p0$__smcp_pnow" in *[!0-9]*|'') false;; *) [ "$__smcp_pnow" -gt $((__smcp_p0 + 2)) ];; esac; do
+              __smcp_i=$((__smcp_i + 1)); __smcp_counters
+            done
+            if { [ $__smcp_near = 1 ] || [ "$__smcp_pmax" != "$__smcp_m0" ]; } && read -r __smcp_line < /proc/self/stat; then
+              set -- "$@" ${__smcp_line##*") "}; __smcp_since=${27}; __smcp_sweep $$; __smcp_since=; __smcp_near=1
+            fi
+            echo "done $1 $2 $__smcp_rc $__smcp_oom $__smcp_pmax $__smcp_near" >&2
           } &
-          echo "started $1 $2 $! $__smcp_oom" >&2
+          __smcp_start=-
+          if read -r __smcp_line < "/proc/$!/stat" 2>/dev/null; then set -- "$@" ${__smcp_line##*") "}; __smcp_start=${27}; fi
+          echo "started $1 $2 $! $__smcp_oom $__smcp_pmax $__smcp_start" >&2
         }
         {{SweepFunctions}}
         __smcp_tree() {
@@ -110,7 +129,6 @@ internal static class HelperScript
             done
             __smcp_all="$__smcp_all $__smcp_next"; __smcp_new=${__smcp_next# }
           done
-          echo $__smcp_all
         }
         __smcp_marked() {
           for __smcp_e in /proc/[0-9]*/environ; do
@@ -120,13 +138,15 @@ internal static class HelperScript
           done
         }
         __smcp_kill() {
-          __smcp_since=
-          if read -r __smcp_line < "/proc/$1/stat" 2>/dev/null; then set -- "$@" ${__smcp_line##*") "}; __smcp_since=${23}; set -- "$1" "$2" "$3"; fi
-          kill -STOP $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
-          kill -KILL $(__smcp_tree "$1") $(__smcp_marked "$2") 2>/dev/null
+          __smcp_counters
+          # Builtins first: at the PID limit a fork fails, and a shell that cannot fork exits.
+          __smcp_since=$4
+          __smcp_tree "$1"; kill -STOP $__smcp_all 2>/dev/null
+          __smcp_tree "$1"; kill -KILL $__smcp_all 2>/dev/null
           [ -z "$__smcp_since" ] || __smcp_sweep $$
           __smcp_since=
-          echo "killed $2 $3" >&2
+          kill -KILL $(__smcp_marked "$2") 2>/dev/null
+          echo "killed $2 $3 $__smcp_oom $__smcp_pmax $__smcp_near" >&2
         }
         __smcp_part() {
           [ -s "$1" ] && cat "$1" 2>/dev/null
@@ -141,7 +161,12 @@ internal static class HelperScript
           __smcp_part "$__smcp_f.state" "$2"
           rm -f "$__smcp_f.out" "$__smcp_f.err" "$__smcp_f.state" "$__smcp_f.in" "$__smcp_f.ok"
         }
-        __smcp_peek() { tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"; }
+        __smcp_peek() {
+          # Progress is not worth a fork near the PID limit: a shell that cannot fork exits.
+          __smcp_counters
+          if [ $__smcp_near = 1 ]; then printf '%s%s' "$2" "$2"; return; fi
+          tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"
+        }
         __smcp_hello() { export -p; printf '%s' "$1"; }
 
         """;
@@ -168,7 +193,7 @@ internal static class HelperScript
     /// Kills a command's whole process tree and whatever still carries its marker (stopped first, so nothing forks away
     /// while it is collected), then sweeps what started after it outside the helper's tree (its escaped children).
     /// </summary>
-    public static string Kill(int pid, CommandKeys keys) => $"__smcp_kill {pid} {keys.Id} {keys.Secret}\n";
+    public static string Kill(int pid, CommandKeys keys, long? startTick) => $"__smcp_kill {pid} {keys.Id} {keys.Secret} {startTick}\n";
 
     /// <summary>
     /// Shell functions (builtins only) that stop, then kill, every process in the container except PID 1, the

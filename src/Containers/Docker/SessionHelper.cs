@@ -21,8 +21,27 @@ internal sealed class HelperProtocolException(string message) : HelperDiedExcept
 /// A finished command as the helper reports it. <see cref="OomKills"/>: how many processes the kernel's OOM killer
 /// killed in the container while the command ran (the container's counter, so a concurrent command's count too).
 /// <see cref="StateTooLarge"/>: the state file was over <see cref="SessionStateLimits.MaxStateBytes"/> and was not kept.
+/// <see cref="HitProcessLimit"/>: a fork failed at the container's PID limit while the command ran; what the command
+/// started (its tree, its marker, and whatever began after it outside the helper) was killed so the session can fork again.
 /// </summary>
-internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, long OomKills = 0, bool StateTooLarge = false);
+internal sealed record HelperCommandResult(int ExitCode, bool TimedOut, string? StateText, long OomKills = 0, bool StateTooLarge = false, bool HitProcessLimit = false);
+
+/// <summary>
+/// The container's counters a notice carries (null where the container shows none): OOM kills, forks refused at the PID
+/// limit, and whether three quarters of the limit were in use (a fork bomb whose shell returned at once,
+/// <c>b(){ b|b&amp; }; b</c>, is still multiplying: the helper swept it before answering).
+/// </summary>
+internal readonly record struct ContainerCounters(long? OomKills, long? ProcessLimitHits, bool NearProcessLimit = false)
+{
+    public static ContainerCounters Parse(ReadOnlySpan<string> fields) => new(Number(fields, 0), Number(fields, 1), Number(fields, 2) == 1);
+
+    private static long? Number(ReadOnlySpan<string> fields, int index) =>
+        index < fields.Length && long.TryParse(fields[index], CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    /// <summary>How much <paramref name="select"/>ed counter grew from <paramref name="before"/> to this; 0 when unknown.</summary>
+    public long Since(ContainerCounters before, Func<ContainerCounters, long?> select) =>
+        select(before) is { } a && select(this) is { } b ? Math.Max(0, b - a) : 0;
+}
 
 /// <summary>
 /// One attached helper shell (<c>sh -s</c>) inside a session's container (see <see cref="HelperScript"/>). Commands run
@@ -109,7 +128,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         {
             await WriteAsync(HelperScript.Run(keys, cwd, command, stdin, HelperScript.EnvironmentScript(_helperNames, environment)), null, cancellationToken).ConfigureAwait(false);
             // Not cancellable: once requested, the command is started and must be known, so that it can be killed.
-            var (pid, oomsBefore) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
+            var (pid, before, startTick) = await Answer(state.Started.Task, "start the command").ConfigureAwait(false);
 
             var timedOut = false;
             int exitCode;
@@ -123,11 +142,18 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
                     // Timeout or cancellation: kill the command's tree inside the container, then collect what it wrote.
-                    await WriteAsync(HelperScript.Kill(pid, keys), null, CancellationToken.None).ConfigureAwait(false);
-                    await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
+                    await KillAsync(pid, keys, startTick, state).ConfigureAwait(false);
                     timedOut = !cancellationToken.IsCancellationRequested;
                     exitCode = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.ExitCode : KilledExitCode;
                 }
+            }
+            var after = state.Killed.Task.IsCompletedSuccessfully ? state.Killed.Task.Result
+                : state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.Counters : default;
+            var hitProcessLimit = after.Since(before, c => c.ProcessLimitHits) > 0 || after.NearProcessLimit;
+            if (hitProcessLimit && !state.Killed.Task.IsCompleted)
+            {
+                // A fork bomb's pipelines outlive their shell: without this the session could never fork again.
+                await KillAsync(pid, keys, startTick, state).ConfigureAwait(false);
             }
 
             // Outputs stream straight into the captures (which cap them), so a huge output is never held whole here.
@@ -145,9 +171,8 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 }
             }).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            var oomsAfter = state.Done.Task.IsCompletedSuccessfully ? state.Done.Task.Result.OomKills : null;
-            var oomKills = oomsBefore is { } before && oomsAfter is { } after ? Math.Max(0, after - before) : 0;
-            return new HelperCommandResult(exitCode, timedOut, timedOut || stateTooLarge ? null : Encoding.UTF8.GetString(stateFile.ToArray()), oomKills, stateTooLarge);
+            var killed = state.Killed.Task.IsCompleted;
+            return new HelperCommandResult(exitCode, timedOut, killed || stateTooLarge ? null : Encoding.UTF8.GetString(stateFile.ToArray()), after.Since(before, c => c.OomKills), stateTooLarge, hitProcessLimit);
         }
         finally
         {
@@ -155,8 +180,15 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the command's tree, its marker and what started after it outside the helper, and waits until that is done.</summary>
+    private async Task KillAsync(int pid, CommandKeys keys, long? startTick, CommandState state)
+    {
+        await WriteAsync(HelperScript.Kill(pid, keys, startTick), null, CancellationToken.None).ConfigureAwait(false);
+        await Answer(state.Killed.Task, "kill the command").ConfigureAwait(false);
+    }
+
     /// <summary>Waits for the command; every second meanwhile, shows its latest output line to progress reporting.</summary>
-    private async Task<(int ExitCode, long? OomKills)> WaitWithPeeksAsync(CommandKeys keys, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    private async Task<(int ExitCode, ContainerCounters Counters)> WaitWithPeeksAsync(CommandKeys keys, CommandState state, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -394,14 +426,14 @@ internal sealed partial class SessionHelper : IAsyncDisposable
                 }
                 switch (kind, rest)
                 {
-                    case ("started", [var pid, .. var oom]) when int.TryParse(pid, CultureInfo.InvariantCulture, out var p):
-                        command.Started.TrySetResult((p, OomCounter(oom)));
+                    case ("started", [var pid, .. var counters]) when int.TryParse(pid, CultureInfo.InvariantCulture, out var p):
+                        command.Started.TrySetResult((p, ContainerCounters.Parse(counters), counters is [_, _, var tick] && long.TryParse(tick, CultureInfo.InvariantCulture, out var t) ? t : null));
                         break;
-                    case ("done", [var rc, .. var oom]) when int.TryParse(rc, CultureInfo.InvariantCulture, out var code):
-                        command.Done.TrySetResult((code, OomCounter(oom)));
+                    case ("done", [var rc, .. var counters]) when int.TryParse(rc, CultureInfo.InvariantCulture, out var code):
+                        command.Done.TrySetResult((code, ContainerCounters.Parse(counters)));
                         break;
-                    case ("killed", []):
-                        command.Killed.TrySetResult(true);
+                    case ("killed", var counters):
+                        command.Killed.TrySetResult(ContainerCounters.Parse(counters));
                         break;
                     default:
                         ProtocolViolation($"a malformed \"{kind}\" notice for command {id}");
@@ -414,10 +446,6 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             }
         }
     }
-
-    /// <summary>The OOM-kill counter a notice ends with; null where the container shows none ("-": no memory cgroup files).</summary>
-    private static long? OomCounter(string[] rest) =>
-        rest is [var value] && long.TryParse(value, CultureInfo.InvariantCulture, out var count) ? count : null;
 
     private void ProtocolViolation(string what) =>
         Fail(new HelperProtocolException($"the helper's control stream carried {what}, which only a process of the session writing into it produces"));
@@ -464,11 +492,11 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     {
         public string Secret { get; } = secret;
 
-        public TaskCompletionSource<(int Pid, long? OomKills)> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(int Pid, ContainerCounters Counters, long? StartTick)> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public TaskCompletionSource<(int ExitCode, long? OomKills)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(int ExitCode, ContainerCounters Counters)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public TaskCompletionSource<bool> Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ContainerCounters> Killed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private delegate void PartSink(int part, ReadOnlySpan<byte> bytes);

@@ -163,6 +163,25 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
         Assert.Equal("alive\n", survivor.Text("stdout"));
     }
 
+    [DockerTheory]
+    [InlineData("b(){ b|b& }; b; sleep 100", 3000)]
+    [InlineData("b(){ b|b& }; b", 30_000)]
+    public async Task AForkBombHitsTheContainersPidLimitIsKilledAndTheSessionRecovers(string bomb, int timeoutMs)
+    {
+        // Given a session with a small PID limit, and another session
+        var created = await Server.CallAsync("session_create", new { backend = "docker", pids_limit = 64 });
+        var id = created.Text("session_id");
+        var other = await Server.CreateSessionAsync("docker");
+
+        // When a fork bomb runs (blocking until its timeout, or returning at once while its pipelines multiply)
+        var result = await Server.ExecAsync(id, bomb, timeoutMs: timeoutMs);
+
+        // Then the call names the process limit, the bomb is gone, and both sessions work
+        Assert.Contains("process limit (64 processes", result["note"]?.GetValue<string>() ?? "", StringComparison.Ordinal);
+        Assert.Equal("ok\n", await Server.RunAsync(id, "echo ok"));
+        Assert.Equal("fine\n", await Server.RunAsync(other, "echo fine"));
+    }
+
     [DockerFact]
     public async Task FloodingTheHelpersStreamsThroughProcIsDeniedAndKeepsTheServerBounded()
     {
