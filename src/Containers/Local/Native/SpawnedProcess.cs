@@ -7,7 +7,7 @@ namespace SessionMcp.Containers.Local.Native;
 /// A child process started with posix_spawn in its own session (so its process group id equals its pid and the
 /// whole group can be killed at once), with every signal reset to its default and an empty signal mask (.NET
 /// ignores SIGPIPE, and children would inherit that), stdout and stderr on pipes and stdin on a pipe or /dev/null
-/// (<see cref="Start"/>), or all three on a terminal (<see cref="StartInTerminal"/>).
+/// (<see cref="Start"/>), or all three on a terminal (<see cref="StartInTerminal"/>, used by <see cref="PtyProcess"/>).
 /// </summary>
 /// <remarks>
 /// No thread is spent per process: the pipes are read and written asynchronously (<see cref="PipeEnd"/>) and the exit
