@@ -1,10 +1,12 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace SessionMcp.Containers.Local.Native;
 
 /// <summary>
-/// This process's end of a pipe to a child, read and written asynchronously on the runtime's epoll loop, so that no
-/// thread blocks on it (a blocking read would cost a dedicated thread per stream and command).
+/// This process's end of a pipe to a child (or a pseudo-terminal's master, see <see cref="PtyProcess"/>), read and
+/// written asynchronously on the runtime's epoll loop, so that no thread blocks on it (a blocking read would cost a
+/// dedicated thread per stream and command).
 /// </summary>
 /// <remarks>
 /// The child keeps a real pipe rather than a socketpair: a program may open <c>/dev/stdout</c> or <c>/dev/stderr</c>
@@ -30,6 +32,34 @@ internal sealed class PipeEnd : IDisposable
         {
             handle.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The descriptor, for ioctls on a terminal's master; add a reference while using it.</summary>
+    public SafeHandle Handle => _socket.SafeHandle;
+
+    /// <summary>
+    /// What <c>/proc/PID/fd/N</c> shows for this descriptor, e.g. <c>pipe:[123]</c>: a child's end of the same pipe
+    /// shows the same, which is how <see cref="InputWaitProbe"/> recognises a process reading this pipe.
+    /// </summary>
+    public string FileLink
+    {
+        get
+        {
+            var added = false;
+            Handle.DangerousAddRef(ref added);
+            try
+            {
+                var fd = (int)Handle.DangerousGetHandle();
+                return new FileInfo($"/proc/self/fd/{fd.ToString(System.Globalization.CultureInfo.InvariantCulture)}").LinkTarget ?? "";
+            }
+            finally
+            {
+                if (added)
+                {
+                    Handle.DangerousRelease();
+                }
+            }
         }
     }
 

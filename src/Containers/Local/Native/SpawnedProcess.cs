@@ -6,7 +6,8 @@ namespace SessionMcp.Containers.Local.Native;
 /// <summary>
 /// A child process started with posix_spawn in its own session (so its process group id equals its pid and the
 /// whole group can be killed at once), with every signal reset to its default and an empty signal mask (.NET
-/// ignores SIGPIPE, and children would inherit that), stdout and stderr on pipes and stdin on a pipe or /dev/null.
+/// ignores SIGPIPE, and children would inherit that), stdout and stderr on pipes and stdin on a pipe or /dev/null
+/// (<see cref="Start"/>), or all three on a terminal (<see cref="StartInTerminal"/>, used by <see cref="PtyProcess"/>).
 /// </summary>
 /// <remarks>
 /// No thread is spent per process: the pipes are read and written asynchronously (<see cref="PipeEnd"/>) and the exit
@@ -26,24 +27,31 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     private bool _reaped;
     private readonly TaskCompletionSource<int> _exit = new();
 
-    private SpawnedProcess(int pid, PipeEnd? stdin, PipeEnd stdout, PipeEnd stderr)
+    private readonly PipeEnd? _stdout;
+    private readonly PipeEnd? _stderr;
+
+    private SpawnedProcess(int pid, PipeEnd? stdin, PipeEnd? stdout, PipeEnd? stderr)
     {
         Pid = pid;
         Stdin = stdin;
-        Stdout = stdout;
-        Stderr = stderr;
+        _stdout = stdout;
+        _stderr = stderr;
     }
 
     public int Pid { get; }
 
-    /// <summary>The write end of the child's stdin, or null when the child reads /dev/null.</summary>
+    /// <summary>The write end of the child's stdin, or null when the child reads /dev/null or a terminal.</summary>
     public PipeEnd? Stdin { get; }
 
     /// <summary>The read end of the child's stdout.</summary>
-    public PipeEnd Stdout { get; }
+    /// <exception cref="InvalidOperationException">The child writes to a terminal (<see cref="StartInTerminal"/>).</exception>
+    public PipeEnd Stdout => _stdout ?? throw new InvalidOperationException(NoPipes);
 
     /// <summary>The read end of the child's stderr.</summary>
-    public PipeEnd Stderr { get; }
+    /// <exception cref="InvalidOperationException">The child writes to a terminal (<see cref="StartInTerminal"/>).</exception>
+    public PipeEnd Stderr => _stderr ?? throw new InvalidOperationException(NoPipes);
+
+    private const string NoPipes = "The process was started on a terminal: its output is read from the terminal's master.";
 
     /// <summary>
     /// Starts <paramref name="file"/> with <paramref name="argv"/> (argv[0] included; empty means just the file),
@@ -65,26 +73,12 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
 
-        // Checked here because posix_spawn reports a missing directory as ENOENT, indistinguishable from a missing file.
-        if (!Directory.Exists(workingDirectory))
-        {
-            throw new ProcessSpawnException($"Cannot start '{file}': working directory '{workingDirectory}' does not exist.", 0);
-        }
-
-        var executable = ResolveExecutable(file, environment, workingDirectory);
-        using var argvArray = new NativeStringArray(argv.Count == 0 ? [file] : argv);
-        using var envArray = new NativeStringArray(FormatEnvironment(environment));
-
         // The shared reaper (and its SIGCHLD registration) comes to exist before the first child does.
         reaper ??= ChildReaper.Shared;
 
         int* stdinPipe = stackalloc int[] { -1, -1 };
         int* stdoutPipe = stackalloc int[] { -1, -1 };
         int* stderrPipe = stackalloc int[] { -1, -1 };
-        var attributes = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
-        var fileActions = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
-        var attributesReady = false;
-        var fileActionsReady = false;
         PipeEnd? stdinEnd = null;
         PipeEnd? stdoutEnd = null;
         PipeEnd? stderrEnd = null;
@@ -104,45 +98,7 @@ internal sealed unsafe class SpawnedProcess : IDisposable
             CreatePipe(stderrPipe);
             stderrEnd = AdoptParentEnd(&stderrPipe[0]);
 
-            Check(LibC.posix_spawnattr_init(attributes), "posix_spawnattr_init");
-            attributesReady = true;
-            ConfigureSignalsAndSession(attributes);
-
-            Check(LibC.posix_spawn_file_actions_init(fileActions), "posix_spawn_file_actions_init");
-            fileActionsReady = true;
-            if (withStdin)
-            {
-                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stdinPipe[0], 0), "posix_spawn_file_actions_adddup2");
-            }
-            else
-            {
-                fixed (byte* devNull = "/dev/null\0"u8)
-                {
-                    Check(LibC.posix_spawn_file_actions_addopen(fileActions, 0, devNull, LibC.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
-                }
-            }
-
-            Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stdoutPipe[1], 1), "posix_spawn_file_actions_adddup2");
-            Check(LibC.posix_spawn_file_actions_adddup2(fileActions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
-            // Descriptors this process inherited without close-on-exec (a test host's, a supervisor's) stay out.
-            Check(LibC.posix_spawn_file_actions_addclosefrom_np(fileActions, 3), "posix_spawn_file_actions_addclosefrom_np");
-            using (var directory = new NativeStringArray([workingDirectory]))
-            {
-                Check(LibC.posix_spawn_file_actions_addchdir_np(fileActions, directory.Pointers[0]), "posix_spawn_file_actions_addchdir_np");
-            }
-
-            int pid;
-            int error;
-            using (var path = new NativeStringArray([executable]))
-            {
-                error = LibC.posix_spawn(&pid, path.Pointers[0], fileActions, attributes, argvArray.Pointers, envArray.Pointers);
-            }
-
-            if (error != 0)
-            {
-                throw new ProcessSpawnException($"Cannot start '{file}': {LibC.ErrorText(error)}.", error);
-            }
-
+            var pid = Spawn(file, argv, environment, workingDirectory, new ChildStreams(withStdin ? stdinPipe[0] : -1, stdoutPipe[1], stderrPipe[1], null));
             spawned = true;
             var process = new SpawnedProcess(pid, stdinEnd, stdoutEnd, stderrEnd);
             reaper.Track(process);
@@ -150,19 +106,6 @@ internal sealed unsafe class SpawnedProcess : IDisposable
         }
         finally
         {
-            if (fileActionsReady)
-            {
-                LibC.posix_spawn_file_actions_destroy(fileActions);
-            }
-
-            if (attributesReady)
-            {
-                LibC.posix_spawnattr_destroy(attributes);
-            }
-
-            NativeMemory.Free(fileActions);
-            NativeMemory.Free(attributes);
-
             // The child's ends always close here; the parent's ends only on failure (on success the process owns them).
             CloseIfOpen(stdinPipe[0]);
             CloseIfOpen(stdoutPipe[1]);
@@ -174,6 +117,34 @@ internal sealed unsafe class SpawnedProcess : IDisposable
                 stderrEnd?.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="file"/> like <see cref="Start"/>, but with the terminal <paramref name="terminalPath"/>
+    /// (a pseudo-terminal's slave, <c>/dev/pts/N</c>) as its controlling terminal and on fds 0, 1 and 2. The child
+    /// leads a new session (setsid happens before the file actions), and opening a terminal without O_NOCTTY as a
+    /// session leader without one makes it the controlling terminal. The caller keeps the master.
+    /// </summary>
+    /// <exception cref="ProcessSpawnException">The process could not be started.</exception>
+    internal static SpawnedProcess StartInTerminal(
+        string file,
+        IReadOnlyList<string> argv,
+        IReadOnlyDictionary<string, string> environment,
+        string workingDirectory,
+        string terminalPath,
+        ChildReaper? reaper = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(file);
+        ArgumentNullException.ThrowIfNull(argv);
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(terminalPath);
+
+        reaper ??= ChildReaper.Shared; // before the child exists, as in Start
+        var pid = Spawn(file, argv, environment, workingDirectory, new ChildStreams(-1, -1, -1, terminalPath));
+        var process = new SpawnedProcess(pid, null, null, null);
+        reaper.Track(process);
+        return process;
     }
 
     /// <summary>
@@ -231,8 +202,8 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     public void Dispose()
     {
         Stdin?.Dispose();
-        Stdout.Dispose();
-        Stderr.Dispose();
+        _stdout?.Dispose();
+        _stderr?.Dispose();
     }
 
     /// <summary>Live (non-zombie) processes whose session id is <paramref name="sessionId"/>, read from /proc.</summary>
@@ -325,6 +296,107 @@ internal sealed unsafe class SpawnedProcess : IDisposable
 
     internal void CompleteExit(int exitCode) => _exit.TrySetResult(exitCode);
 
+    /// <summary>
+    /// What the child gets on fds 0-2: the child's ends of pipes (-1 for stdin: /dev/null), or a terminal to open on
+    /// all three.
+    /// </summary>
+    private readonly record struct ChildStreams(int Stdin, int Stdout, int Stderr, string? TerminalPath);
+
+    /// <summary>posix_spawn in a new session with default signals, the given streams and nothing else inherited; the pid.</summary>
+    private static int Spawn(
+        string file,
+        IReadOnlyList<string> argv,
+        IReadOnlyDictionary<string, string> environment,
+        string workingDirectory,
+        ChildStreams streams)
+    {
+        // Checked here because posix_spawn reports a missing directory as ENOENT, indistinguishable from a missing file.
+        if (!Directory.Exists(workingDirectory))
+        {
+            throw new ProcessSpawnException($"Cannot start '{file}': working directory '{workingDirectory}' does not exist.", 0);
+        }
+
+        var executable = ResolveExecutable(file, environment, workingDirectory);
+        using var argvArray = new NativeStringArray(argv.Count == 0 ? [file] : argv);
+        using var envArray = new NativeStringArray(FormatEnvironment(environment));
+
+        var attributes = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
+        var fileActions = NativeMemory.AllocZeroed(LibC.OpaqueStructBytes);
+        var attributesReady = false;
+        var fileActionsReady = false;
+        try
+        {
+            Check(LibC.posix_spawnattr_init(attributes), "posix_spawnattr_init");
+            attributesReady = true;
+            ConfigureSignalsAndSession(attributes);
+
+            Check(LibC.posix_spawn_file_actions_init(fileActions), "posix_spawn_file_actions_init");
+            fileActionsReady = true;
+            if (streams.TerminalPath is { } terminal)
+            {
+                // Without O_NOCTTY: the first terminal a session leader opens becomes its controlling terminal.
+                using var terminalPath = new NativeStringArray([terminal]);
+                Check(LibC.posix_spawn_file_actions_addopen(fileActions, 0, terminalPath.Pointers[0], LibC.O_RDWR, 0), "posix_spawn_file_actions_addopen");
+                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, 0, 1), "posix_spawn_file_actions_adddup2");
+                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, 0, 2), "posix_spawn_file_actions_adddup2");
+            }
+            else
+            {
+                if (streams.Stdin >= 0)
+                {
+                    Check(LibC.posix_spawn_file_actions_adddup2(fileActions, streams.Stdin, 0), "posix_spawn_file_actions_adddup2");
+                }
+                else
+                {
+                    fixed (byte* devNull = "/dev/null\0"u8)
+                    {
+                        Check(LibC.posix_spawn_file_actions_addopen(fileActions, 0, devNull, LibC.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
+                    }
+                }
+
+                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, streams.Stdout, 1), "posix_spawn_file_actions_adddup2");
+                Check(LibC.posix_spawn_file_actions_adddup2(fileActions, streams.Stderr, 2), "posix_spawn_file_actions_adddup2");
+            }
+
+            // Descriptors this process inherited without close-on-exec (a test host's, a supervisor's) stay out; so
+            // does a terminal's master, which the child holding would keep the terminal from ever hanging up.
+            Check(LibC.posix_spawn_file_actions_addclosefrom_np(fileActions, 3), "posix_spawn_file_actions_addclosefrom_np");
+            using (var directory = new NativeStringArray([workingDirectory]))
+            {
+                Check(LibC.posix_spawn_file_actions_addchdir_np(fileActions, directory.Pointers[0]), "posix_spawn_file_actions_addchdir_np");
+            }
+
+            int pid;
+            int error;
+            using (var path = new NativeStringArray([executable]))
+            {
+                error = LibC.posix_spawn(&pid, path.Pointers[0], fileActions, attributes, argvArray.Pointers, envArray.Pointers);
+            }
+
+            if (error != 0)
+            {
+                throw new ProcessSpawnException($"Cannot start '{file}': {LibC.ErrorText(error)}.", error);
+            }
+
+            return pid;
+        }
+        finally
+        {
+            if (fileActionsReady)
+            {
+                LibC.posix_spawn_file_actions_destroy(fileActions);
+            }
+
+            if (attributesReady)
+            {
+                LibC.posix_spawnattr_destroy(attributes);
+            }
+
+            NativeMemory.Free(fileActions);
+            NativeMemory.Free(attributes);
+        }
+    }
+
     private static void ConfigureSignalsAndSession(void* attributes)
     {
         // sigfillset leaves out glibc's internal signals (32, 33), and posix_spawn would then set those to SIG_IGN in
@@ -390,7 +462,7 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     }
 
     // posix_spawnp would search the PATH of *this* process; a shell searches the child's PATH, and so do we.
-    private static string ResolveExecutable(string file, IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    internal static string ResolveExecutable(string file, IReadOnlyDictionary<string, string> environment, string workingDirectory)
     {
         if (file.Contains('/', StringComparison.Ordinal))
         {
