@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Workspace;
 
@@ -11,7 +12,7 @@ namespace SessionMcp.Containers.Local;
 /// kills its whole tree. This backend confines the file tools to the workspace, but commands run with the server user's
 /// rights: it is a convenience, not an isolation boundary (use the docker backend for that).
 /// </summary>
-internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<LocalBackend> logger) : ISessionBackend
+internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<LocalBackend> logger) : ISessionBackend, IJobHost
 {
     /// <summary>Every command's environment carries its session's ID, so leftovers can be found and killed on destroy.</summary>
     public const string SessionMarkerVariable = "SESSION_MCP_SESSION";
@@ -133,6 +134,52 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             }
             File.Delete(stateFile);
         }
+    }
+
+    public Task<IRunningJob> StartJobAsync(SessionRecord session, JobLaunch launch, IJobSink sink, CancellationToken cancellationToken)
+    {
+        var workspace = session.WorkspaceHostPath;
+        if (!Directory.Exists(workspace))
+        {
+            throw new SessionLostException($"its workspace directory {workspace} no longer exists");
+        }
+        var stateDir = Path.Combine(options.SessionsDir, session.Id, "state");
+        Directory.CreateDirectory(stateDir);
+        var stateFile = Path.Combine(stateDir, $"job-{launch.JobId}");
+        var cgroup = _cgroups.Value.TryCreateCommand(session.Id, $"c-{launch.JobId}");
+        CommandProcesses processes = cgroup is not null ? cgroup : new SweptCommandProcesses(CommandMarkerVariable, launch.JobId);
+        var environment = new Dictionary<string, string>(launch.Env, StringComparer.Ordinal) { [SessionMarkerVariable] = session.Id };
+        if (cgroup is null)
+        {
+            environment[CommandMarkerVariable] = launch.JobId;
+        }
+        var spec = new ProcessRunSpec(
+            options.Shell,
+            ["-c", processes.Prelude + ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, launch.Cwd, launch.Command, workspace],
+            environment,
+            workspace,
+            Stdin: "",
+            Timeout.InfiniteTimeSpan,
+            processes);
+        IRunningJob job = LocalJob.Start(
+            spec,
+            sink,
+            () =>
+            {
+                if (!launch.StateFile || ShellWrapper.ParseState(ReadStateFile(stateFile).Text) is not { } state)
+                {
+                    return null;
+                }
+                state.Env.Remove(SessionMarkerVariable);
+                state.Env.Remove(CommandMarkerVariable);
+                return state;
+            },
+            () =>
+            {
+                File.Delete(stateFile);
+                cgroup?.RemoveIfEmpty();
+            });
+        return Task.FromResult(job);
     }
 
     public WorkspaceLocation GetWorkspace(SessionRecord session) => new(session.WorkspaceHostPath, session.WorkspacePath);

@@ -20,6 +20,9 @@ internal sealed record ProcessRunSpec(
     TimeSpan Timeout,
     CommandProcesses? Processes = null);
 
+/// <summary>Where a pump puts what it read from a pipe (a capture, a job's journal).</summary>
+internal delegate void OutputSink(ReadOnlySpan<byte> bytes);
+
 /// <summary>How a run ended. <paramref name="ExitCode"/> is 128 + N when killed by signal N (137 after a timeout).</summary>
 internal sealed record ProcessRunResult(int ExitCode, bool TimedOut, TimeSpan Duration);
 
@@ -72,8 +75,8 @@ internal static class LocalProcessRunner
 
         var process = SpawnedProcess.Start(spec.File, argv, spec.Environment, spec.WorkingDirectory, withStdin: spec.Stdin is not null);
         spec.Processes?.Started(process.Pid);
-        var stdoutPump = new OutputPump(process.Stdout, stdout);
-        var stderrPump = new OutputPump(process.Stderr, stderr);
+        var stdoutPump = new OutputPump(process.Stdout, stdout.Append);
+        var stderrPump = new OutputPump(process.Stderr, stderr.Append);
         if (process.Stdin is { } stdin)
         {
             // Not awaited: a child that reads slowly (or never) must not stall the run before its timeout is armed;
@@ -119,7 +122,7 @@ internal static class LocalProcessRunner
         process.KillSession();
     }
 
-    private static async Task DrainAsync(OutputPump stdoutPump, OutputPump stderrPump)
+    internal static async Task DrainAsync(OutputPump stdoutPump, OutputPump stderrPump)
     {
         try
         {
@@ -158,14 +161,14 @@ internal static class LocalProcessRunner
     /// completion can lag the exit by more than any grace period. The pending read is cancelled instead (a cancelled
     /// read has consumed nothing) and the pipe's content read directly.
     /// </remarks>
-    private sealed class OutputPump
+    internal sealed class OutputPump
     {
         private readonly PipeEnd _pipe;
-        private readonly OutputCapture _capture;
+        private readonly OutputSink _capture;
         private readonly CancellationTokenSource _catchUp = new(); // no timer: needs no disposal, and may be cancelled late
         private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public OutputPump(PipeEnd pipe, OutputCapture capture)
+        public OutputPump(PipeEnd pipe, OutputSink capture)
         {
             _pipe = pipe;
             _capture = capture;
@@ -219,7 +222,7 @@ internal static class LocalProcessRunner
                 int read;
                 while ((read = await _pipe.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), catchUp).ConfigureAwait(false)) > 0)
                 {
-                    _capture.Append(buffer.AsSpan(0, read));
+                    _capture(buffer.AsSpan(0, read));
                 }
 
                 return false;
@@ -240,7 +243,7 @@ internal static class LocalProcessRunner
                     return false;
                 }
 
-                _capture.Append(buffer.AsSpan(0, read));
+                _capture(buffer.AsSpan(0, read));
             }
 
             return true;

@@ -7,6 +7,7 @@ using SessionMcp.McpServer.Hosting;
 using SessionMcp.McpServer.Tools;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
@@ -38,6 +39,14 @@ internal static class SessionMcpServiceExtensions
             OrphanGracePeriod = settings.DockerOrphanGrace,
         });
         services.AddSingleton<ISessionBackend, DockerBackend>();
+        services.AddSingleton(new JournalOptions());
+        services.AddSingleton<JournalBudget>();
+        services.AddSingleton(provider => new JobManager(
+            settings.DataDir,
+            provider.GetRequiredService<JournalBudget>(),
+            provider.GetRequiredService<AuditLog>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<JobManager>>()));
         services.AddSingleton<SessionRouter>();
         services.AddSingleton(new ResultBudget(settings.ResultBudgetChars));
         return services;

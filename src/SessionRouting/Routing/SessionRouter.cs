@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Workspace;
 
@@ -18,11 +19,14 @@ internal sealed partial class SessionRouter(
     IEnumerable<ISessionBackend> backends,
     SessionRouterOptions options,
     TimeProvider time,
+    JobManager jobs,
     ILogger<SessionRouter> logger)
 {
     private readonly Dictionary<string, ISessionBackend> _backends = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
 
     public SessionRouterOptions Options => options;
+
+    public JobManager Jobs => jobs;
 
     public IReadOnlyCollection<string> BackendNames => _backends.Keys;
 
@@ -123,24 +127,7 @@ internal sealed partial class SessionRouter(
     {
         var session = GetRunning(sessionId);
         var backend = BackendOf(session);
-        var startCwd = session.Cwd;
-        if (command.Cwd is not null)
-        {
-            ResolvedPath resolved;
-            try
-            {
-                resolved = WorkspacePaths.Resolve(backend.GetWorkspace(session), ResolveAgainst(session.Cwd, command.Cwd));
-            }
-            catch (PathPolicyException e)
-            {
-                throw new SessionException($"cwd '{command.Cwd}' (relative to the session's cwd {session.Cwd}) is refused: {e.Message}");
-            }
-            if (!Directory.Exists(resolved.HostPath))
-            {
-                throw new SessionException($"cwd {resolved.VisiblePath} is not a directory in the workspace");
-            }
-            startCwd = resolved.VisiblePath;
-        }
+        var startCwd = StartCwd(session, command.Cwd);
 
         ExecOutcome outcome;
         try
@@ -154,12 +141,49 @@ internal sealed partial class SessionRouter(
             throw new SessionException(LostMessage(session, lost.Detail), lost);
         }
 
-        var startEnv = Overlay(session.Env, command.Env);
+        return ApplyOutcome(session, startCwd, command.Env, outcome);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> as a job on the session's backend: from the session's cwd (or the call's) and
+    /// env plus the call's. With <paramref name="keepsState"/>, its cwd and exports can be applied to the session if it
+    /// ends while the caller still waits (a foreground call that may be handed over at its timeout).
+    /// </summary>
+    public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken)
+    {
+        var session = GetRunning(sessionId);
+        var backend = BackendOf(session);
+        if (backend is not IJobHost host)
+        {
+            throw new SessionException($"the {backend.Name} backend cannot run background jobs; run the command in the foreground");
+        }
+        var startCwd = StartCwd(session, cwd);
+        var environment = Overlay(session.Env, env);
+        try
+        {
+            var job = await jobs.StartAsync(session, host, id => new JobLaunch(id, command, startCwd, environment, keepsState), cancellationToken).ConfigureAwait(false);
+            registry.Update(session.Id, s => s with { LastActivityAt = time.GetUtcNow() });
+            return (job, startCwd);
+        }
+        catch (SessionLostException lost)
+        {
+            MarkLost(session, lost.Detail);
+            throw new SessionException(LostMessage(session, lost.Detail), lost);
+        }
+    }
+
+    /// <summary>
+    /// Persists the cwd and exports a command ended with (as its shell state file reported them), within the session's
+    /// state limits; the outcome gains a note when they were not kept.
+    /// </summary>
+    public (SessionRecord Session, ExecOutcome Outcome) ApplyOutcome(SessionRecord session, string startCwd, IReadOnlyDictionary<string, string> callEnv, ExecOutcome outcome)
+    {
+        var startEnv = Overlay(session.Env, callEnv);
         string? notKept = null;
         var updated = registry.Update(session.Id, current =>
         {
             var cwd = outcome.FinalCwd is { } finalCwd && finalCwd != startCwd ? finalCwd : current.Cwd;
-            var env = outcome.FinalEnv is { } finalEnv ? ShellStateMerge.Merge(current.Env, startEnv, finalEnv, command.Env) : current.Env;
+            var env = outcome.FinalEnv is { } finalEnv ? ShellStateMerge.Merge(current.Env, startEnv, finalEnv, callEnv) : current.Env;
             notKept = SessionStateLimits.Violation(env);
             return current with
             {
@@ -172,6 +196,29 @@ internal sealed partial class SessionRouter(
         return (updated, notKept is null ? outcome : outcome with { Note = SessionStateLimits.Join(outcome.Note, SessionStateLimits.NotKept(notKept)) });
     }
 
+    /// <summary>The directory a command starts in: the session's cwd, or the call's own, which must be a workspace directory.</summary>
+    private string StartCwd(SessionRecord session, string? cwd)
+    {
+        if (cwd is null)
+        {
+            return session.Cwd;
+        }
+        ResolvedPath resolved;
+        try
+        {
+            resolved = WorkspacePaths.Resolve(BackendOf(session).GetWorkspace(session), ResolveAgainst(session.Cwd, cwd));
+        }
+        catch (PathPolicyException e)
+        {
+            throw new SessionException($"cwd '{cwd}' (relative to the session's cwd {session.Cwd}) is refused: {e.Message}");
+        }
+        if (!Directory.Exists(resolved.HostPath))
+        {
+            throw new SessionException($"cwd {resolved.VisiblePath} is not a directory in the workspace");
+        }
+        return resolved.VisiblePath;
+    }
+
     public async Task<SessionRecord> DestroyAsync(string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
     {
         var session = Get(sessionId);
@@ -179,6 +226,7 @@ internal sealed partial class SessionRouter(
         {
             throw new SessionException($"session {sessionId} is already destroyed");
         }
+        await jobs.EndSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
         await BackendOf(session).DestroyAsync(session, keepWorkspace, cancellationToken).ConfigureAwait(false);
         var detail = keepWorkspace ? $"workspace kept at {session.WorkspaceHostPath}" : "workspace removed";
         var updated = registry.Update(sessionId, s => s with { Status = SessionStatus.Stopped, StatusDetail = detail, LastActivityAt = time.GetUtcNow() });
@@ -213,6 +261,9 @@ internal sealed partial class SessionRouter(
 
     private async Task ResumeBackendsAsync(CancellationToken cancellationToken)
     {
+        // Journals stay readable; a job that ran in the previous server process is lost (its processes die with the
+        // leftovers each backend kills below).
+        jobs.Recover(registry.List().Where(s => s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
         foreach (var backend in _backends.Values)
         {
             try

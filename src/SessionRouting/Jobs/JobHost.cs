@@ -1,0 +1,51 @@
+using SessionMcp.SessionRouting.Sessions;
+
+namespace SessionMcp.SessionRouting.Jobs;
+
+/// <summary>
+/// A backend capability (beside <see cref="Backends.ISessionBackend"/>'s lifecycle): run a command as a job whose output
+/// streams into a sink as it is written, with its stdin kept open for <c>session_job_input</c>. The router checks for it
+/// and says so specifically when a backend lacks it.
+/// </summary>
+internal interface IJobHost
+{
+    /// <summary>Starts the job; its output goes to <paramref name="sink"/> from the first byte.</summary>
+    Task<IRunningJob> StartJobAsync(SessionRecord session, JobLaunch launch, IJobSink sink, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What to run: <paramref name="Command"/> through the session's shell wrapper from <paramref name="Cwd"/> with exactly
+/// <paramref name="Env"/>. <paramref name="StateFile"/> true asks for the shell state (cwd, exports) at exit, for a
+/// foreground call handed over at its timeout that finished in time after all.
+/// </summary>
+internal sealed record JobLaunch(string JobId, string Command, string Cwd, IReadOnlyDictionary<string, string> Env, bool StateFile = false);
+
+/// <summary>Where a job's output goes, in write order (a journal; later also a screen or a recording).</summary>
+internal interface IJobSink
+{
+    void Append(JobStream stream, ReadOnlySpan<byte> bytes);
+}
+
+/// <summary>
+/// A job as its backend runs it. Disposing kills whatever is left of it. <see cref="Completion"/> completes after the
+/// last byte of its output reached the sink.
+/// </summary>
+internal interface IRunningJob : IAsyncDisposable
+{
+    Task<JobExit> Completion { get; }
+
+    /// <summary>Writes to the job's stdin; false when its stdin is closed (the job closed it or exited).</summary>
+    ValueTask<bool> WriteInputAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken);
+
+    /// <summary>Closes the job's stdin (EOF for a program reading it).</summary>
+    ValueTask CloseInputAsync(CancellationToken cancellationToken);
+
+    /// <summary>Kills every process of the job, however it tried to leave; completes when they are gone.</summary>
+    Task KillAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether the job's foreground process is blocked reading its stdin right now (null: cannot tell).</summary>
+    bool? IsWaitingForInput();
+}
+
+/// <summary>How a job ended, with the shell state (cwd, exports) its wrapper reported when one was asked for (null otherwise).</summary>
+internal sealed record JobExit(JobOutcome Outcome, (string Cwd, Dictionary<string, string> Env)? State = null, string? Note = null);
