@@ -84,6 +84,12 @@ internal sealed class LocalJob : IRunningJob
         }
     }
 
+    public Task SignalAsync(JobSignal signal, CancellationToken cancellationToken)
+    {
+        _process.SignalProcessGroup((int)signal);
+        return Task.CompletedTask;
+    }
+
     public async Task KillAsync(CancellationToken cancellationToken)
     {
         await _processes.KillAllAsync(cancellationToken).ConfigureAwait(false);

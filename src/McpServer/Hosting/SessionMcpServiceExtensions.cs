@@ -67,6 +67,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<ExecTool>(ToolJson.Options)
             .WithTools<FileTools>(ToolJson.Options)
             .WithTools<ReplayTool>(ToolJson.Options)
+            .WithTools<JobTools>(ToolJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
             .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
         services.PostConfigure<McpServerOptions>(options =>

@@ -136,7 +136,10 @@ public static class Transcript
         }
         return tool switch
         {
-            "session_exec" => $"exec $ {Arg("command")}" + (summary is null ? "" : $" => exit {Sum("exit_code")}{(Flag("timed_out") ? " (timed out)" : "")}"),
+            "session_exec" => $"exec $ {Arg("command")}" + (summary is null ? ""
+                : Flag("background") ? $" => started job {Sum("job_id")}"
+                : Flag("handed_over") ? $" => still running at its timeout: handed over to job {Sum("job_id")}"
+                : $" => exit {Sum("exit_code")}{(Flag("timed_out") ? " (timed out)" : "")}"),
             "session_edit_file" => $"edit {Arg("path")}" + (summary is null ? "" : $" (+{Sum("lines_added")} -{Sum("lines_removed")}, {Sum("replacements")} replacements{(Flag("dry_run") ? ", dry run" : "")})"),
             "session_write_file" => $"write {Arg("path")}" + (summary is null ? "" : $" ({Sum("bytes")} bytes)"),
             "session_read_file" => $"read {Arg("path")}" + (summary is null ? "" : $" ({Sum("lines")} lines)"),

@@ -40,6 +40,9 @@ internal interface IRunningJob : IAsyncDisposable
     /// <summary>Closes the job's stdin (EOF for a program reading it).</summary>
     ValueTask CloseInputAsync(CancellationToken cancellationToken);
 
+    /// <summary>Sends a signal to the job's foreground processes (what a terminal does for Ctrl-C, Ctrl-\, Ctrl-Z).</summary>
+    Task SignalAsync(JobSignal signal, CancellationToken cancellationToken);
+
     /// <summary>Kills every process of the job, however it tried to leave; completes when they are gone.</summary>
     Task KillAsync(CancellationToken cancellationToken);
 

@@ -179,7 +179,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             LogJobFailed(logger, e, job.Info.JobId);
             exit = new JobExit(JobOutcome.LostTrack, Note: $"session-mcp lost track of the job ({e.GetType().Name})");
         }
-        var outcome = job.KillRequested && exit.Outcome.ExitCode is null ? exit.Outcome with { Killed = true } : exit.Outcome;
+        var outcome = job.KillRequested ? exit.Outcome with { Killed = true } : exit.Outcome;
         job.Exit = exit with { Outcome = outcome };
         job.Journal.MarkEnded(outcome);
         job.Reservation.Ended(job.Journal.DiskBytes);

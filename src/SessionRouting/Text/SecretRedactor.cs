@@ -385,7 +385,8 @@ internal static partial class SecretRedactor
                 var copy = new JsonObject();
                 foreach (var (name, value) in obj)
                 {
-                    var secret = maskStrings || IsSecretName(name);
+                    // "keys" holding an array is session_job_input's list of key names (Enter, Ctrl-C), not key material.
+                    var secret = maskStrings || (IsSecretName(name) && !(name == "keys" && value is JsonArray));
                     copy[name] = string.Equals(name, "env", StringComparison.OrdinalIgnoreCase) && value is JsonObject env && !secret
                         ? RedactEnvObject(env, knownSecrets)
                         : Redact(value, secret, knownSecrets);

@@ -154,13 +154,16 @@ internal sealed unsafe class SpawnedProcess : IDisposable
     public Task<int> WaitForExitAsync(CancellationToken cancellationToken) => _exit.Task.WaitAsync(cancellationToken);
 
     /// <summary>SIGKILL to the process group (pgid == pid because the child leads its own session).</summary>
-    public void KillProcessGroup()
+    public void KillProcessGroup() => SignalProcessGroup(LibC.SIGKILL);
+
+    /// <summary>Sends <paramref name="signal"/> to the child's process group (as a terminal's Ctrl-C would), unless it was reaped.</summary>
+    public void SignalProcessGroup(int signal)
     {
         lock (_reapGate)
         {
             if (!_reaped)
             {
-                LibC.kill(-Pid, LibC.SIGKILL);
+                LibC.kill(-Pid, signal);
             }
         }
     }
