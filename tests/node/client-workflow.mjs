@@ -149,6 +149,26 @@ await step('session_exec cd and export persist', async () => {
 
 const fileText = ['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6', 'line 7'].join('\n') + '\n';
 let written;
+await step('background job: start, wait for a match, answer a read, list, kill', async () => {
+  const started = await ok('session_exec', { session_id: id, command: 'echo ready; read x; echo got $x; sleep 100', background: true });
+  assert.equal(started.exit_code, undefined);
+  assert.match(started.job_id, /^j-/);
+  const ready = await ok('session_job_output', { session_id: id, job_id: started.job_id, wait_ms: 10000, until: 'ready' });
+  assert.equal(ready.wait_ended_by, 'matched');
+  await ok('session_job_input', { session_id: id, job_id: started.job_id, text: 'yes', keys: ['Enter'] });
+  const answered = await ok('session_job_output', { session_id: id, job_id: started.job_id, cursor: ready.next_cursor, wait_ms: 10000, until: 'got' });
+  assert.equal(answered.output, 'got yes\n');
+  const jobs = await ok('session_jobs', { session_id: id });
+  assert.ok(jobs.jobs.some((j) => j.job_id === started.job_id && j.state === 'running'));
+  const killed = await ok('session_job_kill', { session_id: id, job_id: started.job_id });
+  assert.equal(killed.state, 'killed');
+  const handedOver = await ok('session_exec', { session_id: id, command: 'echo early; sleep 1; echo late', timeout_ms: 300, on_timeout: 'background' });
+  assert.equal(handedOver.timed_out, true);
+  const rest = await ok('session_job_output', { session_id: id, job_id: handedOver.job_id, wait_ms: 10000 });
+  assert.equal(rest.output, 'early\nlate\n');
+  return `job ${started.job_id} killed; ${handedOver.job_id} handed over and finished`;
+});
+
 await step('session_write_file', async () => {
   written = await ok('session_write_file', { session_id: id, path: 'src/app.txt', content: fileText, create_dirs: true });
   assert.equal(written.bytes, Buffer.byteLength(fileText));

@@ -23,7 +23,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
 
     [McpServerTool(Name = "session_exec", Title = "Run a shell command in a session", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
     [Description("""
-        Runs a shell command (POSIX sh syntax; pipes, &&, redirections work) in the session. Like a terminal, `cd` and `export` persist to the next call; plain shell variables and functions do not. stdin is closed unless `stdin` is given, so interactive programs get EOF instead of hanging. On timeout the command's whole process tree is killed, the output so far is returned with timed_out: true, and the session stays usable; with on_timeout: "background" it keeps running as a job instead (job_id; read it with session_job_output). With background: true the command starts as a job and the call returns at once with its job_id (dev servers, watchers, long builds); its output is kept and readable with session_job_output, its stdin open for session_job_input. Long outputs are cut in the middle (truncated: true; all of it stays in the audit log); to read one whole, redirect it to a file and page with session_read_file.
+        Runs a shell command (POSIX sh syntax; pipes, &&, redirections work) in the session. Like a terminal, `cd` and `export` persist to the next call; plain shell variables and functions do not. stdin is closed unless `stdin` is given, so interactive programs get EOF instead of hanging. On timeout the command's whole process tree is killed, the output so far is returned with timed_out: true, and the session stays usable. background: true starts it as a job and returns its job_id at once (servers, watchers, long builds): output kept for session_job_output, stdin open for session_job_input; on_timeout: "background" hands it over to a job at the timeout instead of killing it. Long outputs are cut in the middle (truncated: true; all of it stays in the audit log); to read one whole, redirect it to a file and page with session_read_file.
         """)]
     public async Task<ExecResult> ExecAsync(
         RequestContext<CallToolRequestParams> request,
@@ -34,8 +34,8 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
         [Description("Environment variables for this one command only; they are not persisted.")] Dictionary<string, string>? env = null,
         [Description("Text fed to the command's standard input.")] string? stdin = null,
         [Description("Why you are running this (kept in the audit log).")] string? description = null,
-        [Description("Start the command as a background job and return at once with its job_id. Its cd/export do not change the session.")] bool? background = null,
-        [Description("What happens at timeout_ms: \"kill\" (default) kills the command; \"background\" leaves it running as a job and returns the output so far with its job_id. A command that finishes in time returns as usual, cd/export included.")]
+        [Description("Run as a job and return its job_id at once; its cd/export do not change the session.")] bool? background = null,
+        [Description("At timeout_ms: \"kill\" (default), or \"background\": keep it running as a job, return the output so far and its job_id.")]
         [AllowedValues("kill", "background")] string? on_timeout = null,
         CancellationToken cancellationToken = default)
     {

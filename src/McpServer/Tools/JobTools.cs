@@ -21,7 +21,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
 
     [McpServerTool(Name = "session_job_output", Title = "Read a job's output", Destructive = false, Idempotent = true, OpenWorld = false, ReadOnly = true, UseStructuredContent = true)]
     [Description("""
-        Returns a job's output (stdout and stderr interleaved, in write order) from `cursor` on, and the cursor to pass next time. With wait_ms the server waits (no polling loop needed) until the job exits, `until` (a regex) matches new output, no new output came for quiet_ms, or min_bytes arrived, whichever is first, at most wait_ms. Output stays readable after the job exited and after a server restart. Also says whether the job is waiting for input.
+        A job's output (stdout and stderr interleaved) from `cursor` on, and next_cursor. With wait_ms the server first waits, at most wait_ms, until the job exits, `until` (a regex) matches new output, no output came for quiet_ms, or min_bytes arrived: no polling loop needed. Readable after the job ended and after a restart; says whether the job waits for input.
         """)]
     public async Task<JobOutputResult> OutputAsync(
         RequestContext<CallToolRequestParams> request,
@@ -82,14 +82,14 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
 
     [McpServerTool(Name = "session_job_input", Title = "Type into a job", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
     [Description("""
-        Writes to a job's stdin: `text` as given (add "\n" to end a line), then `keys` by name in order (Enter, Tab, Esc, Backspace, arrows, Ctrl-C, Ctrl-D, Ctrl-Z…). A job's stdin is a pipe, not a terminal: Ctrl-C sends it SIGINT, Ctrl-\ SIGQUIT, Ctrl-Z SIGTSTP, and Ctrl-D (or close_stdin) ends its input. Read its answer with session_job_output (wait_ms).
+        Writes `text` to a job's stdin, then `keys`. Its stdin is a pipe, not a terminal: Ctrl-C sends SIGINT, Ctrl-\ SIGQUIT, Ctrl-Z SIGTSTP, Ctrl-D (or close_stdin) ends its input. Read the answer with session_job_output (wait_ms).
         """)]
     public async Task<JobResult> InputAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("The job.")] string job_id,
         [Description("Text to write to the job's stdin, e.g. \"yes\\n\".")] string? text = null,
-        [Description("Keys to send after the text, by name: Enter, Tab, Esc, Backspace, Up, Down, Left, Right, Home, End, PageUp, PageDown, Delete, F1-F12, Ctrl-A … Ctrl-Z.")] List<string>? keys = null,
+        [Description("Keys by name, after the text: Enter, Tab, Esc, Backspace, Up/Down/Left/Right, Home, End, PageUp, PageDown, Delete, F1-F12, Ctrl-A … Ctrl-Z.")] List<string>? keys = null,
         [Description("Close the job's stdin after the text and keys (end of input).")] bool? close_stdin = null,
         CancellationToken cancellationToken = default)
     {
