@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SessionMcp.Containers.Docker.Engine;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Workspace;
 
@@ -14,8 +15,9 @@ namespace SessionMcp.Containers.Docker;
 /// /workspace, and commands run through a helper kept attached inside it (<see cref="SessionHelper"/>). The engine is
 /// only needed when a docker session is used: local sessions never wait on it.
 /// </summary>
-internal sealed partial class DockerBackend(DockerBackendOptions options, ILogger<DockerBackend> logger) : ISessionBackend, IAsyncDisposable
+internal sealed partial class DockerBackend(DockerBackendOptions options, ILogger<DockerBackend> logger) : ISessionBackend, IJobHost, IAsyncDisposable
 {
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, DockerJob>> _jobs = new(StringComparer.Ordinal);
     private readonly Lazy<DockerEngineClient> _engine = new(() => DockerEngineClient.Create(options.Endpoint));
     private readonly ConcurrentDictionary<string, SessionHelper> _helpers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _helperLocks = new(StringComparer.Ordinal);
@@ -179,6 +181,77 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     private static string DescribeLimit(long? bytes) =>
         bytes is > 0 ? $"{bytes.Value / (1024 * 1024)} MiB" : "its container's memory limit";
 
+    public async Task<IRunningJob> StartJobAsync(SessionRecord session, JobLaunch launch, IJobSink sink, CancellationToken cancellationToken)
+    {
+        var (helper, _) = await HelperAsync(session, cancellationToken).ConfigureAwait(false);
+        var containerId = ContainerId(session);
+        var stateFile = launch.StateFile ? $"{helper.Layout.ScratchDir}/{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))}.state" : "/dev/null";
+        var command = HelperScript.JobCommand(helper.HelperNames, launch.Env, launch.JobId, stateFile, launch.Cwd, launch.Command);
+        var jobs = _jobs.GetOrAdd(session.Id, _ => new ConcurrentDictionary<string, DockerJob>(StringComparer.Ordinal));
+        var job = await Call(() => DockerJob.StartAsync(
+            Engine, containerId, command, sink,
+            async (job, signal) =>
+            {
+                var (current, _) = await HelperAsync(session, CancellationToken.None).ConfigureAwait(false);
+                if (signal is { } sent)
+                {
+                    await current.SignalAsync(sent switch { JobSignal.Interrupt => "INT", JobSignal.Quit => "QUIT", _ => "TSTP" }, job.ContainerPid, CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await current.KillJobAsync(job.ContainerPid, launch.JobId, job.StartTick).ConfigureAwait(false);
+                }
+            },
+            async () => launch.StateFile ? await ReadJobStateAsync(containerId, stateFile).ConfigureAwait(false) : null,
+            cancellationToken)).ConfigureAwait(false);
+        jobs[launch.JobId] = job;
+        await TellHelperJobsAsync(session.Id, helper).ConfigureAwait(false);
+        _ = job.Completion.ContinueWith(async _ =>
+        {
+            jobs.TryRemove(launch.JobId, out DockerJob? _);
+            if (_helpers.TryGetValue(session.Id, out var current) && current.IsAlive)
+            {
+                await TellHelperJobsAsync(session.Id, current).ConfigureAwait(false);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        return job;
+    }
+
+    /// <summary>The live jobs' shells, which a timeout's sweep must spare.</summary>
+    private IEnumerable<int> LiveJobPids(string sessionId) =>
+        _jobs.TryGetValue(sessionId, out var jobs) ? jobs.Values.Where(j => j.ContainerPid > 1 && !j.Completion.IsCompleted).Select(j => j.ContainerPid) : [];
+
+    private async Task TellHelperJobsAsync(string sessionId, SessionHelper helper)
+    {
+        try
+        {
+            await helper.SetJobsAsync(LiveJobPids(sessionId), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (HelperDiedException)
+        {
+            // The next helper learns them when it starts.
+        }
+    }
+
+    /// <summary>A finished job's shell state, read once (and removed), never more than the state limit.</summary>
+    private async Task<(string Cwd, Dictionary<string, string> Env)?> ReadJobStateAsync(string containerId, string stateFile)
+    {
+        try
+        {
+            var output = await Engine.RunExecAsync(containerId, ["/bin/sh", "-c", $"head -c {SessionStateLimits.MaxStateBytes + 1} \"$0\"; rm -f \"$0\"", stateFile]).ConfigureAwait(false);
+            if (output.Stdout.Length > SessionStateLimits.MaxStateBytes || ShellWrapper.ParseState(output.Stdout) is not { } state)
+            {
+                return null;
+            }
+            state.Env.Remove(HelperScript.CommandMarkerVariable);
+            return state;
+        }
+        catch (DockerEngineException)
+        {
+            return null;
+        }
+    }
+
     public WorkspaceLocation GetWorkspace(SessionRecord session)
     {
         var (_, uid, gid) = ContainerUser();
@@ -289,7 +362,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             var container = await ThrowIfContainerGoneAsync(session, cancellationToken).ConfigureAwait(false);
             if (current is not null)
             {
-                await Call(() => SweepAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
+                await Call(() => SweepAsync(ContainerId(session), cancellationToken, LiveJobPids(session.Id))).ConfigureAwait(false);
             }
             var layout = ContainerSpec.HelperLayoutOf(container);
             if (layout == HelperLayout.Legacy)
@@ -298,6 +371,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             }
             var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), layout, logger, cancellationToken)).ConfigureAwait(false);
             _helpers[session.Id] = helper;
+            await TellHelperJobsAsync(session.Id, helper).ConfigureAwait(false);
             return (helper, reason ?? (current is null ? null : new HelperDiedException("the helper stopped")));
         }
         finally
@@ -360,8 +434,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     }
 
     /// <summary>Kills every process in the container but PID 1's keep-alive (<see cref="HelperScript.SweepCommand"/>).</summary>
-    private async Task SweepAsync(string containerId, CancellationToken cancellationToken) =>
-        await Engine.RunExecAsync(containerId, HelperScript.SweepCommand(), cancellationToken: cancellationToken).ConfigureAwait(false);
+    private async Task SweepAsync(string containerId, CancellationToken cancellationToken, IEnumerable<int>? keep = null) =>
+        await Engine.RunExecAsync(containerId, HelperScript.SweepCommand(keep), cancellationToken: cancellationToken).ConfigureAwait(false);
 
     private async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {

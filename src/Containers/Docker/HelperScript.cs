@@ -141,9 +141,11 @@ internal static class HelperScript
           __smcp_counters
           # Builtins first: at the PID limit a fork fails, and a shell that cannot fork exits.
           __smcp_since=$4
-          __smcp_tree "$1"; kill -STOP $__smcp_all 2>/dev/null
-          __smcp_tree "$1"; kill -KILL $__smcp_all 2>/dev/null
-          [ -z "$__smcp_since" ] || __smcp_sweep $$
+          if [ "$1" -gt 1 ]; then
+            __smcp_tree "$1"; kill -STOP $__smcp_all 2>/dev/null
+            __smcp_tree "$1"; kill -KILL $__smcp_all 2>/dev/null
+          fi
+          [ -z "$__smcp_since" ] || __smcp_sweep $$ $__smcp_jobs
           __smcp_since=
           kill -KILL $(__smcp_marked "$2") 2>/dev/null
           echo "killed $2 $3 $__smcp_oom $__smcp_pmax $__smcp_near" >&2
@@ -168,6 +170,8 @@ internal static class HelperScript
           tail -c 512 "$__smcp_d/$1.out" 2>/dev/null; printf '%s' "$2"; tail -c 512 "$__smcp_d/$1.err" 2>/dev/null; printf '%s' "$2"
         }
         __smcp_hello() { export -p; printf '%s' "$1"; }
+        __smcp_jobs=
+        __smcp_signal() { [ "$2" -gt 1 ] && __smcp_tree "$2" && kill -"$1" $__smcp_all 2>/dev/null; }
 
         """;
 
@@ -243,7 +247,26 @@ internal static class HelperScript
     /// A one-shot exec that kills everything a previous helper's commands left running (after the server or the helper
     /// died): the same sweep, sparing only PID 1's keep-alive and itself.
     /// </summary>
-    public static string[] SweepCommand() => ["/bin/sh", "-c", SweepFunctions + "\n__smcp_sweep\n"];
+    public static string[] SweepCommand(IEnumerable<int>? keep = null) => ["/bin/sh", "-c", SweepFunctions + $"\n__smcp_sweep {string.Join(' ', keep ?? [])}\n"];
+
+    /// <summary>
+    /// A job's exec: exactly the session's environment (<see cref="EnvironmentScript"/>), its marker, then the shell
+    /// wrapper, which writes its state to <paramref name="stateFile"/> (/dev/null when nobody reads it).
+    /// </summary>
+    public static string[] JobCommand(IReadOnlyCollection<string> helperNames, IReadOnlyDictionary<string, string> environment, string marker, string stateFile, string cwd, string command) =>
+    [
+        "/bin/sh", "-c",
+        EnvironmentScript(helperNames, environment) + $"export {CommandMarkerVariable}={marker}\nexec /bin/sh -c \"$1\" {ShellWrapper.ArgumentZero} \"$2\" \"$3\" \"$4\" \"$5\"\n",
+        "sh", ShellWrapper.Script, stateFile, cwd, command, ContainerSpec.WorkspacePath,
+    ];
+
+    /// <summary>
+    /// The live jobs' shells (each a separate exec, not the helper's children): a timeout's sweep spares their trees.
+    /// </summary>
+    public static string SetJobs(IEnumerable<int> pids) => $"__smcp_jobs='{string.Join(' ', pids)}'\n";
+
+    /// <summary>Sends a signal (INT, QUIT, TSTP) to a process and its descendants.</summary>
+    public static string Signal(string signal, int pid) => $"__smcp_signal {signal} {pid}\n";
 
     /// <summary>Asks for the last bytes a running command wrote to stdout and stderr (for progress messages).</summary>
     public static string Peek(CommandKeys keys, string nonce) => $"__smcp_peek {keys.Files} {nonce}\n";

@@ -77,13 +77,41 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     private volatile Exception? _died;
     private int _disposed;
 
-    private SessionHelper(DockerAttachedStream stream, ILogger logger)
+    private SessionHelper(DockerAttachedStream stream, HelperLayout layout, ILogger logger)
     {
         _stream = stream;
+        Layout = layout;
         _logger = logger;
     }
 
+    public HelperLayout Layout { get; }
+
     public bool IsAlive => _died is null;
+
+    /// <summary>The helper's own exported variable names: what a job's exec starts with too, to be unset where the session has none.</summary>
+    public IReadOnlyCollection<string> HelperNames => _helperNames;
+
+    /// <summary>Tells the helper which job shells a timeout's sweep must spare.</summary>
+    public Task SetJobsAsync(IEnumerable<int> pids, CancellationToken cancellationToken) => WriteAsync(HelperScript.SetJobs(pids), null, cancellationToken);
+
+    /// <summary>Signals a job's process tree (no answer is waited for: the job's end shows what it did).</summary>
+    public Task SignalAsync(string signal, int pid, CancellationToken cancellationToken) => WriteAsync(HelperScript.Signal(signal, pid), null, cancellationToken);
+
+    /// <summary>Kills a job: its tree, what carries its marker, and what started after it outside the helper.</summary>
+    public async Task KillJobAsync(int pid, string marker, long? startTick)
+    {
+        var keys = CommandKeys.New(marker);
+        var state = new CommandState(keys.Secret);
+        _commands[marker] = state;
+        try
+        {
+            await KillAsync(pid, keys, startTick, state).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commands.TryRemove(marker, out _);
+        }
+    }
 
     /// <summary>Why the helper is dead (null while it lives).</summary>
     public HelperDiedException? DeathReason => _died as HelperDiedException;
@@ -100,7 +128,7 @@ internal sealed partial class SessionHelper : IAsyncDisposable
             Tty = false,
         }, cancellationToken).ConfigureAwait(false);
         var stream = await engine.StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false);
-        var helper = new SessionHelper(stream, logger);
+        var helper = new SessionHelper(stream, layout, logger);
         helper._reader = Task.Run(helper.ReadLoopAsync, CancellationToken.None);
         try
         {

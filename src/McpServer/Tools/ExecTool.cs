@@ -129,7 +129,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
         int? exitCode = null;
         string? note = null;
         string? jobId = job.Info.JobId;
-        if (job.Exit is { } exit)
+        if (waitFor is not null && job.Exit is { } exit)
         {
             // Finished within the wait: a command like any other, its cd/export applied to the session.
             exitCode = exit.Outcome.ExitCode ?? (exit.Outcome.Signal is { } signal ? 128 + signal : null);

@@ -12,11 +12,12 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
 {
     private ServerProcess Server => fixture.Server;
 
-    [Fact]
-    public async Task AJobThatExitsAtOnceLosesNothingOfEitherStream()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task AJobThatExitsAtOnceLosesNothingOfEitherStream(string backend)
     {
         // Given
-        var id = await Server.CreateSessionAsync(Backends.Local);
+        var id = await Server.CreateSessionAsync(backend);
 
         // When a job writes to both streams and exits within a millisecond
         var job = await StartAsync(id, "printf 'out-1\\n'; printf 'err-1\\n' >&2; printf 'out-2\\n'; exit 7");
@@ -34,11 +35,12 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.False(output["has_more"]!.GetValue<bool>());
     }
 
-    [Fact]
-    public async Task EachWaitConditionEndsTheWaitOnTheServer()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task EachWaitConditionEndsTheWaitOnTheServer(string backend)
     {
         // Given a job that prints a line every 200 ms, then says it is ready, then goes quiet
-        var id = await Server.CreateSessionAsync(Backends.Local);
+        var id = await Server.CreateSessionAsync(backend);
         var job = await StartAsync(id, "for i in 1 2 3; do echo tick $i; sleep 0.2; done; echo listening on 8080; sleep 30");
 
         // When / Then: a regex matches new output
@@ -65,11 +67,12 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal("12345\n67890\n", bytes.Text("output"));
     }
 
-    [Fact]
-    public async Task InputAnswersAReadAndKeysInterruptOrEndAJob()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task InputAnswersAReadAndKeysInterruptOrEndAJob(string backend)
     {
         // Given a job waiting on `read`
-        var id = await Server.CreateSessionAsync(Backends.Local);
+        var id = await Server.CreateSessionAsync(backend);
         var reader = await StartAsync(id, "read answer; echo got $answer");
         Assert.True(await Poll.UntilAsync(async () => (await OutputAsync(id, reader, new { }))["waiting_for_input"]?.GetValue<bool>() == true, TimeSpan.FromSeconds(5)), "the job was never reported as waiting for input");
 
@@ -94,11 +97,12 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal(0, ended["exit_code"]!.GetValue<int>());
     }
 
-    [Fact]
-    public async Task ACommandOutlivingItsTimeoutIsHandedOverAndKeepsRunningWithItsWholeOutput()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task ACommandOutlivingItsTimeoutIsHandedOverAndKeepsRunningWithItsWholeOutput(string backend)
     {
         // Given
-        var id = await Server.CreateSessionAsync(Backends.Local);
+        var id = await Server.CreateSessionAsync(backend);
 
         // When a command runs past its timeout with on_timeout: background
         var result = await Server.CallAsync("session_exec", new { session_id = id, command = "echo first; sleep 1.5; echo second", timeout_ms = 500, on_timeout = "background" });
@@ -119,11 +123,12 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.EndsWith("/sub\nno\n", await Server.RunAsync(id, "pwd; echo $HANDED"));
     }
 
-    [Fact]
-    public async Task KillAndDestroyLeaveNoProcessOfAJobBehind()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task KillAndDestroyLeaveNoProcessOfAJobBehind(string backend)
     {
         // Given two jobs with children that leave their process session
-        var id = await Server.CreateSessionAsync(Backends.Local);
+        var id = await Server.CreateSessionAsync(backend);
         var first = UniqueSeconds();
         var second = UniqueSeconds();
         var killed = await StartAsync(id, $"setsid sleep {first} & sleep {first}");
@@ -140,8 +145,9 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.True(await Poll.UntilAsync(() => LocalProcesses.FindByCommandLine("sleep", second).Count == 0, TimeSpan.FromSeconds(5)), "a job's processes survived the destroy");
     }
 
-    [Fact]
-    public async Task AJobsOutputIsReadableAfterARestartAndItIsReportedLost()
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task AJobsOutputIsReadableAfterARestartAndItIsReportedLost(string backend)
     {
         // Given a server running a job that has written some output
         using var dataDir = new TempDirectory("jobs-restart");
@@ -149,7 +155,7 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         string job;
         await using (var first = await ServerProcess.StartAsync(dataDir.Path))
         {
-            id = await first.CreateSessionAsync(Backends.Local);
+            id = await first.CreateSessionAsync(backend);
             var started = await first.CallAsync("session_exec", new { session_id = id, command = "echo before; sleep 100", background = true });
             job = started.Text("job_id");
             var seen = await first.CallAsync("session_job_output", new { session_id = id, job_id = job, wait_ms = 10_000, until = "before" });

@@ -313,7 +313,7 @@ internal sealed class DockerEngineClient : IDisposable
         return new ExecOutput(exitCode, Encoding.UTF8.GetString(stdout.WrittenSpan), Encoding.UTF8.GetString(stderr.WrittenSpan));
     }
 
-    private async Task<int> WaitForExecExitCodeAsync(string execId, CancellationToken cancellationToken)
+    internal async Task<int> WaitForExecExitCodeAsync(string execId, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + ExecExitGrace;
         var pause = TimeSpan.FromMilliseconds(2);

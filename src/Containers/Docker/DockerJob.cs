@@ -1,0 +1,204 @@
+using System.Globalization;
+using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.Containers.Local;
+using SessionMcp.Containers.Local.Native;
+using SessionMcp.SessionRouting.Jobs;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>
+/// A docker job: one attached exec of the session's shell wrapper, its output frames pumped into the job's sink as the
+/// engine delivers them, its stdin the exec's. The exit code comes from the engine, not from anything in the container.
+/// Signals and the kill go through the session's helper (by the job's process tree, its marker, and what started after
+/// it outside the helper), so they reach what a job left behind too.
+/// </summary>
+internal sealed class DockerJob : IRunningJob
+{
+    private readonly DockerEngineClient _engine;
+    private readonly DockerAttachedStream _stream;
+    private readonly string _execId;
+    private readonly Func<DockerJob, JobSignal?, Task> _signal;
+    private readonly Func<Task<(string Cwd, Dictionary<string, string> Env)?>> _readState;
+    private readonly SemaphoreSlim _stdinLock = new(1, 1);
+    private bool _stdinOpen = true;
+
+    private DockerJob(DockerEngineClient engine, DockerAttachedStream stream, string execId, IJobSink sink, Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState)
+    {
+        _engine = engine;
+        _stream = stream;
+        _execId = execId;
+        _signal = signal;
+        _readState = readState;
+        Completion = PumpAsync(sink);
+    }
+
+    public Task<JobExit> Completion { get; }
+
+    /// <summary>The job's shell in the container's PID namespace (0 when the engine's host is not this one).</summary>
+    public int ContainerPid { get; private set; }
+
+    /// <summary>The job's shell as this host sees it (0 when unknown).</summary>
+    public int HostPid { get; private set; }
+
+    /// <summary>When the job's shell started, in clock ticks since boot (what the helper's sweep compares).</summary>
+    public long? StartTick { get; private set; }
+
+    public static async Task<DockerJob> StartAsync(
+        DockerEngineClient engine, string containerId, IReadOnlyList<string> cmd, IJobSink sink,
+        Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState, CancellationToken cancellationToken)
+    {
+        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = cmd, AttachStdin = true, AttachStdout = true, AttachStderr = true }, cancellationToken).ConfigureAwait(false);
+        var stream = await engine.StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false);
+        var job = new DockerJob(engine, stream, execId, sink, signal, readState);
+        // The engine knows the process's pid a moment after the attach; a job that already ended has none to find.
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var inspect = await engine.InspectExecAsync(execId, cancellationToken).ConfigureAwait(false);
+            if (inspect.Pid > 0 || !inspect.Running && attempt > 0)
+            {
+                job.Locate(inspect.Pid);
+                break;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        return job;
+    }
+
+    public async ValueTask<bool> WriteInputAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        await _stdinLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_stdinOpen || Completion.IsCompleted)
+            {
+                return false;
+            }
+            await _stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            _stdinOpen = false;
+            return false;
+        }
+        finally
+        {
+            _stdinLock.Release();
+        }
+    }
+
+    public async ValueTask CloseInputAsync(CancellationToken cancellationToken)
+    {
+        await _stdinLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stdinOpen && !Completion.IsCompleted)
+            {
+                _stdinOpen = false;
+                await _stream.CloseStdinAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+        }
+        finally
+        {
+            _stdinLock.Release();
+        }
+    }
+
+    public Task SignalAsync(JobSignal signal, CancellationToken cancellationToken) => _signal(this, signal);
+
+    public async Task KillAsync(CancellationToken cancellationToken)
+    {
+        await _signal(this, null).ConfigureAwait(false);
+        await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Read from this host's /proc when the engine runs here (as root, or as the containers' user); else unknown.</summary>
+    public bool? IsWaitingForInput()
+    {
+        if (HostPid <= 0 || Completion.IsCompleted)
+        {
+            return null;
+        }
+        try
+        {
+            var link = new FileInfo($"/proc/{HostPid}/fd/0").LinkTarget;
+            if (link is null)
+            {
+                return null;
+            }
+            var pids = ProcessTable.Descendants(ProcessTable.Read(), HostPid).Prepend(HostPid);
+            return InputWaitProbe.ForProcesses(pids, link).Waiting;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!Completion.IsCompleted)
+        {
+            try
+            {
+                await KillAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or SessionRouting.Backends.SessionException or HelperDiedException)
+            {
+            }
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _stdinLock.Dispose();
+    }
+
+    /// <summary>The job's pid in the container and its start time, from this host's /proc (NSpid maps the host pid).</summary>
+    private void Locate(int hostPid)
+    {
+        HostPid = hostPid;
+        try
+        {
+            var status = File.ReadAllLines($"/proc/{hostPid}/status");
+            var nspid = status.FirstOrDefault(l => l.StartsWith("NSpid:", StringComparison.Ordinal))?.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries);
+            ContainerPid = nspid is { Length: > 1 } ? int.Parse(nspid[^1], CultureInfo.InvariantCulture) : 0;
+            var stat = File.ReadAllText($"/proc/{hostPid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            StartTick = long.Parse(fields[19], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            HostPid = 0;
+        }
+    }
+
+    private async Task<JobExit> PumpAsync(IJobSink sink)
+    {
+        try
+        {
+            while (await _stream.ReadFrameAsync(CancellationToken.None).ConfigureAwait(false) is { } frame)
+            {
+                if (frame.Stream is DockerStreamKind.Stdout or DockerStreamKind.Stderr)
+                {
+                    sink.Append(frame.Stream == DockerStreamKind.Stdout ? JobStream.Stdout : JobStream.Stderr, frame.Payload.Span);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            // The connection broke: the engine's word on the exit code is all that is left to ask for.
+        }
+        int exitCode;
+        try
+        {
+            exitCode = await _engine.WaitForExecExitCodeAsync(_execId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DockerEngineException e)
+        {
+            return new JobExit(JobOutcome.LostTrack, Note: $"the engine did not report how the job ended ({e.Message})");
+        }
+        var state = await _readState().ConfigureAwait(false);
+        return new JobExit(new JobOutcome(exitCode, exitCode > 128 ? exitCode - 128 : null, false, false), state);
+    }
+}
