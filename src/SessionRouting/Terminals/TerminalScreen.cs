@@ -59,10 +59,9 @@ internal sealed class TerminalScreen : IVtPerformer
     private bool _insertMode;
     private bool _cursorVisible = true;
 
-    // Character sets G0..G3 as their designating final ('B' ASCII, '0' DEC Special Graphics) and which one is in GL.
+    // Character sets G0..G3 as their designating final ('B' ASCII, '0' DEC Special Graphics), which one is invoked
+    // into GL, and the set printing uses.
     private Charsets _charsets = Charsets.Default;
-
-    private bool[] _tabStops;
 
     // The last graphic character printed (with the combining marks it got), for REP; -1 after anything else.
     private int _lastGraphic = -1;
@@ -81,7 +80,6 @@ internal sealed class TerminalScreen : IVtPerformer
         _columns = columns;
         _rows = rows;
         _normal = new Grid(columns, rows);
-        _tabStops = DefaultTabStops(columns, null);
         _parser = new VtParser(this);
     }
 
@@ -128,7 +126,6 @@ internal sealed class TerminalScreen : IVtPerformer
         {
             _y = _alternate.Resize(columns, rows, _y, true, _y);
         }
-        _tabStops = DefaultTabStops(columns, _tabStops);
         _columns = columns;
         _rows = rows;
         _x = Math.Min(_x, columns - 1);
@@ -252,7 +249,7 @@ internal sealed class TerminalScreen : IVtPerformer
     // False when the code point only added a combining mark to the previous character.
     private bool Print(int codePoint)
     {
-        if (codePoint is >= 0x60 and <= 0x7E && _charsets.InGl == '0')
+        if (codePoint is >= 0x60 and <= 0x7E && _charsets.Mapping == '0')
         {
             codePoint = DecSpecialGraphics[codePoint - 0x60];
         }
@@ -370,10 +367,10 @@ internal sealed class TerminalScreen : IVtPerformer
                 _x = 0;
                 break;
             case 0x0E: // SO: G1 into GL
-                _charsets.Gl = 1;
+                _charsets.Invoke(1);
                 break;
             case 0x0F: // SI: G0 into GL
-                _charsets.Gl = 0;
+                _charsets.Invoke(0);
                 break;
             case 0x84: // IND
                 _pendingWrap = false;
@@ -384,8 +381,11 @@ internal sealed class TerminalScreen : IVtPerformer
                 _x = 0;
                 Index();
                 break;
-            case 0x88: // HTS
-                _tabStops[_x] = true;
+            case 0x88: // HTS (with the wrap pending, xterm.js's cursor is past the last stop it could set)
+                if (!_pendingWrap)
+                {
+                    Active.TabStops[_x] = true;
+                }
                 break;
             case 0x8D: // RI
                 _pendingWrap = false;
@@ -426,10 +426,10 @@ internal sealed class TerminalScreen : IVtPerformer
                     FullReset();
                     break;
                 case 'n': // LS2
-                    _charsets.Gl = 2;
+                    _charsets.Invoke(2);
                     break;
                 case 'o': // LS3
-                    _charsets.Gl = 3;
+                    _charsets.Invoke(3);
                     break;
                 default:
                     // Keypad modes (= >), ST (\) and the rest change nothing on screen.
@@ -451,10 +451,9 @@ internal sealed class TerminalScreen : IVtPerformer
 
     void IVtPerformer.CsiDispatch(VtParams p, char prefix, int intermediates, char final)
     {
-        if (final != 'b')
-        {
-            _lastGraphic = -1;
-        }
+        // Only a character printed right before REP repeats (not after another REP either), as in xterm.js.
+        var lastGraphic = _lastGraphic;
+        _lastGraphic = -1;
         if (prefix == '?')
         {
             if (intermediates == 0)
@@ -583,7 +582,7 @@ internal sealed class TerminalScreen : IVtPerformer
                 ScrollDown(p.Get(0, 1));
                 break;
             case 'b': // REP
-                Repeat(p.Get(0, 1));
+                Repeat(lastGraphic, p.Get(0, 1));
                 break;
             case 'g': // TBC
                 ClearTabStops(p[0]);
@@ -684,54 +683,62 @@ internal sealed class TerminalScreen : IVtPerformer
         MoveTo(_x, Math.Min(bottom, _y + count));
     }
 
+    // With the wrap pending, tabs move nothing and keep the wrap pending, as in xterm.js.
     private void TabForward(int count)
     {
-        _pendingWrap = false;
+        if (_pendingWrap)
+        {
+            return;
+        }
         for (var i = 0; i < count && _x < _columns - 1; i++)
         {
             do
             {
                 _x++;
             }
-            while (_x < _columns - 1 && !_tabStops[_x]);
+            while (_x < _columns - 1 && !Active.TabStops[_x]);
         }
     }
 
     private void TabBackward(int count)
     {
-        _pendingWrap = false;
+        if (_pendingWrap)
+        {
+            return;
+        }
         for (var i = 0; i < count && _x > 0; i++)
         {
             do
             {
                 _x--;
             }
-            while (_x > 0 && !_tabStops[_x]);
+            while (_x > 0 && !Active.TabStops[_x]);
         }
     }
 
     private void ClearTabStops(int mode)
     {
-        if (mode == 0)
+        if (mode == 0 && !_pendingWrap)
         {
-            _tabStops[_x] = false;
+            Active.TabStops[_x] = false;
         }
         else if (mode == 3)
         {
-            Array.Clear(_tabStops);
+            Array.Clear(Active.TabStops);
         }
     }
 
-    // DECSC: per screen, the position and character sets (not the wrap flag or origin mode, as in xterm.js).
+    // DECSC: per screen, the position and the character set in use; as in xterm.js, not the wrap flag, origin mode
+    // or the designations, and restoring sets the set in use without changing which G-set is invoked.
     private void SaveCursor()
     {
-        Active.Saved = new SavedCursor(_x, _y, _charsets);
+        Active.Saved = new SavedCursor(_x, _y, _charsets.Mapping);
     }
 
     private void RestoreCursor()
     {
         var saved = Active.Saved;
-        _charsets = saved.Charsets;
+        _charsets.Mapping = saved.Mapping;
         MoveTo(saved.X, saved.Y);
     }
 
@@ -930,24 +937,32 @@ internal sealed class TerminalScreen : IVtPerformer
         Touch(line);
     }
 
-    private void Repeat(int count)
+    private void Repeat(int graphic, int count)
     {
-        if (_lastGraphic < 0)
+        if (graphic < 0)
         {
             return;
         }
-        // More than a screenful of repeats only scrolls identical rows: cap it so a tiny sequence cannot cost much.
-        count = Math.Min(count, _columns * _rows);
+        // Repeating one character becomes periodic once it has filled every row it can reach (at most twice the
+        // screen's height of wraps, then the cursor cycles through a row): fold a huge count onto the same end state
+        // so that a short sequence cannot cost more than a few screenfuls of printing.
+        var shown = graphic is >= 0x60 and <= 0x7E && _charsets.Mapping == '0' ? DecSpecialGraphics[graphic - 0x60] : graphic;
+        var width = Math.Max(1, CharWidth.Of(shown));
+        var period = Math.Max(1, _columns / width);
+        var threshold = ((2 * _rows) + 2) * _columns;
+        if (count > threshold)
+        {
+            count = threshold + ((count - threshold) % period);
+        }
         var marks = _lastMarks;
         for (var i = 0; i < count; i++)
         {
-            Print(_lastGraphic);
+            Print(graphic);
             for (var j = 0; marks is not null && j < marks.Length; j += char.IsSurrogatePair(marks, j) ? 2 : 1)
             {
                 Combine(char.ConvertToUtf32(marks, j));
             }
         }
-        _lastMarks = marks;
     }
 
     // ---- Modes ----
@@ -995,11 +1010,9 @@ internal sealed class TerminalScreen : IVtPerformer
                 case 1049:
                     if (on)
                     {
-                        if (_alternate is null)
-                        {
-                            SaveCursor();
-                            SwitchScreen(true);
-                        }
+                        // Saves even when already on the alternate screen (into its own slot), as xterm.js does.
+                        SaveCursor();
+                        SwitchScreen(true);
                     }
                     else
                     {
@@ -1014,7 +1027,8 @@ internal sealed class TerminalScreen : IVtPerformer
         }
     }
 
-    // The alternate screen starts blank each time (as in xterm.js) and is dropped when left; the cursor stays put.
+    // The alternate screen starts blank each time (as in xterm.js) and is dropped when left; the cursor stays put,
+    // a pending wrap included.
     private void SwitchScreen(bool alternate)
     {
         if (alternate == (_alternate is not null))
@@ -1032,7 +1046,6 @@ internal sealed class TerminalScreen : IVtPerformer
             _alternate = null;
             TouchAll(_normal);
         }
-        _pendingWrap = false;
     }
 
     private void SoftReset()
@@ -1045,7 +1058,6 @@ internal sealed class TerminalScreen : IVtPerformer
         Active.Top = 0;
         Active.Bottom = _rows - 1;
         Active.Saved = SavedCursor.Home;
-        _pendingWrap = false;
     }
 
     private void FullReset()
@@ -1062,7 +1074,6 @@ internal sealed class TerminalScreen : IVtPerformer
         _insertMode = false;
         _cursorVisible = true;
         _charsets = Charsets.Default;
-        _tabStops = DefaultTabStops(_columns, null);
     }
 
     // DECALN: the screen filled with 'E', margins reset, cursor home.
@@ -1092,14 +1103,14 @@ internal sealed class TerminalScreen : IVtPerformer
 
     // ---- Storage ----
 
-    private readonly record struct SavedCursor(int X, int Y, Charsets Charsets)
+    private readonly record struct SavedCursor(int X, int Y, char Mapping)
     {
-        public static SavedCursor Home => new(0, 0, Charsets.Default);
+        public static SavedCursor Home => new(0, 0, 'B');
     }
 
     private struct Charsets
     {
-        public static Charsets Default => new() { G0 = 'B', G1 = 'B', G2 = 'B', G3 = 'B' };
+        public static Charsets Default => new() { G0 = 'B', G1 = 'B', G2 = 'B', G3 = 'B', Mapping = 'B' };
 
         public char G0;
         public char G1;
@@ -1107,7 +1118,14 @@ internal sealed class TerminalScreen : IVtPerformer
         public char G3;
         public int Gl;
 
-        public readonly char InGl => Gl switch { 0 => G0, 1 => G1, 2 => G2, _ => G3 };
+        // What printing uses: the set invoked into GL, or what DECRC restored since.
+        public char Mapping;
+
+        public void Invoke(int set)
+        {
+            Gl = set;
+            Mapping = Get(set);
+        }
 
         public void Designate(int set, char final)
         {
@@ -1126,7 +1144,13 @@ internal sealed class TerminalScreen : IVtPerformer
                     G3 = final;
                     break;
             }
+            if (set == Gl)
+            {
+                Mapping = final;
+            }
         }
+
+        private readonly char Get(int set) => set switch { 0 => G0, 1 => G1, 2 => G2, _ => G3 };
     }
 
     /// <summary>A row: its cells, the text of its cells with combining marks, and when it last changed.</summary>
@@ -1189,16 +1213,21 @@ internal sealed class TerminalScreen : IVtPerformer
         }
     }
 
-    /// <summary>A screen's rows, scroll region (inclusive, 0-based) and saved cursor.</summary>
+    /// <summary>
+    /// A screen's rows, scroll region (inclusive, 0-based), saved cursor and tab stops (per screen, as in xterm.js: the
+    /// alternate screen starts with the default stops).
+    /// </summary>
     private sealed class Grid
     {
         public Line[] Lines;
         public int Top;
         public int Bottom;
         public SavedCursor Saved = SavedCursor.Home;
+        public bool[] TabStops;
 
         public Grid(int columns, int rows)
         {
+            TabStops = DefaultTabStops(columns, null);
             Lines = new Line[rows];
             for (var y = 0; y < rows; y++)
             {
@@ -1270,6 +1299,7 @@ internal sealed class TerminalScreen : IVtPerformer
                 lines.Add(new Line(columns));
             }
             Lines = [.. lines];
+            TabStops = DefaultTabStops(columns, TabStops);
             Top = 0;
             Bottom = rows - 1;
             Saved = Saved with
