@@ -387,12 +387,9 @@ internal sealed class TerminalScreen : IVtPerformer
                     Active.TabStops[_x] = true;
                 }
                 break;
-            case 0x8D: // RI
-                _pendingWrap = false;
-                ReverseIndex();
-                break;
             default:
-                // BEL, NUL, CAN, SUB and the rest: nothing to show.
+                // BEL, NUL, CAN, SUB and the rest: nothing to show. xterm.js ignores the 8-bit RI (0x8D) as well; only
+                // ESC M reverses the index.
                 break;
         }
     }
@@ -419,8 +416,9 @@ internal sealed class TerminalScreen : IVtPerformer
                 case 'H':
                     ((IVtPerformer)this).Execute(0x88);
                     break;
-                case 'M':
-                    ((IVtPerformer)this).Execute(0x8D);
+                case 'M': // RI
+                    _pendingWrap = false;
+                    ReverseIndex();
                     break;
                 case 'c':
                     FullReset();

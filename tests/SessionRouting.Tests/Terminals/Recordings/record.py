@@ -12,6 +12,7 @@ checks.
 """
 import os
 import pty
+import random
 import select
 import signal
 import struct
@@ -153,7 +154,6 @@ def fuzz(work):
 
 def fuzz_one(seed, count, cols, rows):
     """Not a program: a seeded random mix of the sequences the screen handles, on a small screen so they interact."""
-    import random
     rnd = random.Random(seed)
     csi = '\x1b['
     texts = ['hello', 'x', 'wide 中文', '😀', 'e\u0301', 'a\u0300\u0316', 'abcdefghijklmnopqrstuvwxyz', ' ', '0123456789', '漢字かな']
@@ -193,7 +193,39 @@ def fuzz_one(seed, count, cols, rows):
     print(f'{path}: {len(out.encode())} bytes')
 
 
+def parser_fuzz(work):
+    """Seeded random mixes of what stresses the parser rather than the screen: C1 controls as UTF-8, OSC/DCS/APC/PM/SOS
+    strings ended by BEL, ST or CAN, controls and ESC inside sequences, sub-parameters, too many and too large
+    parameters, private and intermediate forms the screen ignores. No invalid UTF-8: xterm.js drops it silently where
+    the screen shows U+FFFD (the unit tests cover that)."""
+    for seed, (cols, rows) in enumerate([(40, 12), (20, 6), (80, 24), (11, 4)], 1):
+        rnd = random.Random(seed)
+        csi = b'\x1b['
+        pieces = [
+            b'hello', 'wide 中文'.encode(), '😀'.encode(), 'e\u0301'.encode(), b'0123456789abcdefghij',
+            b'\r\n', b'\n', b'\r', b'\t', b'\b',
+            '\u0084'.encode(), '\u0085'.encode(), '\u008d'.encode(), '\u009b'.encode() + b'5C', '\u009d'.encode() + b'0;c1 title\x07',
+            b'\x1b]0;st title\x1b\\', b'\x1b]2;bel\x07', b'\x1b]0;aborted\x18', b'\x1bPqdcs data\x1b\\', b'\x1bP1$rxyz\x1b\\',
+            b'\x1b_apc\x1b\\', b'\x1b^pm\x1b\\', b'\x1bXsos\x1b\\',
+            csi + b';'.join(str(i).encode() for i in range(1, 35)) + b'H',
+            csi + b'38:2:1:2:3mX', csi + b'?1;2$p', csi + b'>1;2m', csi + b'=1c', csi + b'1 q', csi + b'?1h', csi + b'?2004h', csi + b'?1000h',
+            csi + b'5\x18C', csi + b'5\x1aC', b'\x1b\x1b[3C', csi + b'3\nC', csi + b'2\rD',
+            b'\x1b(0lqk\x1b(B', b'\x1b%G', b'\x1b(%5', b'\x1b=', b'\x1b>', b'\x1bN', b'\x1bO',
+            csi + b'99999999999C', csi + b'2;99999999999H', csi + b'12t', csi + b'18t', csi + b'6n',
+            csi + b'?25l', csi + b'?25h', csi + b'?1049h', csi + b'?1049l', csi + b'2J', csi + b'K', csi + b'3;5r', csi + b'r',
+            csi + b'L', csi + b'M', csi + b'5b', b'\x7f', b'\x00', b'\x05', b'\x1b[\x7f5C',
+        ]
+        out = bytearray()
+        for _ in range(3000):
+            out += csi + f'{rnd.randint(1, rows)};{rnd.randint(1, cols)}H'.encode() if rnd.random() < 0.2 else rnd.choice(pieces)
+        path = os.path.join(HERE, f'parser-fuzz-{seed}.{cols}x{rows}.vt')
+        with open(path, 'wb') as f:
+            f.write(bytes(out))
+        print(f'{path}: {len(out)} bytes')
+
+
 RECORDINGS = {
+    'parser-fuzz': parser_fuzz,
     'fuzz': fuzz,
     'bash-readline': bash_readline,
     'bash-narrow': bash_narrow,
