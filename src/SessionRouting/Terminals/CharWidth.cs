@@ -23,7 +23,8 @@ internal static class CharWidth
         return InRanges(Wide, codePoint) ? 2 : 1;
     }
 
-    // Binary search over sorted, disjoint [start, end] pairs.
+    // Binary search over sorted, disjoint [start, end] pairs. (The tables are static arrays: a collection expression
+    // returned as ReadOnlySpan<int> was measured to allocate on every call.)
     private static bool InRanges(ReadOnlySpan<int> ranges, int codePoint)
     {
         var low = 0;
@@ -48,7 +49,7 @@ internal static class CharWidth
     }
 
     // 313 ranges, generated from Unicode 14.0.0 by CharWidth.py
-    private static ReadOnlySpan<int> ZeroWidth =>
+    private static readonly int[] ZeroWidth =
     [
         0x00300, 0x0036F, 0x00483, 0x00489, 0x00591, 0x005BD, 0x005BF, 0x005BF,
         0x005C1, 0x005C2, 0x005C4, 0x005C5, 0x005C7, 0x005C7, 0x00600, 0x00605,
@@ -132,7 +133,7 @@ internal static class CharWidth
     ];
 
     // 84 ranges, generated from Unicode 14.0.0 by CharWidth.py
-    private static ReadOnlySpan<int> Wide =>
+    private static readonly int[] Wide =
     [
         0x01100, 0x0115F, 0x0231A, 0x0231B, 0x02329, 0x0232A, 0x023E9, 0x023EC,
         0x023F0, 0x023F0, 0x023F3, 0x023F3, 0x025FD, 0x025FE, 0x02614, 0x02615,

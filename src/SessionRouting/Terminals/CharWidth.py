@@ -45,7 +45,7 @@ def ranges(wanted):
 
 def emit(name, rs):
     print(f'    // {len(rs)} ranges, generated from Unicode {unicodedata.unidata_version} by CharWidth.py')
-    print(f'    private static ReadOnlySpan<int> {name} =>')
+    print(f'    private static readonly int[] {name} =')
     print('    [')
     for i in range(0, len(rs), 4):
         print('        ' + ' '.join(f'0x{a:05X}, 0x{b:05X},' for a, b in rs[i:i + 4]))

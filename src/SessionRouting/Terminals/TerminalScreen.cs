@@ -941,25 +941,99 @@ internal sealed class TerminalScreen : IVtPerformer
         {
             return;
         }
-        // Repeating one character becomes periodic once it has filled every row it can reach (at most twice the
-        // screen's height of wraps, then the cursor cycles through a row): fold a huge count onto the same end state
-        // so that a short sequence cannot cost more than a few screenfuls of printing.
+        var marks = _lastMarks;
         var shown = graphic is >= 0x60 and <= 0x7E && _charsets.Mapping == '0' ? DecSpecialGraphics[graphic - 0x60] : graphic;
-        var width = Math.Max(1, CharWidth.Of(shown));
+        var width = CharWidth.Of(shown);
+        if (width == 0)
+        {
+            // A lone mark (printed as its own character) repeats onto itself: past the cluster limit nothing changes.
+            count = Math.Min(count, MaxClusterLength);
+            for (var i = 0; i < count; i++)
+            {
+                PrintWithMarks(graphic, marks);
+            }
+            return;
+        }
+
+        // Repeating one character becomes periodic once it has filled every row it can reach (at most twice the
+        // screen's height of wraps, then the cursor cycles through a row): fold a huge count onto the same end state.
         var period = Math.Max(1, _columns / width);
         var threshold = ((2 * _rows) + 2) * _columns;
         if (count > threshold)
         {
             count = threshold + ((count - threshold) % period);
         }
-        var marks = _lastMarks;
-        for (var i = 0; i < count; i++)
+
+        // The first character of each row goes through Print (wrapping, the last column); the rest of the row is
+        // filled at once, which is what printing them one by one would leave.
+        var cluster = marks is null ? null : ClusterText(shown, marks);
+        while (count > 0)
         {
-            Print(graphic);
-            for (var j = 0; marks is not null && j < marks.Length; j += char.IsSurrogatePair(marks, j) ? 2 : 1)
+            PrintWithMarks(graphic, marks);
+            count--;
+            if (!_autoWrap && (_pendingWrap || _x + width > _columns))
             {
-                Combine(char.ConvertToUtf32(marks, j));
+                return; // stuck at the last column: the rest rewrite the same cell
             }
+            var run = _pendingWrap ? 0 : Math.Min(count, (_columns - _x) / width);
+            if (run > 0)
+            {
+                FillRun(shown, width, cluster, run);
+                count -= run;
+            }
+        }
+    }
+
+    private void PrintWithMarks(int graphic, string? marks)
+    {
+        Print(graphic);
+        for (var j = 0; marks is not null && j < marks.Length; j += char.IsSurrogatePair(marks, j) ? 2 : 1)
+        {
+            Combine(char.ConvertToUtf32(marks, j));
+        }
+    }
+
+    // The text Combine builds from a base and its marks, with the same limit.
+    private static string ClusterText(int codePoint, string marks)
+    {
+        var text = char.ConvertFromUtf32(codePoint);
+        for (var j = 0; j < marks.Length; j += char.IsSurrogatePair(marks, j) ? 2 : 1)
+        {
+            var units = char.IsSurrogatePair(marks, j) ? 2 : 1;
+            if (text.Length + 2 <= MaxClusterLength)
+            {
+                text += marks.Substring(j, units);
+            }
+        }
+        return text;
+    }
+
+    // Prints `count` copies of a character that all fit on the cursor's row, as Print would one by one.
+    private void FillRun(int codePoint, int width, string? cluster, int count)
+    {
+        var line = Active.Lines[_y];
+        var span = count * width;
+        if (_insertMode)
+        {
+            InsertCells(line, _x, span);
+        }
+        SplitWide(line, _x, _x + span);
+        var cells = line.Cells;
+        for (var at = _x; at < _x + span; at += width)
+        {
+            var cell = cluster is null ? codePoint : ClusterFlag | line.AddCluster(cluster, -1);
+            cells[at] = cell | (width == 2 ? WideFlag : 0);
+            if (width == 2)
+            {
+                cells[at + 1] = SpacerFlag;
+            }
+        }
+        Touch(line);
+        _x += span;
+        if (_x >= _columns)
+        {
+            _x = _columns - 1;
+            _pendingWrap = true;
         }
     }
 

@@ -513,12 +513,12 @@ internal sealed class VtParser(IVtPerformer performer)
 
     private void Collect(int c)
     {
-        // More than two intermediates: counted so the dispatch is skipped, not stored.
+        // More than two intermediates: counted (up to 3) so the dispatch is skipped, not stored.
         if (_intermediateCount < 2)
         {
             _intermediates |= c << (8 * _intermediateCount);
         }
-        _intermediateCount++;
+        _intermediateCount = Math.Min(3, _intermediateCount + 1);
     }
 
     private void DispatchCsi(char final)
