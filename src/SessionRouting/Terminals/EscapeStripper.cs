@@ -165,7 +165,8 @@ internal sealed class EscapeStripper : IVtPerformer
         }
         else
         {
-            builder.Append(char.ConvertFromUtf32(codePoint));
+            Span<char> pair = stackalloc char[2];
+            builder.Append(pair[..new Rune(codePoint).EncodeToUtf16(pair)]);
         }
     }
 }

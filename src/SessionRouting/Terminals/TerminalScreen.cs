@@ -111,8 +111,9 @@ internal sealed class TerminalScreen : IVtPerformer
     }
 
     /// <summary>
-    /// Changes the size like xterm without reflow: rows are cut at the right or padded; when rows shrink, lines above
-    /// the cursor go first so the cursor's line stays, then lines below it. The scroll region resets.
+    /// Changes the size without reflow: rows are cut at the right or padded. When rows shrink, rows below the cursor go
+    /// first, then rows above it, so the cursor's row stays on screen (for the normal screen while the alternate one is
+    /// shown, the row of the cursor it will restore). The scroll regions reset and the cursor is kept inside.
     /// </summary>
     public void Resize(int columns, int rows)
     {
@@ -231,7 +232,8 @@ internal sealed class TerminalScreen : IVtPerformer
         }
         else
         {
-            builder.Append(char.ConvertFromUtf32(codePoint));
+            Span<char> pair = stackalloc char[2];
+            builder.Append(pair[..new Rune(codePoint).EncodeToUtf16(pair)]);
         }
     }
 
@@ -1148,7 +1150,8 @@ internal sealed class TerminalScreen : IVtPerformer
         _charsets = Charsets.Default;
     }
 
-    // DECALN: the screen filled with 'E', margins reset, cursor home.
+    // DECALN: the screen filled with 'E', margins reset, cursor home, as xterm and the VT510 do (xterm.js keeps the
+    // margins; programs do not use this test pattern).
     private void AlignmentTest()
     {
         var grid = Active;

@@ -12,7 +12,8 @@ namespace SessionMcp.SessionRouting.Tests.Terminals;
 /// </summary>
 public sealed class XtermReferenceTests(ITestOutputHelper output)
 {
-    private const int Checkpoints = 12;
+    // Snapshots compared per recording; TERMINALS_CHECKPOINTS=3000 compares every few bytes when hunting a difference.
+    private const int Checkpoints = 40;
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(2);
 
     public static string RecordingsDirectory =>
