@@ -6,7 +6,7 @@ with small pauses, and saves every byte the program wrote as NAME.COLSxROWS.vt b
 programs are recorded while they are still showing their screen (then killed), so the final screen is worth comparing.
 The test feeds each file to TerminalScreen and to @xterm/headless (tests/node/xterm-render.mjs) and compares.
 
-Usage: python3 record.py [NAME...]   (no names: all). Needs bash, vim, less, top and python3.
+Usage: python3 record.py [NAME...]   (no names: all). Needs bash, vim, less, top, tmux and python3.
 Recordings depend on timing and on the programs' versions: regenerating them changes the bytes, not what the test
 checks.
 """
@@ -16,6 +16,7 @@ import random
 import select
 import signal
 import struct
+import subprocess
 import sys
 import tempfile
 import termios
@@ -224,7 +225,28 @@ def parser_fuzz(work):
         print(f'{path}: {len(out)} bytes')
 
 
+def tmux_panes(work):
+    # tmux redraws panes with scroll regions, cursor addressing and line drawing; its own server is stopped after.
+    env_dir = os.path.join(work, 'tmux')
+    os.makedirs(env_dir)
+    steps = [(1.0, b'')]
+    steps += typed('seq 1 40', pause=0.02) + [(0.3, ENTER)]
+    steps += [(0.3, b'\x02"'), (0.5, b'')] + typed('echo bottom pane', pause=0.02) + [(0.2, ENTER)]
+    steps += typed('seq 1 30', pause=0.02) + [(0.3, ENTER)]
+    steps += [(0.3, b'\x02%'), (0.5, b'')] + typed('echo right pane 中文', pause=0.02) + [(0.2, ENTER)]
+    steps += typed('for i in $(seq 1 15); do echo "line $i in a narrow pane that wraps"; done', pause=0.01) + [(0.5, ENTER)]
+    steps += [(0.3, b'\x02o')] + typed('echo back to the top', pause=0.02) + [(0.3, ENTER)]
+    config = os.path.join(env_dir, 'tmux.conf')
+    with open(config, 'w') as f:
+        # Every pane a bare bash with the recordings' prompt; no host name or clock in the status line.
+        f.write('set -g default-command "env PS1=\'$ \' bash --norc --noprofile -i"\nset -g status-right ""\n')
+    record('tmux-panes', ['tmux', '-f', config, '-S', os.path.join(env_dir, 'socket'), 'new-session'], steps, cwd=work,
+           keep_running=True)
+    subprocess.run(['tmux', '-S', os.path.join(env_dir, 'socket'), 'kill-server'], check=False)
+
+
 RECORDINGS = {
+    'tmux-panes': tmux_panes,
     'parser-fuzz': parser_fuzz,
     'fuzz': fuzz,
     'bash-readline': bash_readline,
