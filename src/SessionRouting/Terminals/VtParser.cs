@@ -95,11 +95,13 @@ internal sealed class VtParams
 }
 
 /// <summary>
-/// A DEC ANSI parser after Paul Williams' state machine (vt100.net/emu/dec_ansi_parser), fed with bytes that it decodes
+/// A DEC ANSI parser after Paul Williams' state machine for DEC ANSI-compatible terminals, fed with bytes that it decodes
 /// as streaming UTF-8 first (a sequence split across <see cref="Feed"/> calls is joined; invalid bytes become U+FFFD).
 /// It only recognises sequences and hands them to an <see cref="IVtPerformer"/>. Everything it keeps is bounded:
 /// parameters (<see cref="VtParams"/>), intermediates (two; a sequence with more is dropped) and OSC/DCS strings
 /// (<see cref="MaxStringLength"/>; a longer one is dropped whole), so no input can make it grow or throw.
+/// Decoded C1 controls (U+0080..U+009F) act as their 8-bit forms, as in xterm.js; a character past ASCII inside an
+/// escape or control sequence abandons the sequence without being printed.
 /// </summary>
 internal sealed class VtParser(IVtPerformer performer)
 {
