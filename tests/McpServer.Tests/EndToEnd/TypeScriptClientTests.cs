@@ -1,4 +1,4 @@
-using SessionMcp.McpServer.Tests.Infrastructure;
+using SessionMcp.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace SessionMcp.McpServer.Tests.EndToEnd;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace SessionMcp.McpServer.Tests.Infrastructure;
+namespace SessionMcp.Tests.Shared;
 
 /// <summary>What a Node script printed and how it exited.</summary>
 public sealed record ScriptResult(int ExitCode, string Stdout, string Stderr, TimeSpan Duration)
@@ -10,7 +10,7 @@ public sealed record ScriptResult(int ExitCode, string Stdout, string Stderr, Ti
 }
 
 /// <summary>
-/// Runs the scripts in tests/node (the official TypeScript MCP SDK and the Inspector CLI) from the repository root,
+/// Runs the scripts in tests/node (the official TypeScript MCP SDK, the Inspector CLI, the xterm.js reference renderer) from the repository root,
 /// installing their pinned packages with <c>npm ci</c> first when needed.
 /// </summary>
 public static class NodeScripts
@@ -38,7 +38,7 @@ public static class NodeScripts
         {
             return;
         }
-        var npm = NodeRequirement.FindOnPath("npm") ?? throw new InvalidOperationException($"npm is not on PATH{(NodeRequirement.InCi ? " (CI=true: the TypeScript client tests must run, install Node.js 20+)" : "")}");
+        var npm = NodeRequirement.FindOnPath("npm") ?? throw new InvalidOperationException($"npm is not on PATH{(NodeRequirement.InCi ? " (CI=true: the Node tests must run, install Node.js 20+)" : "")}");
         var result = await RunAsync(npm, ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], NodeDirectory, InstallTimeout,
             new Dictionary<string, string> { ["PUPPETEER_SKIP_DOWNLOAD"] = "1" }, cancellationToken).ConfigureAwait(false);
         Assert.True(result.ExitCode == 0, $"npm ci in {NodeDirectory} failed: {result}");
@@ -46,10 +46,14 @@ public static class NodeScripts
     }
 
     /// <summary>Runs <c>node tests/node/&lt;script&gt;</c> with the repository root as working directory.</summary>
-    public static Task<ScriptResult> RunScriptAsync(string script, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static Task<ScriptResult> RunScriptAsync(string script, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        RunScriptAsync(script, [], timeout, cancellationToken);
+
+    /// <summary>Runs <c>node tests/node/&lt;script&gt; arguments...</c> with the repository root as working directory.</summary>
+    public static Task<ScriptResult> RunScriptAsync(string script, IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var node = NodeRequirement.FindOnPath("node") ?? throw new InvalidOperationException($"node is not on PATH{(NodeRequirement.InCi ? " (CI=true: the TypeScript client tests must run, install Node.js 20+)" : "")}");
-        return RunAsync(node, [Path.Combine(NodeDirectory, script)], RepoRoot, timeout, new Dictionary<string, string>(), cancellationToken);
+        var node = NodeRequirement.FindOnPath("node") ?? throw new InvalidOperationException($"node is not on PATH{(NodeRequirement.InCi ? " (CI=true: the Node tests must run, install Node.js 20+)" : "")}");
+        return RunAsync(node, [Path.Combine(NodeDirectory, script), .. arguments], RepoRoot, timeout, new Dictionary<string, string>(), cancellationToken);
     }
 
     // npm ci writes node_modules/.package-lock.json last: it marks a finished install of a given lockfile.

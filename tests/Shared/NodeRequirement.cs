@@ -1,9 +1,21 @@
-namespace SessionMcp.McpServer.Tests.Infrastructure;
+namespace SessionMcp.Tests.Shared;
 
 /// <summary>A fact that needs Node.js and npm: skipped where they are missing, except in CI (CI=true), where it must fail instead.</summary>
 public sealed class NodeFactAttribute : FactAttribute
 {
     public NodeFactAttribute()
+    {
+        if (NodeRequirement.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+/// <summary>A theory that needs Node.js and npm: skipped where they are missing, except in CI (CI=true), where it must fail instead.</summary>
+public sealed class NodeTheoryAttribute : TheoryAttribute
+{
+    public NodeTheoryAttribute()
     {
         if (NodeRequirement.SkipReason is { } reason)
         {
@@ -39,6 +51,6 @@ public static class NodeRequirement
         var missing = new[] { "node", "npm" }.Where(tool => FindOnPath(tool) is null).ToList();
         return missing.Count == 0
             ? null
-            : $"{string.Join(" and ", missing)} not found on PATH: install Node.js 20+ to run the TypeScript client tests";
+            : $"{string.Join(" and ", missing)} not found on PATH: install Node.js 20+ to run the tests that use tests/node (CI=true runs them anyway)";
     }
 }
