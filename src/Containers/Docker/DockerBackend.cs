@@ -186,7 +186,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var (helper, _) = await HelperAsync(session, cancellationToken).ConfigureAwait(false);
         var containerId = ContainerId(session);
         var stateFile = launch.StateFile ? $"{helper.Layout.ScratchDir}/{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))}.state" : "/dev/null";
-        var command = HelperScript.JobCommand(helper.HelperNames, launch.Env, launch.JobId, stateFile, launch.Cwd, launch.Command);
+        var command = launch.Terminal is null
+            ? HelperScript.JobCommand(helper.HelperNames, launch.Env, launch.JobId, stateFile, launch.Cwd, launch.Command)
+            : HelperScript.TerminalCommand(helper.HelperNames, launch.Env, launch.JobId, launch.Cwd, launch.Command);
         var jobs = _jobs.GetOrAdd(session.Id, _ => new ConcurrentDictionary<string, DockerJob>(StringComparer.Ordinal));
         var job = await Call(() => DockerJob.StartAsync(
             Engine, containerId, command, sink,
@@ -203,7 +205,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
                 }
             },
             async () => launch.StateFile ? await ReadJobStateAsync(containerId, stateFile).ConfigureAwait(false) : null,
-            cancellationToken)).ConfigureAwait(false);
+            cancellationToken,
+            launch.Terminal)).ConfigureAwait(false);
         jobs[launch.JobId] = job;
         await TellHelperJobsAsync(session.Id, helper).ConfigureAwait(false);
         _ = job.Completion.ContinueWith(async _ =>

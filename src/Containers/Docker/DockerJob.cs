@@ -21,9 +21,11 @@ internal sealed class DockerJob : IRunningJob
     private readonly Func<Task<(string Cwd, Dictionary<string, string> Env)?>> _readState;
     private readonly SemaphoreSlim _stdinLock = new(1, 1);
     private bool _stdinOpen = true;
+    private readonly bool _terminal;
 
-    private DockerJob(DockerEngineClient engine, DockerAttachedStream stream, string execId, IJobSink sink, Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState)
+    private DockerJob(DockerEngineClient engine, DockerAttachedStream stream, string execId, IJobSink sink, Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState, bool terminal)
     {
+        _terminal = terminal;
         _engine = engine;
         _stream = stream;
         _execId = execId;
@@ -45,11 +47,15 @@ internal sealed class DockerJob : IRunningJob
 
     public static async Task<DockerJob> StartAsync(
         DockerEngineClient engine, string containerId, IReadOnlyList<string> cmd, IJobSink sink,
-        Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState, CancellationToken cancellationToken)
+        Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
-        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = cmd, AttachStdin = true, AttachStdout = true, AttachStderr = true }, cancellationToken).ConfigureAwait(false);
-        var stream = await engine.StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false);
-        var job = new DockerJob(engine, stream, execId, sink, signal, readState);
+        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = cmd, AttachStdin = true, AttachStdout = true, AttachStderr = true, Tty = terminal is not null }, cancellationToken).ConfigureAwait(false);
+        var stream = await engine.StartExecAttachedAsync(execId, cancellationToken, tty: terminal is not null).ConfigureAwait(false);
+        var job = new DockerJob(engine, stream, execId, sink, signal, readState, terminal is not null);
+        if (terminal is not null)
+        {
+            await engine.ResizeExecAsync(execId, terminal.Columns, terminal.Rows, cancellationToken).ConfigureAwait(false);
+        }
         // The engine knows the process's pid a moment after the attach; a job that already ended has none to find.
         for (var attempt = 0; attempt < 100; attempt++)
         {
@@ -89,6 +95,11 @@ internal sealed class DockerJob : IRunningJob
 
     public async ValueTask CloseInputAsync(CancellationToken cancellationToken)
     {
+        if (_terminal)
+        {
+            await WriteInputAsync(new byte[] { 4 }, cancellationToken).ConfigureAwait(false); // Ctrl-D: a terminal has no stdin of its own
+            return;
+        }
         await _stdinLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -107,7 +118,52 @@ internal sealed class DockerJob : IRunningJob
         }
     }
 
-    public Task SignalAsync(JobSignal signal, CancellationToken cancellationToken) => _signal(this, signal);
+    /// <summary>On a terminal, the key itself (the terminal turns it into the signal); on pipes, the signal through the helper.</summary>
+    public async Task SignalAsync(JobSignal signal, CancellationToken cancellationToken)
+    {
+        if (_terminal)
+        {
+            await WriteInputAsync(new[] { signal switch { JobSignal.Interrupt => (byte)3, JobSignal.Quit => (byte)0x1c, _ => (byte)0x1a } }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await _signal(this, signal).ConfigureAwait(false);
+    }
+
+    public async Task ResizeAsync(TerminalGeometry size, CancellationToken cancellationToken)
+    {
+        if (!_terminal)
+        {
+            throw new SessionRouting.Backends.SessionException("this job has no terminal to resize");
+        }
+        await _engine.ResizeExecAsync(_execId, size.Columns, size.Rows, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The container terminal's modes, read through this host's /proc (root, or the containers' user); null otherwise.</summary>
+    public bool? IsAskingForSecret()
+    {
+        if (!_terminal || HostPid <= 0 || Completion.IsCompleted)
+        {
+            return null;
+        }
+        var fd = SessionRouting.Workspace.Libc.Open($"/proc/{HostPid}/fd/0", SessionRouting.Workspace.Libc.O_RDONLY | LibC.O_NOCTTY | SessionRouting.Workspace.Libc.O_NONBLOCK | SessionRouting.Workspace.Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        try
+        {
+            var modes = PtyProcess.ReadModes(fd);
+            return !modes.Echo && modes.Canonical;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
 
     public async Task KillAsync(CancellationToken cancellationToken)
     {

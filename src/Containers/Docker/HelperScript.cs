@@ -253,6 +253,14 @@ internal static class HelperScript
     /// A job's exec: exactly the session's environment (<see cref="EnvironmentScript"/>), its marker, then the shell
     /// wrapper, which writes its state to <paramref name="stateFile"/> (/dev/null when nobody reads it).
     /// </summary>
+    /// <summary>A terminal's exec: the session's environment and the job's marker, then into the cwd and the command.</summary>
+    public static string[] TerminalCommand(IReadOnlyCollection<string> helperNames, IReadOnlyDictionary<string, string> environment, string marker, string cwd, string command) =>
+    [
+        "/bin/sh", "-c",
+        EnvironmentScript(helperNames, environment) + $"export {CommandMarkerVariable}={marker}\n" + "cd -- \"$1\" 2>/dev/null || cd -- \"$3\"; eval \"$2\"\n",
+        ShellWrapper.ArgumentZero, cwd, command, ContainerSpec.WorkspacePath,
+    ];
+
     public static string[] JobCommand(IReadOnlyCollection<string> helperNames, IReadOnlyDictionary<string, string> environment, string marker, string stateFile, string cwd, string command) =>
     [
         "/bin/sh", "-c",

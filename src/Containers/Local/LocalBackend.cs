@@ -153,6 +153,12 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         {
             environment[CommandMarkerVariable] = launch.JobId;
         }
+        if (launch.Terminal is { } size)
+        {
+            // A terminal's program is the session's shell in its cwd, the prelude run by the PTY itself.
+            var terminal = new ProcessRunSpec(options.Shell, ["-c", TerminalScript, ShellWrapper.ArgumentZero, launch.Cwd, launch.Command, workspace], environment, workspace, null, Timeout.InfiniteTimeSpan, processes);
+            return Task.FromResult<IRunningJob>(LocalTerminal.Start(terminal, size, sink, () => cgroup?.RemoveIfEmpty()));
+        }
         var spec = new ProcessRunSpec(
             options.Shell,
             ["-c", processes.Prelude + ShellWrapper.Script, ShellWrapper.ArgumentZero, stateFile, launch.Cwd, launch.Command, workspace],
@@ -181,6 +187,9 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
             });
         return Task.FromResult(job);
     }
+
+    /// <summary>A terminal's shell: into the cwd (else the workspace), then the command (an interactive shell by default).</summary>
+    internal const string TerminalScript = """cd -- "$1" 2>/dev/null || cd -- "$3"; eval "$2" """;
 
     public WorkspaceLocation GetWorkspace(SessionRecord session) => new(session.WorkspaceHostPath, session.WorkspacePath);
 

@@ -118,7 +118,7 @@ internal static partial class AuditCallFilter
                     context.MatchedPrimitive is McpServerTool ? name : Text(name), // an unknown tool's name is whatever the client sent, a pasted token included
                     ClientOf(context.Server),
                     // Redacted once before the call; again only when the call made a new secret known (large writes are costly).
-                    argumentsBefore is not null && !secretsAfter.Except(secretsBefore).Any() ? argumentsBefore : RedactedArguments(secrets),
+                    argumentsBefore is not null && !secretsAfter.Except(secretsBefore).Any() && call.HiddenArguments.Count == 0 ? argumentsBefore : RedactedArguments(secrets),
                     outcome,
                     Text(error),
                     Json(call.Summary),
@@ -128,8 +128,18 @@ internal static partial class AuditCallFilter
             }
 
             // A huge string is recorded by its start, end, size and hash, not whole (see ArgumentSizeLimits.ForAudit).
-            string? RedactedArguments(IReadOnlyList<string> secrets) =>
-                given is null ? null : SecretRedactor.RedactJson(ArgumentSizeLimits.ForAudit(given), secrets)?.ToJsonString();
+            string? RedactedArguments(IReadOnlyList<string> secrets)
+            {
+                if (ArgumentSizeLimits.ForAudit(given) is not JsonObject node)
+                {
+                    return null;
+                }
+                foreach (var hidden in call.HiddenArguments.Where(node.ContainsKey))
+                {
+                    node[hidden] = SecretRedactor.Mask;
+                }
+                return SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
+            }
         };
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>

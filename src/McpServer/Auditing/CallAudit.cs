@@ -48,6 +48,12 @@ internal sealed class CallAudit
     /// <summary>Full output (complete stdout/stderr, the diff): stored, redacted, and readable through session_replay.</summary>
     public JsonObject? Output { get; set; }
 
+    /// <summary>
+    /// Arguments whose values the record must not keep, set by the tool once it knows (text typed at a terminal that
+    /// was not echoing: a password).
+    /// </summary>
+    public HashSet<string> HiddenArguments { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The typed result; the filter turns it into the protocol result once the event (and its number) exists.</summary>
     public IToolResult? Result { get; private set; }
 

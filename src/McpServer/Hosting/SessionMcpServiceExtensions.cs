@@ -68,6 +68,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<FileTools>(ToolJson.Options)
             .WithTools<ReplayTool>(ToolJson.Options)
             .WithTools<JobTools>(ToolJson.Options)
+            .WithTools<TerminalTools>(ToolJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
             .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
         services.PostConfigure<McpServerOptions>(options =>

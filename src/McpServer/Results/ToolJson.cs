@@ -33,6 +33,7 @@ internal static class ToolJson
 [JsonSerializable(typeof(JobResult))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(JobOutputResult))]
+[JsonSerializable(typeof(TerminalResult))]
 [JsonSerializable(typeof(List<EditSpec>))]
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]

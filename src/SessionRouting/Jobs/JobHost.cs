@@ -18,7 +18,12 @@ internal interface IJobHost
 /// <paramref name="Env"/>. <paramref name="StateFile"/> true asks for the shell state (cwd, exports) at exit, for a
 /// foreground call handed over at its timeout that finished in time after all.
 /// </summary>
-internal sealed record JobLaunch(string JobId, string Command, string Cwd, IReadOnlyDictionary<string, string> Env, bool StateFile = false);
+/// <paramref name="Terminal"/>: run it on a pseudo-terminal of that size (one output stream, control keys interpreted by
+/// the terminal), not on pipes.
+internal sealed record JobLaunch(string JobId, string Command, string Cwd, IReadOnlyDictionary<string, string> Env, bool StateFile = false, TerminalGeometry? Terminal = null);
+
+/// <summary>A terminal's size in character cells.</summary>
+internal sealed record TerminalGeometry(int Columns, int Rows);
 
 /// <summary>Where a job's output goes, in write order (a journal; later also a screen or a recording).</summary>
 internal interface IJobSink
@@ -48,6 +53,16 @@ internal interface IRunningJob : IAsyncDisposable
 
     /// <summary>Whether the job's foreground process is blocked reading its stdin right now (null: cannot tell).</summary>
     bool? IsWaitingForInput();
+
+    /// <summary>
+    /// A terminal reads a line without echoing it (a password prompt: echo off, line mode on; a line editor turns both
+    /// off and echoes itself): what is typed now must not be recorded. Null: not a terminal, or cannot tell.
+    /// </summary>
+    bool? IsAskingForSecret() => null;
+
+    /// <summary>Resizes a terminal job's terminal (the program gets SIGWINCH).</summary>
+    Task ResizeAsync(TerminalGeometry size, CancellationToken cancellationToken) =>
+        throw new Backends.SessionException("this job has no terminal to resize");
 }
 
 /// <summary>How a job ended, with the shell state (cwd, exports) its wrapper reported when one was asked for (null otherwise).</summary>

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Terminals;
 
 namespace SessionMcp.SessionRouting.Jobs;
 
@@ -33,19 +34,23 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly string _root = Path.Combine(dataDir, "jobs");
 
-    /// <summary>Starts <paramref name="launch"/> on <paramref name="host"/> and returns once it runs.</summary>
-    public async Task<Job> StartAsync(Sessions.SessionRecord session, IJobHost host, Func<string, JobLaunch> launch, CancellationToken cancellationToken)
+    /// <summary>Starts <paramref name="launch"/> (its JobId is given here) on <paramref name="host"/> and returns once it runs.</summary>
+    public async Task<Job> StartAsync(Sessions.SessionRecord session, IJobHost host, JobLaunch launch, CancellationToken cancellationToken)
     {
-        var jobId = NewJobId();
+        var jobId = NewJobId(launch.Terminal is null ? "j-" : "t-");
         var directory = Path.Combine(_root, session.Id);
         Directory.CreateDirectory(directory);
         var journalPath = Path.Combine(directory, jobId + ".journal");
-        var spec = launch(jobId);
+        var spec = launch with { JobId = jobId };
         var info = new JobInfo(jobId, session.Id, spec.Command, spec.Cwd, time.GetUtcNow());
         Job? job = null;
         var reservation = budget.Reserve(session.Id, () => Forget(jobId));
         var journal = JobJournal.Create(journalPath, reservation.Limits, info.StartedAt);
         job = new Job(info, journal, reservation, journalPath);
+        if (spec.Terminal is { } size)
+        {
+            job.Terminal = new TerminalState(new TerminalScreen(size.Columns, size.Rows), AsciicastRecorder.Create(CastPath(journalPath), size.Columns, size.Rows, spec.Command, info.StartedAt));
+        }
         File.WriteAllText(InfoPath(journalPath), JsonSerializer.Serialize(info));
         _jobs[jobId] = job;
         try
@@ -182,6 +187,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         var outcome = job.KillRequested ? exit.Outcome with { Killed = true } : exit.Outcome;
         job.Exit = exit with { Outcome = outcome };
         job.Journal.MarkEnded(outcome);
+        job.Terminal?.Recorder.Exit(outcome.ExitCode);
         job.Reservation.Ended(job.Journal.DiskBytes);
         RecordEnd(job, JobEnded, exit.Note);
         job.Complete();
@@ -221,7 +227,13 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         }
     }
 
-    private static string NewJobId()
+    /// <summary>The asciicast recording of a terminal, beside its journal.</summary>
+    public static string CastPath(string journalPath) => Path.ChangeExtension(journalPath, ".cast");
+
+    /// <summary>Where a terminal's recording is kept (it may not exist: not a terminal, or evicted).</summary>
+    public string RecordingPath(string sessionId, string terminalId) => Path.Combine(_root, sessionId, terminalId + ".cast");
+
+    private static string NewJobId(string prefix)
     {
         const string alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
         Span<char> id = stackalloc char[8];
@@ -229,7 +241,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         {
             id[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
         }
-        return "j-" + new string(id);
+        return prefix + new string(id);
     }
 
     private static string InfoPath(string journalPath) => Path.ChangeExtension(journalPath, ".json");
@@ -271,6 +283,9 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
 
         public IRunningJob? Running { get; set; }
 
+        /// <summary>A terminal's screen and recording; null for a job on pipes.</summary>
+        public TerminalState? Terminal { get; set; }
+
         public bool KillRequested { get; set; }
 
         /// <summary>How it ended, with the shell state when one was asked for; null while it runs.</summary>
@@ -284,6 +299,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             if (Journal.Ended is null)
             {
                 Journal.Append(stream, bytes);
+                Terminal?.Output(bytes);
             }
         }
 
@@ -298,7 +314,9 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             }
             Reservation.Release();
             Journal.Delete();
+            Terminal?.Dispose();
             File.Delete(InfoPath(journalPath));
+            File.Delete(CastPath(journalPath));
         }
     }
 }

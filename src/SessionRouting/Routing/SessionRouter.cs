@@ -149,7 +149,7 @@ internal sealed partial class SessionRouter(
     /// env plus the call's. With <paramref name="keepsState"/>, its cwd and exports can be applied to the session if it
     /// ends while the caller still waits (a foreground call that may be handed over at its timeout).
     /// </summary>
-    public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken)
+    public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
         var session = GetRunning(sessionId);
         var backend = BackendOf(session);
@@ -161,7 +161,12 @@ internal sealed partial class SessionRouter(
         var environment = Overlay(session.Env, env);
         try
         {
-            var job = await jobs.StartAsync(session, host, id => new JobLaunch(id, command, startCwd, environment, keepsState), cancellationToken).ConfigureAwait(false);
+            if (terminal is not null)
+            {
+                // Programs on a terminal expect to be told what it can do: the session's TERM=dumb is for pipes.
+                environment["TERM"] = "xterm-256color";
+            }
+            var job = await jobs.StartAsync(session, host, new JobLaunch("", command, startCwd, environment, keepsState, terminal), cancellationToken).ConfigureAwait(false);
             registry.Update(session.Id, s => s with { LastActivityAt = time.GetUtcNow() });
             return (job, startCwd);
         }

@@ -11,15 +11,25 @@ internal sealed class DockerAttachedStream : IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _network;
-    private readonly DockerStreamDemultiplexer _demultiplexer;
+    private readonly DockerStreamDemultiplexer? _demultiplexer;
+    private readonly Stream? _raw;
     private int _disposed;
 
     /// <param name="alreadyRead">Output bytes that arrived together with the HTTP response head.</param>
-    internal DockerAttachedStream(Socket socket, NetworkStream network, ReadOnlyMemory<byte> alreadyRead)
+    /// <param name="raw">A TTY exec: the output is the terminal's bytes, not multiplexed frames.</param>
+    internal DockerAttachedStream(Socket socket, NetworkStream network, ReadOnlyMemory<byte> alreadyRead, bool raw = false)
     {
         _socket = socket;
         _network = network;
-        _demultiplexer = new DockerStreamDemultiplexer(new PrefixedReadStream(alreadyRead, network));
+        var output = new PrefixedReadStream(alreadyRead, network);
+        if (raw)
+        {
+            _raw = output;
+        }
+        else
+        {
+            _demultiplexer = new DockerStreamDemultiplexer(output);
+        }
     }
 
     /// <summary>Sends bytes to the process's stdin.</summary>
@@ -36,7 +46,14 @@ internal sealed class DockerAttachedStream : IAsyncDisposable
 
     /// <summary>The next frame of output; null once the process has closed its output (usually: exited).</summary>
     public ValueTask<DockerFrame?> ReadFrameAsync(CancellationToken cancellationToken = default) =>
-        _demultiplexer.ReadFrameAsync(cancellationToken);
+        _demultiplexer?.ReadFrameAsync(cancellationToken) ?? ReadRawFrameAsync(cancellationToken);
+
+    private async ValueTask<DockerFrame?> ReadRawFrameAsync(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        var read = await _raw!.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return read == 0 ? null : new DockerFrame(DockerStreamKind.Stdout, buffer.AsMemory(0, read));
+    }
 
     public async ValueTask DisposeAsync()
     {

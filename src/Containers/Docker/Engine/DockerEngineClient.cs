@@ -212,6 +212,14 @@ internal sealed class DockerEngineClient : IDisposable
         return created.Id;
     }
 
+    /// <summary>POST /exec/{id}/resize: a TTY exec's terminal size.</summary>
+    public async Task ResizeExecAsync(string execId, int columns, int rows, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(
+                HttpMethod.Post, FormattableString.Invariant($"/exec/{Segment(execId)}/resize?h={rows}&w={columns}"), content: null, imageName: null, cancellationToken)
+            .ConfigureAwait(false);
+    }
+
     /// <summary>GET /exec/{id}/json.</summary>
     public async Task<ExecInspect> InspectExecAsync(string execId, CancellationToken cancellationToken = default)
     {
@@ -220,14 +228,14 @@ internal sealed class DockerEngineClient : IDisposable
     }
 
     /// <summary>
-    /// Starts an exec on a hijacked connection: stdin is written raw, output arrives as frames (also for TTY execs,
-    /// whose output then all comes as stdout frames). Dispose the stream to drop the connection.
+    /// Starts an exec on a hijacked connection: stdin is written raw, output arrives as frames (a TTY exec's raw
+    /// output, <paramref name="tty"/>, is handed out as stdout frames). Dispose the stream to drop the connection.
     /// </summary>
-    public async Task<DockerAttachedStream> StartExecAttachedAsync(string execId, CancellationToken cancellationToken = default)
+    public async Task<DockerAttachedStream> StartExecAttachedAsync(string execId, CancellationToken cancellationToken = default, bool tty = false)
     {
         var apiVersion = await GetApiVersionAsync(cancellationToken).ConfigureAwait(false);
         var requestUri = new Uri(_endpoint.BaseAddress, $"/v{apiVersion}/exec/{Segment(execId)}/start");
-        var body = JsonSerializer.SerializeToUtf8Bytes(new ExecStartRequest(Detach: false, Tty: false), DockerEngineJsonContext.Default.ExecStartRequest);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new ExecStartRequest(Detach: false, Tty: tty), DockerEngineJsonContext.Default.ExecStartRequest);
 
         Socket? socket = null;
         NetworkStream? network = null;
@@ -245,7 +253,7 @@ internal sealed class DockerEngineClient : IDisposable
                 }
             }
 
-            var attached = new DockerAttachedStream(socket, network, upgrade.AlreadyRead);
+            var attached = new DockerAttachedStream(socket, network, upgrade.AlreadyRead, raw: tty);
             socket = null;
             network = null;
             return attached;
