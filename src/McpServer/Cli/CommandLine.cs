@@ -32,6 +32,9 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          terminal export SESSION TERMINAL
+                                        write a terminal's recording (asciicast v3) to stdout:
+                                        session-mcp terminal export s-… t-… > t.cast; asciinema play t.cast
           --version                     print the version
           -h, --help                    print this help
         options of every command (each also as an environment variable):
@@ -88,6 +91,7 @@ internal static class CommandLine
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
+            CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"the parser accepted '{command.Name}' but nothing runs it"),
         };
     }
@@ -142,6 +146,25 @@ internal static class CommandLine
         services.AddSessionCore(settings);
         await using var provider = services.BuildServiceProvider();
         return await run(provider).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies a terminal's recording to stdout; it is written as the terminal runs, so a live one exports too.</summary>
+    private static async Task<int> ExportTerminalAsync(ServerSettings settings, string sessionId, string terminalId, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        if (!SessionId.IsWellFormed(sessionId) || terminalId.Length > 64 || terminalId.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-'))
+        {
+            await stderr.WriteLineAsync($"session-mcp: '{sessionId}' / '{terminalId}' is not a session id and a terminal id (s-… and t-…; see session_jobs)").ConfigureAwait(false);
+            return 2;
+        }
+        var path = Path.Combine(settings.DataDir, "jobs", sessionId, terminalId + ".cast");
+        if (!File.Exists(path))
+        {
+            await stderr.WriteLineAsync($"session-mcp: no recording of terminal {terminalId} in session {sessionId} under {settings.DataDir} (a job on pipes has none; a destroyed session's are removed)").ConfigureAwait(false);
+            return 1;
+        }
+        await stdout.WriteAsync(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return 0;
     }
 
     private static int ListSessions(IServiceProvider services, TextWriter stdout)

@@ -26,7 +26,11 @@ internal sealed record CommandRequested(
     bool Follow = false,
     long From = 1,
     long? ExpectSeq = null,
-    string? ExpectHead = null) : ParsedCommandLine;
+    string? ExpectHead = null) : ParsedCommandLine
+{
+    /// <summary><c>terminal export</c>: the session and the terminal.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+}
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
 internal sealed record CommandLineError(string Message) : ParsedCommandLine;
@@ -43,9 +47,10 @@ internal static class CommandLineParser
     public const string AuditTail = "audit tail";
     public const string AuditExport = "audit export";
     public const string AuditVerify = "audit verify";
+    public const string TerminalExport = "terminal export";
     public const string ExportFormat = "jsonl";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -138,6 +143,16 @@ internal static class CommandLineParser
             }
         }
 
+        // The one command with words of its own: terminal export SESSION TERMINAL.
+        var positional = words.Count >= 2 && words[0] == "terminal" && words[1] == "export" ? words[2..] : [];
+        if (positional.Count > 0 || (words.Count == 2 && words[0] == "terminal" && words[1] == "export"))
+        {
+            if (positional.Count != 2)
+            {
+                return new CommandLineError("terminal export needs the session and the terminal: session-mcp terminal export SESSION TERMINAL > terminal.cast");
+            }
+            words = ["terminal", "export"];
+        }
         var command = words.Count == 0 ? Serve : string.Join(' ', words);
         if (!Commands.Contains(command))
         {
@@ -154,7 +169,7 @@ internal static class CommandLineParser
 
         var settings = given.Where(g => g.Key.Commands is null).ToDictionary(g => g.Key.Name.TrimStart('-'), g => g.Value, StringComparer.Ordinal);
         string? Given(string name) => given.FirstOrDefault(g => g.Key.Name == name).Value;
-        var parsed = new CommandRequested(command, settings);
+        var parsed = new CommandRequested(command, settings) { Arguments = positional };
 
         if (Given("-n") is { } n)
         {

@@ -191,6 +191,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
 /// <summary>A job's state: running, exited (exit_code, signal), killed or lost (its server stopped while it ran).</summary>
 internal sealed record JobResult(
     string JobId,
+    [property: Description("\"job\" (pipes) or \"terminal\".")] string Kind,
     string Command,
     string State,
     string StartedAt,
@@ -205,6 +206,7 @@ internal sealed record JobResult(
 {
     public static JobResult Of(JobStatus status) => new(
         status.Info.JobId,
+        status.Info.JobId.StartsWith("t-", StringComparison.Ordinal) ? "terminal" : "job",
         status.Info.Command,
         status.State,
         status.Info.StartedAt.ToString("O", CultureInfo.InvariantCulture),
@@ -217,7 +219,7 @@ internal sealed record JobResult(
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
 
     public string Render() =>
-        $"job {JobId} {Describe(State, ExitCode, Signal, WaitingForInput)}, {OutputBytes:N0} bytes of output, event_seq {EventSeq}\n" +
+        $"{Kind} {JobId} {Describe(State, ExitCode, Signal, WaitingForInput)}, {OutputBytes:N0} bytes of output, event_seq {EventSeq}\n" +
         (BytesWritten is { } written ? $"wrote {written:N0} bytes; stdin {(StdinOpen == true ? "open" : "closed")}\n" : "") +
         (Note is null ? "" : $"note: {Note}\n") +
         $"$ {Command}\n";

@@ -81,7 +81,6 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         var cursor = job.Journal.TotalBytes;
         await running.WriteInputAsync(Encoding.UTF8.GetBytes(typed.ToString()), cancellationToken).ConfigureAwait(false);
         await JobWait.WaitAsync(job.Journal, cursor, new JobWaitConditions(TimeSpan.FromMilliseconds(wait_ms ?? 300), Quiet: TimeSpan.FromMilliseconds(100)), cancellationToken).ConfigureAwait(false);
-        await AnswerQueriesAsync(job, cancellationToken).ConfigureAwait(false);
         var result = Screen(job, mode ?? "screen", cursor) with { InputHidden = hidden ? true : null };
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["typed_chars"] = typed.Length, ["input_hidden"] = hidden };
         return call.Complete(result);
@@ -131,7 +130,6 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
             await JobWait.WaitAsync(job.Journal, mode == "stream" ? from : job.Journal.TotalBytes, new JobWaitConditions(
                 TimeSpan.FromMilliseconds(waitMs), pattern, quiet_ms is { } q ? TimeSpan.FromMilliseconds(q) : null, min_bytes), cancellationToken).ConfigureAwait(false);
         }
-        await AnswerQueriesAsync(job, cancellationToken).ConfigureAwait(false);
         var result = Screen(job, mode ?? "screen", from);
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["mode"] = mode ?? "screen", ["state"] = result.State };
         return call.Complete(result);
@@ -193,15 +191,6 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         ToolArguments.RequireRange(cols, "cols", 10, TerminalScreen.MaxColumns);
         ToolArguments.RequireRange(rows, "rows", 2, TerminalScreen.MaxRows);
         return new TerminalGeometry(cols ?? DefaultColumns, rows ?? DefaultRows);
-    }
-
-    /// <summary>Programs ask the terminal where the cursor is (and what it is); a terminal answers on their input.</summary>
-    private static async Task AnswerQueriesAsync(JobManager.Job job, CancellationToken cancellationToken)
-    {
-        if (job.Terminal!.TakeResponses() is { Length: > 0 } responses && job.Running is { } running)
-        {
-            await running.WriteInputAsync(Encoding.UTF8.GetBytes(responses), cancellationToken).ConfigureAwait(false);
-        }
     }
 
     private TerminalResult Screen(JobManager.Job job, string mode, long cursor = 0)

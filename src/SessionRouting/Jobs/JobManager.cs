@@ -299,7 +299,16 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             if (Journal.Ended is null)
             {
                 Journal.Append(stream, bytes);
-                Terminal?.Output(bytes);
+                if (Terminal is { } terminal)
+                {
+                    terminal.Output(bytes);
+                    // A program asking the terminal (where is the cursor?) waits for the answer: give it at once, as a
+                    // terminal does, or it lands later in whatever reads the input next.
+                    if (terminal.TakeResponses() is { Length: > 0 } responses && Running is { } running)
+                    {
+                        _ = running.WriteInputAsync(System.Text.Encoding.UTF8.GetBytes(responses), CancellationToken.None).AsTask();
+                    }
+                }
             }
         }
 
