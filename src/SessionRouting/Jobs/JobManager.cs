@@ -115,7 +115,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             _jobs.TryRemove(job.Info.JobId, out _);
             job.Evict();
         }
-        WorkspaceRemovalQuiet(Path.Combine(_root, sessionId));
+        RemoveAllButRecordings(Path.Combine(_root, sessionId));
     }
 
     /// <summary>
@@ -133,9 +133,11 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             var sessionId = Path.GetFileName(directory);
             if (!liveSessions.Contains(sessionId))
             {
-                WorkspaceRemovalQuiet(directory);
+                RemoveAllButRecordings(directory);
                 continue;
             }
+            // A job's files: its journal and what it is (.json); a terminal's recording (.cast) stays even when its
+            // journal was evicted.
             foreach (var infoPath in Directory.EnumerateFiles(directory, "*.json"))
             {
                 try
@@ -246,13 +248,17 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
 
     private static string InfoPath(string journalPath) => Path.ChangeExtension(journalPath, ".json");
 
-    private static void WorkspaceRemovalQuiet(string directory)
+    /// <summary>
+    /// Deletes a gone session's journals; terminal recordings stay, like its events (each at most
+    /// <see cref="AsciicastRecorder.MaxBytes"/>), for <c>session-mcp terminal export</c> until deleted by hand.
+    /// </summary>
+    private static void RemoveAllButRecordings(string directory)
     {
         try
         {
-            if (Directory.Exists(directory))
+            foreach (var file in Directory.Exists(directory) ? Directory.EnumerateFiles(directory).Where(f => !f.EndsWith(".cast", StringComparison.Ordinal)).ToList() : [])
             {
-                Directory.Delete(directory, recursive: true);
+                File.Delete(file);
             }
         }
         catch (IOException)
@@ -325,7 +331,6 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             Journal.Delete();
             Terminal?.Dispose();
             File.Delete(InfoPath(journalPath));
-            File.Delete(CastPath(journalPath));
         }
     }
 }

@@ -49,6 +49,50 @@ public sealed class CancellationTests
         }
     }
 
+    [Fact]
+    public async Task CancellingAWaitEndsItAndCancellingAForegroundCommandThatMayBeHandedOverKillsIt()
+    {
+        // Given a server with a session running a job
+        using var dataDir = new TempDirectory("cancel-wait");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir.Path })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var server = Process.Start(start)!;
+        server.ErrorDataReceived += (_, _) => { };
+        server.BeginErrorReadLine();
+        try
+        {
+            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "initialize", ["params"] = new JsonObject { ["protocolVersion"] = "2025-11-25", ["capabilities"] = new JsonObject(), ["clientInfo"] = new JsonObject { ["name"] = "raw", ["version"] = "1" } } });
+            await ReadResponseAsync(server, 1);
+            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/initialized" });
+            await SendAsync(server, Call(2, "session_create", new JsonObject()));
+            var sessionId = (await ReadResponseAsync(server, 2))["result"]!["structuredContent"]!["session_id"]!.GetValue<string>();
+            await SendAsync(server, Call(3, "session_exec", new JsonObject { ["session_id"] = sessionId, ["command"] = "sleep 1000", ["background"] = true }));
+            var jobId = (await ReadResponseAsync(server, 3))["result"]!["structuredContent"]!["job_id"]!.GetValue<string>();
+
+            // When a long wait and a long foreground command (to be handed over at its timeout) are cancelled
+            await SendAsync(server, Call(4, "session_job_output", new JsonObject { ["session_id"] = sessionId, ["job_id"] = jobId, ["wait_ms"] = 600_000 }));
+            await SendAsync(server, Call(5, "session_exec", new JsonObject { ["session_id"] = sessionId, ["command"] = "sleep 1001", ["timeout_ms"] = 600_000, ["on_timeout"] = "background" }));
+            Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(sessionId, "sleep", "1001").Count == 1, TimeSpan.FromSeconds(20)), "the command never started");
+            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/cancelled", ["params"] = new JsonObject { ["requestId"] = 4 } });
+            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/cancelled", ["params"] = new JsonObject { ["requestId"] = 5 } });
+
+            // Then both end at once, audited as cancelled; the command is killed, the job (not asked about) runs on
+            Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(sessionId, "sleep", "1001").Count == 0, TimeSpan.FromSeconds(10)), "the foreground command survived its cancellation");
+            Assert.True(await Poll.UntilAsync(async () =>
+                (await ServerCli.ExportAsync(dataDir.Path)).Count(e => e["outcome"]?.GetValue<string>() == "cancelled" && e["tool"]?.GetValue<string>() is "session_job_output" or "session_exec") == 2,
+                TimeSpan.FromSeconds(10)), "the cancelled calls were not recorded as cancelled");
+            Assert.Single(LocalProcesses.Find(sessionId, "sleep", "1000"));
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+        }
+    }
+
     private static JsonObject Call(int id, string tool, JsonObject arguments) => new()
     {
         ["jsonrpc"] = "2.0",

@@ -117,8 +117,10 @@ public sealed class TerminalTests(ServerFixture fixture) : IClassFixture<ServerF
             }
         }
 
-        // Then it shows what the server showed
+        // Then it shows what the server showed, and it is kept after the session is gone, like its events
         Assert.Equal(last.Text("screen"), screen.Render().Text);
+        await server.CallAsync("session_destroy", new { session_id = id });
+        Assert.Equal(0, (await ServerCli.RunAsync(dataDir.Path, ["terminal", "export", id, terminal])).ExitCode);
     }
 
     [Theory]
