@@ -36,15 +36,9 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
-        ToolArguments.RequireRange(wait_ms, "wait_ms", 0, router.Options.MaxTimeoutMs);
-        ToolArguments.RequireRange(quiet_ms, "quiet_ms", 1, router.Options.MaxTimeoutMs);
-        ToolArguments.RequireRange(min_bytes, "min_bytes", 1, long.MaxValue);
+        var conditions = ToolArguments.Wait(wait_ms, until, quiet_ms, min_bytes, router.Options.MaxTimeoutMs);
         ToolArguments.RequireRange(max_chars, "max_chars", 1, budget.MaxChars);
         ToolArguments.RequireRange(cursor, "cursor", 0, long.MaxValue);
-        if (wait_ms is null && (until ?? (object?)quiet_ms ?? min_bytes) is not null)
-        {
-            throw new SessionException("until, quiet_ms and min_bytes are conditions of a wait: give wait_ms too (the most to wait)");
-        }
         router.Get(session_id);
         var job = router.Jobs.Get(session_id, job_id);
         var from = cursor ?? 0;
@@ -53,13 +47,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
             throw new SessionException($"cursor {from} is past the end of job {job_id}'s output ({job.Journal.TotalBytes} bytes so far); pass the next_cursor of a previous read, or 0");
         }
 
-        JobWaitResult? waited = null;
-        if (wait_ms is { } waitMs && waitMs > 0)
-        {
-            var pattern = until is null ? null : Pattern(until);
-            waited = await JobWait.WaitAsync(job.Journal, from, new JobWaitConditions(
-                TimeSpan.FromMilliseconds(waitMs), pattern, quiet_ms is { } q ? TimeSpan.FromMilliseconds(q) : null, min_bytes), cancellationToken).ConfigureAwait(false);
-        }
+        var waited = conditions is null ? null : await JobWait.WaitAsync(job.Journal, from, conditions, cancellationToken).ConfigureAwait(false);
 
         var status = router.Jobs.StatusOf(job);
         var maxChars = max_chars ?? DefaultMaxChars;
@@ -173,18 +161,6 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
         var result = budget.Fit(jobs.Count, count => new JobList(jobs.TakeLast(count).ToList(), jobs.Count, 0), minimum: 0);
         call.Summary = new JsonObject { ["jobs"] = jobs.Count, ["running"] = jobs.Count(j => j.State == "running") };
         return call.Complete(result);
-    }
-
-    private static System.Text.RegularExpressions.Regex Pattern(string until)
-    {
-        try
-        {
-            return JobWait.CreatePattern(until);
-        }
-        catch (ArgumentException e)
-        {
-            throw new SessionException($"until is not a usable regular expression: {e.Message}");
-        }
     }
 }
 

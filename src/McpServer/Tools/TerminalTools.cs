@@ -103,32 +103,16 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
-        ToolArguments.RequireRange(wait_ms, "wait_ms", 0, router.Options.MaxTimeoutMs);
-        ToolArguments.RequireRange(quiet_ms, "quiet_ms", 1, router.Options.MaxTimeoutMs);
-        ToolArguments.RequireRange(min_bytes, "min_bytes", 1, long.MaxValue);
-        if (wait_ms is null && (until ?? (object?)quiet_ms ?? min_bytes) is not null)
-        {
-            throw new SessionException("until, quiet_ms and min_bytes are conditions of a wait: give wait_ms too (the most to wait)");
-        }
+        var conditions = ToolArguments.Wait(wait_ms, until, quiet_ms, min_bytes, router.Options.MaxTimeoutMs);
         var job = Terminal(session_id, terminal_id);
         var from = cursor ?? 0;
         if (from < 0 || from > job.Journal.TotalBytes)
         {
             throw new SessionException($"cursor {from} is outside terminal {terminal_id}'s output (0-{job.Journal.TotalBytes}); pass the next_cursor of a previous read, or 0");
         }
-        if (wait_ms is { } waitMs && waitMs > 0)
+        if (conditions is not null)
         {
-            System.Text.RegularExpressions.Regex? pattern;
-            try
-            {
-                pattern = until is null ? null : JobWait.CreatePattern(until);
-            }
-            catch (ArgumentException e)
-            {
-                throw new SessionException($"until is not a usable regular expression: {e.Message}");
-            }
-            await JobWait.WaitAsync(job.Journal, mode == "stream" ? from : job.Journal.TotalBytes, new JobWaitConditions(
-                TimeSpan.FromMilliseconds(waitMs), pattern, quiet_ms is { } q ? TimeSpan.FromMilliseconds(q) : null, min_bytes), cancellationToken).ConfigureAwait(false);
+            await JobWait.WaitAsync(job.Journal, mode == "stream" ? from : job.Journal.TotalBytes, conditions, cancellationToken).ConfigureAwait(false);
         }
         var result = Screen(job, mode ?? "screen", from);
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["mode"] = mode ?? "screen", ["state"] = result.State };

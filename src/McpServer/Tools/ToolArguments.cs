@@ -1,5 +1,6 @@
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.Jobs;
 
 namespace SessionMcp.McpServer.Tools;
 
@@ -20,6 +21,35 @@ internal static class ToolArguments
         {
             throw new SessionException($"{name} must be between {min:N0} and {max:N0}, got {v:N0}");
         }
+    }
+
+    /// <summary>
+    /// The wait a read asks for (session_job_output, session_terminal_read): null without <paramref name="waitMs"/>; the
+    /// other conditions need it.
+    /// </summary>
+    public static JobWaitConditions? Wait(long? waitMs, string? until, long? quietMs, long? minBytes, long maxMs)
+    {
+        RequireRange(waitMs, "wait_ms", 0, maxMs);
+        RequireRange(quietMs, "quiet_ms", 1, maxMs);
+        RequireRange(minBytes, "min_bytes", 1, long.MaxValue);
+        if (waitMs is null && (until ?? (object?)quietMs ?? minBytes) is not null)
+        {
+            throw new SessionException("until, quiet_ms and min_bytes are conditions of a wait: give wait_ms too (the most to wait)");
+        }
+        if (waitMs is not { } wait || wait == 0)
+        {
+            return null;
+        }
+        System.Text.RegularExpressions.Regex? pattern;
+        try
+        {
+            pattern = until is null ? null : JobWait.CreatePattern(until);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SessionException($"until is not a usable regular expression: {e.Message}");
+        }
+        return new JobWaitConditions(TimeSpan.FromMilliseconds(wait), pattern, quietMs is { } quiet ? TimeSpan.FromMilliseconds(quiet) : null, minBytes);
     }
 
     public static IReadOnlyDictionary<string, string> Env(Dictionary<string, string>? env)

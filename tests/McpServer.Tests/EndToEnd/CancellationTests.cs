@@ -15,21 +15,10 @@ public sealed class CancellationTests
     {
         // Given a server with a session and a long command in flight
         using var dataDir = new TempDirectory("cancel");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir.Path })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var server = Process.Start(start)!;
-        server.ErrorDataReceived += (_, _) => { };
-        server.BeginErrorReadLine();
+        using var server = StartRawServer(dataDir.Path);
         try
         {
-            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "initialize", ["params"] = new JsonObject { ["protocolVersion"] = "2025-11-25", ["capabilities"] = new JsonObject(), ["clientInfo"] = new JsonObject { ["name"] = "raw", ["version"] = "1" } } });
-            await ReadResponseAsync(server, 1);
-            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/initialized" });
-            await SendAsync(server, Call(2, "session_create", new JsonObject()));
-            var sessionId = (await ReadResponseAsync(server, 2))["result"]!["structuredContent"]!["session_id"]!.GetValue<string>();
+            var sessionId = await InitializeAndCreateSessionAsync(server);
             await SendAsync(server, Call(3, "session_exec", new JsonObject { ["session_id"] = sessionId, ["command"] = "sleep 1000" }));
             Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(sessionId, "sleep", "1000").Count == 1, TimeSpan.FromSeconds(20)), "the command never started");
 
@@ -54,21 +43,10 @@ public sealed class CancellationTests
     {
         // Given a server with a session running a job
         using var dataDir = new TempDirectory("cancel-wait");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir.Path })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var server = Process.Start(start)!;
-        server.ErrorDataReceived += (_, _) => { };
-        server.BeginErrorReadLine();
+        using var server = StartRawServer(dataDir.Path);
         try
         {
-            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "initialize", ["params"] = new JsonObject { ["protocolVersion"] = "2025-11-25", ["capabilities"] = new JsonObject(), ["clientInfo"] = new JsonObject { ["name"] = "raw", ["version"] = "1" } } });
-            await ReadResponseAsync(server, 1);
-            await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/initialized" });
-            await SendAsync(server, Call(2, "session_create", new JsonObject()));
-            var sessionId = (await ReadResponseAsync(server, 2))["result"]!["structuredContent"]!["session_id"]!.GetValue<string>();
+            var sessionId = await InitializeAndCreateSessionAsync(server);
             await SendAsync(server, Call(3, "session_exec", new JsonObject { ["session_id"] = sessionId, ["command"] = "sleep 1000", ["background"] = true }));
             var jobId = (await ReadResponseAsync(server, 3))["result"]!["structuredContent"]!["job_id"]!.GetValue<string>();
 
@@ -91,6 +69,29 @@ public sealed class CancellationTests
             server.Kill();
             await server.WaitForExitAsync();
         }
+    }
+
+    /// <summary>The real server, spoken to in raw JSON-RPC (requests 1 and 2 are taken by the set-up).</summary>
+    private static Process StartRawServer(string dataDir)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        var server = Process.Start(start)!;
+        server.ErrorDataReceived += (_, _) => { };
+        server.BeginErrorReadLine();
+        return server;
+    }
+
+    private static async Task<string> InitializeAndCreateSessionAsync(Process server)
+    {
+        await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "initialize", ["params"] = new JsonObject { ["protocolVersion"] = "2025-11-25", ["capabilities"] = new JsonObject(), ["clientInfo"] = new JsonObject { ["name"] = "raw", ["version"] = "1" } } });
+        await ReadResponseAsync(server, 1);
+        await SendAsync(server, new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/initialized" });
+        await SendAsync(server, Call(2, "session_create", new JsonObject()));
+        return (await ReadResponseAsync(server, 2))["result"]!["structuredContent"]!["session_id"]!.GetValue<string>();
     }
 
     private static JsonObject Call(int id, string tool, JsonObject arguments) => new()
