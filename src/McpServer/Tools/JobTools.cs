@@ -182,7 +182,7 @@ internal sealed record JobResult(
 {
     public static JobResult Of(JobStatus status) => new(
         status.Info.JobId,
-        status.Info.JobId.StartsWith("t-", StringComparison.Ordinal) ? "terminal" : "job",
+        status.Info.Terminal is null ? "job" : "terminal",
         status.Info.Command,
         status.State,
         status.Info.StartedAt.ToString("O", CultureInfo.InvariantCulture),

@@ -77,7 +77,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         {
             call.HiddenArguments.Add("text");
         }
-        job.Terminal!.Recorder.Input(typed.ToString(), hidden);
+        job.Terminal!.Recorder?.Input(typed.ToString(), hidden);
         var cursor = job.Journal.TotalBytes;
         await running.WriteInputAsync(Encoding.UTF8.GetBytes(typed.ToString()), cancellationToken).ConfigureAwait(false);
         await JobWait.WaitAsync(job.Journal, cursor, new JobWaitConditions(TimeSpan.FromMilliseconds(wait_ms ?? 300), Quiet: TimeSpan.FromMilliseconds(100)), cancellationToken).ConfigureAwait(false);

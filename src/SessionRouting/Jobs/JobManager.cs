@@ -15,7 +15,8 @@ internal sealed record JobInfo(
     [property: JsonPropertyName("session_id")] string SessionId,
     [property: JsonPropertyName("command")] string Command,
     [property: JsonPropertyName("cwd")] string Cwd,
-    [property: JsonPropertyName("started_at")] DateTimeOffset StartedAt);
+    [property: JsonPropertyName("started_at")] DateTimeOffset StartedAt,
+    [property: JsonPropertyName("terminal")] TerminalGeometry? Terminal = null);
 
 /// <summary>A job's state as tools report it.</summary>
 internal sealed record JobStatus(JobInfo Info, string State, JobEnd? Ended, long TotalBytes, bool? WaitingForInput);
@@ -42,7 +43,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         Directory.CreateDirectory(directory);
         var journalPath = Path.Combine(directory, jobId + ".journal");
         var spec = launch with { JobId = jobId };
-        var info = new JobInfo(jobId, session.Id, spec.Command, spec.Cwd, time.GetUtcNow());
+        var info = new JobInfo(jobId, session.Id, spec.Command, spec.Cwd, time.GetUtcNow(), spec.Terminal);
         Job? job = null;
         var reservation = budget.Reserve(session.Id, () => Forget(jobId));
         var journal = JobJournal.Create(journalPath, reservation.Limits, info.StartedAt);
@@ -148,6 +149,10 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
                     var lost = journal.MarkEnded(JobOutcome.LostTrack);
                     var reservation = budget.Adopt(sessionId, journal.Limits, journal.DiskBytes, ended: true, () => Forget(info.JobId));
                     var job = new Job(info, journal, reservation, journalPath);
+                    if (info.Terminal is { } size)
+                    {
+                        job.Terminal = ReplayScreen(journal, size);
+                    }
                     _jobs[info.JobId] = job;
                     if (lost)
                     {
@@ -189,7 +194,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         var outcome = job.KillRequested ? exit.Outcome with { Killed = true } : exit.Outcome;
         job.Exit = exit with { Outcome = outcome };
         job.Journal.MarkEnded(outcome);
-        job.Terminal?.Recorder.Exit(outcome.ExitCode);
+        job.Terminal?.Recorder?.Exit(outcome.ExitCode);
         job.Reservation.Ended(job.Journal.DiskBytes);
         RecordEnd(job, JobEnded, exit.Note);
         job.Complete();
@@ -218,6 +223,26 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         {
             LogAuditFailed(logger, e, job.Info.JobId);
         }
+    }
+
+    /// <summary>A terminal's last screen, rebuilt from the output its journal kept (the start and the end of it).</summary>
+    private static TerminalState ReplayScreen(JobJournal journal, TerminalGeometry size)
+    {
+        var state = new TerminalState(new TerminalScreen(size.Columns, size.Rows), recorder: null);
+        for (long cursor = 0; cursor < journal.TotalBytes;)
+        {
+            var read = journal.Read(cursor, 1 << 20);
+            foreach (var chunk in read.Chunks)
+            {
+                state.Output(chunk.Bytes.Span);
+            }
+            if (read.NextCursor <= cursor)
+            {
+                break;
+            }
+            cursor = read.NextCursor;
+        }
+        return state;
     }
 
     /// <summary>Drops an ended job and its journal (the budget needed the room).</summary>

@@ -2,14 +2,15 @@ namespace SessionMcp.SessionRouting.Terminals;
 
 /// <summary>
 /// What the server keeps of one terminal besides its output journal: the rendered screen (fed as output arrives) and the
-/// asciicast recording. The screen is read by tool calls while the output pump feeds it, hence the lock.
+/// asciicast recording (none for a terminal reopened after a restart: its recording ended with the server that ran
+/// it). The screen is read by tool calls while the output pump feeds it, hence the lock.
 /// </summary>
-internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder recorder) : IDisposable
+internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder? recorder) : IDisposable
 {
     private readonly Lock _gate = new();
     private long _lastReadVersion;
 
-    public AsciicastRecorder Recorder { get; } = recorder;
+    public AsciicastRecorder? Recorder { get; } = recorder;
 
     public void Output(ReadOnlySpan<byte> bytes)
     {
@@ -17,7 +18,7 @@ internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder rec
         {
             screen.Feed(bytes);
         }
-        Recorder.Output(bytes);
+        Recorder?.Output(bytes);
     }
 
     public void Resize(int columns, int rows)
@@ -26,7 +27,7 @@ internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder rec
         {
             screen.Resize(columns, rows);
         }
-        Recorder.Resize(columns, rows);
+        Recorder?.Resize(columns, rows);
     }
 
     public ScreenSnapshot Render()
@@ -59,5 +60,5 @@ internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder rec
         }
     }
 
-    public void Dispose() => Recorder.Dispose();
+    public void Dispose() => Recorder?.Dispose();
 }

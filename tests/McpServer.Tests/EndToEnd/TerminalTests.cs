@@ -147,6 +147,31 @@ public sealed class TerminalTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal("terminal", jobs["jobs"]![0]!.Text("kind"));
     }
 
+    [Fact]
+    public async Task ATerminalsLastScreenIsReadableAfterARestartAndItIsReportedLost()
+    {
+        // Given a terminal showing something when its server is killed
+        using var dataDir = new TempDirectory("terminal-restart");
+        string id;
+        string terminal;
+        await using (var first = await ServerProcess.StartAsync(dataDir.Path))
+        {
+            id = await first.CreateSessionAsync(Backends.Local);
+            terminal = (await first.CallAsync("session_terminal_open", new { session_id = id, cols = 50, rows = 8 })).Text("terminal_id");
+            Assert.Contains("before the crash", (await SendLineAsync(first, id, terminal, "echo before the crash")).Text("screen"));
+            await first.KillAsync();
+        }
+
+        // When another server starts on the same data
+        await using var second = await ServerProcess.StartAsync(dataDir.Path);
+        var screen = await second.CallAsync("session_terminal_read", new { session_id = id, terminal_id = terminal });
+
+        // Then the terminal is lost, its screen rebuilt from its journal
+        Assert.Equal("lost", screen.Text("state"));
+        Assert.Contains("before the crash", screen.Text("screen"));
+        Assert.Contains("has ended", await second.CallErrorAsync("session_terminal_send", new { session_id = id, terminal_id = terminal, text = "x" }));
+    }
+
     private async Task<string> OpenAsync(string sessionId, int cols, int rows) =>
         (await Server.CallAsync("session_terminal_open", new { session_id = sessionId, cols, rows })).Text("terminal_id");
 
