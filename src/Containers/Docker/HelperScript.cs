@@ -116,8 +116,10 @@ internal static class HelperScript
         }
         {{SweepFunctions}}
         __smcp_tree() {
-          __smcp_all=$1; __smcp_new=$1
-          while [ -n "$__smcp_new" ]; do
+          # Bounded: a fork bomb replaces its dying processes as fast as a scan finds them; stopped ones cannot.
+          __smcp_all=$1; __smcp_new=$1; __smcp_depth=0
+          while [ -n "$__smcp_new" ] && [ $__smcp_depth -lt 64 ]; do
+            __smcp_depth=$((__smcp_depth + 1))
             __smcp_next=
             for __smcp_s in /proc/[0-9]*/stat; do
               read -r __smcp_line < "$__smcp_s" 2>/dev/null || continue

@@ -22,7 +22,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
     private const int DefaultRows = 40;
 
     [McpServerTool(Name = "session_terminal_open", Title = "Open a terminal", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
-    [Description("Starts a program on a real terminal (PTY) in the session, for REPLs, editors, prompts and TUIs: an interactive shell by default. Type with session_terminal_send, see the screen with session_terminal_read. Recorded (asciicast).")]
+    [Description("Runs a program on a real terminal (PTY): REPLs, editors, prompts, TUIs; an interactive shell by default. Type with session_terminal_send, read the screen with session_terminal_read.")]
     public async Task<TerminalResult> OpenAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
@@ -43,15 +43,15 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
     }
 
     [McpServerTool(Name = "session_terminal_send", Title = "Type into a terminal", Destructive = true, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
-    [Description("Types `text`, then `keys` by name (Enter, Tab, Esc, Backspace, Up/Down/Left/Right, Home, End, PageUp, PageDown, Delete, F1-F12, Ctrl-A … Ctrl-Z: Ctrl-C interrupts, Ctrl-D ends input). Input typed while the terminal does not echo (a password prompt) is not recorded anywhere. Then reads like session_terminal_read.")]
+    [Description("Types `text`, then `keys` (Enter, Tab, Esc, Backspace, arrows, Home, End, PageUp, PageDown, Delete, F1-F12, Ctrl-A … Ctrl-Z), then returns the screen. Input at a prompt that does not echo (a password) is recorded nowhere.")]
     public async Task<TerminalResult> SendAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session.")] string session_id,
         [Description("The terminal.")] string terminal_id,
         [Description("Text to type (\"\\r\" or keys: [\"Enter\"] submits a line).")] string? text = null,
         [Description("Keys by name, typed after the text.")] List<string>? keys = null,
-        [Description("What to return: \"screen\" (default), \"changes\" or \"stream\" (see session_terminal_read).")][AllowedValues("screen", "changes", "stream")] string? mode = null,
-        [Description("Wait up to this many ms for the screen to settle before reading (default 300: no new output for 100 ms).")] long? wait_ms = null,
+        [Description("\"screen\" (default), \"changes\" or \"stream\", as in session_terminal_read.")][AllowedValues("screen", "changes", "stream")] string? mode = null,
+        [Description("Most ms to wait for the screen to settle (100 ms without output) before reading; default 300.")] long? wait_ms = null,
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
@@ -88,7 +88,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
 
     [McpServerTool(Name = "session_terminal_read", Title = "Read a terminal", Destructive = false, Idempotent = true, OpenWorld = false, ReadOnly = true, UseStructuredContent = true)]
     [Description("""
-        A terminal's state. mode "screen" (default): the rendered screen as plain text with the cursor position; "changes": only the lines changed since the last read; "stream": the output since `cursor` with escape sequences removed. Waits like session_job_output: wait_ms, until (regex), quiet_ms, min_bytes. Says whether the program waits for input.
+        mode "screen" (default): the rendered screen as text, with the cursor; "changes": the lines changed since the last read; "stream": output since `cursor` without escape sequences. Waits like session_job_output. Says whether the program waits for input.
         """)]
     public async Task<TerminalResult> ReadAsync(
         RequestContext<CallToolRequestParams> request,
