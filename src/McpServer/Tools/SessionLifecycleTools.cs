@@ -44,8 +44,8 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         var limits = memory_mb is null && cpus is null && pids_limit is null
             ? null
             : new ResourceLimits(memory_mb, cpus, pids_limit);
-        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), cancellationToken).ConfigureAwait(false);
         var call = CallAudit.Of(request);
+        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), call.Caller, cancellationToken).ConfigureAwait(false);
         call.SessionId = session.Id;
         call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
         return call.Complete(SessionResult.From(session));
@@ -55,9 +55,9 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
     [Description("Lists every session this server knows, including destroyed (stopped) and lost ones, with backend, status, current working directory and last activity.")]
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
-        var sessions = (await router.ListAsync(cancellationToken).ConfigureAwait(false))
-            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
         var call = CallAudit.Of(request);
+        var sessions = (await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false))
+            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
         call.Summary = new JsonObject { ["count"] = sessions.Count };
         return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
@@ -70,8 +70,8 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         [Description("Keep the workspace directory on the server (default false).")] bool keep_workspace = false,
         CancellationToken cancellationToken = default)
     {
-        var session = await router.DestroyAsync(session_id, keep_workspace, cancellationToken).ConfigureAwait(false);
         var call = CallAudit.Of(request);
+        var session = await router.DestroyAsync(call.Caller, session_id, keep_workspace, cancellationToken).ConfigureAwait(false);
         call.Summary = new JsonObject { ["keep_workspace"] = keep_workspace };
         return call.Complete(SessionResult.From(session));
     }
