@@ -100,6 +100,9 @@ internal record SessionInfo
 
     public required DateTimeOffset LastActivityAt { get; init; }
 
+    /// <summary>The token that made the session; absent for the server's own (local) user's sessions.</summary>
+    public string? Owner { get; init; }
+
     public static SessionInfo From(SessionRecord s) => new()
     {
         SessionId = s.Id,
@@ -111,11 +114,12 @@ internal record SessionInfo
         Cwd = s.Cwd,
         CreatedAt = s.CreatedAt,
         LastActivityAt = s.LastActivityAt,
+        Owner = s.Owner == SessionRouting.Access.Principal.LocalName ? null : s.Owner,
     };
 
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>
