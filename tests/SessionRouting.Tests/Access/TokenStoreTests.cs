@@ -74,6 +74,17 @@ public sealed class TokenStoreTests : IDisposable
     }
 
     [Fact]
+    public void ATokenPastedIntoAnAuditedTextIsRedacted()
+    {
+        // Given a token a user pasted into a command
+        var token = _tokens.Create("ci", AccessScope.Full);
+
+        // When / Then
+        var redacted = SessionMcp.SessionRouting.Text.SecretRedactor.RedactText($"echo {token} > ~/.config/remote");
+        Assert.DoesNotContain(token[TokenStore.Prefix.Length..], redacted, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void HashesAreComparedInFixedTimeWhateverTheStoredValue()
     {
         // Given the hash of a token
