@@ -7,6 +7,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Routing;
@@ -36,7 +37,11 @@ internal static partial class AuditCallFilter
             // One read-only view of the arguments for the checks and the audit record (the SDK gives an IDictionary).
             IReadOnlyDictionary<string, JsonElement>? given = arguments is null ? null : new Dictionary<string, JsonElement>(arguments);
             var budget = services.GetRequiredService<ResultBudget>();
-            var call = CallAudit.Open(context, arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null);
+            var principal = CallerOf(context);
+            var call = CallAudit.Open(
+                context,
+                arguments is not null && arguments.TryGetValue("session_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
+                principal is null ? null : new CallContext(principal, name, ClientOf(context.Server)));
 
             // Secret values known before the call too: a command may print a secret and unset it in the same call.
             var secretsBefore = SecretValues(services, call.SessionId, arguments);
@@ -52,10 +57,19 @@ internal static partial class AuditCallFilter
                 {
                     (outcome, error) = (AuditOutcomes.Rejected, problem);
                 }
+                else if (principal is null)
+                {
+                    (outcome, error) = (AuditOutcomes.Rejected, "this request carries no valid credentials (a live token); nothing was done");
+                }
                 else if (context.MatchedPrimitive is not McpServerTool tool)
                 {
                     var known = string.Join(", ", (context.Server.ServerOptions.ToolCollection?.Select(t => t.ProtocolTool.Name) ?? []).Order());
                     (outcome, error) = (AuditOutcomes.Rejected, $"unknown tool '{name}'; this server's tools are: {known}");
+                }
+                else if (AccessPolicy.ToolRefusal(principal, name) is { } refusal)
+                {
+                    // Refused before it runs: no argument is even looked at.
+                    (outcome, error) = (AuditOutcomes.Rejected, refusal);
                 }
                 else if (ArgumentValidator.Validate(tool.ProtocolTool.InputSchema, given) is { Count: > 0 } problems)
                 {
@@ -69,7 +83,7 @@ internal static partial class AuditCallFilter
                 {
                     // Noted before it runs: if the server dies now, the next start records the call as interrupted.
                     argumentsBefore = RedactedArguments(secretsBefore);
-                    inFlight = audit.BeginCall(time.GetUtcNow(), call.SessionId, name, ClientOf(context.Server), argumentsBefore);
+                    inFlight = audit.BeginCall(time.GetUtcNow(), call.SessionId, name, ClientOf(context.Server), argumentsBefore, principal.Name);
                     var result = await next(context, cancellationToken).ConfigureAwait(false);
                     if (result.IsError != true && call.Result is null)
                     {
@@ -123,7 +137,8 @@ internal static partial class AuditCallFilter
                     Text(error),
                     Json(call.Summary),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                    Json(call.Output)),
+                    Json(call.Output),
+                    principal?.Name),
                     endsCall: inFlight);
             }
 
@@ -141,6 +156,16 @@ internal static partial class AuditCallFilter
                 return SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
             }
         };
+
+    /// <summary>
+    /// Who makes the call — THE place a transport's identity enters. The SDK hands every request the user its transport
+    /// authenticated (<c>JsonRpcMessageContext.User</c>; the ASP.NET Core transport copies <c>HttpContext.User</c> there).
+    /// stdio and the daemon's owner-only socket carry none: their caller is the local user, trusted as stdio trusts the
+    /// process that started it. The HTTP layer only has to authenticate the bearer token (<see cref="TokenStore.Authenticate"/>)
+    /// into a user made by <see cref="PrincipalClaims.ToClaimsPrincipal"/>; a request whose user is present but not
+    /// authenticated resolves to nobody and is refused, never taken for the local user.
+    /// </summary>
+    private static Principal? CallerOf(RequestContext<CallToolRequestParams> context) => PrincipalClaims.Resolve(context.User);
 
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>
     private static List<string> SecretValues(IServiceProvider services, string? sessionId, IDictionary<string, JsonElement>? arguments)

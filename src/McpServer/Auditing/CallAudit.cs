@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.Access;
 
 namespace SessionMcp.McpServer.Auditing;
 
@@ -18,17 +19,21 @@ internal sealed class CallAudit
     private readonly ProgressToken? _progressToken;
     private double _lastProgress;
 
-    private CallAudit(ModelContextProtocol.Server.McpServer server, ProgressToken? progressToken, string? sessionId)
+    private readonly CallContext? _caller;
+
+    private CallAudit(ModelContextProtocol.Server.McpServer server, ProgressToken? progressToken, string? sessionId, CallContext? caller)
     {
         _server = server;
         _progressToken = progressToken;
+        _caller = caller;
         SessionId = sessionId;
     }
 
     /// <summary>Opens the record of <paramref name="request"/>; tools find it with <see cref="Of"/>.</summary>
-    public static CallAudit Open(RequestContext<CallToolRequestParams> request, string? sessionId)
+    /// <param name="caller">Who calls; null when the request carries no valid identity (the filter then refuses it).</param>
+    public static CallAudit Open(RequestContext<CallToolRequestParams> request, string? sessionId, CallContext? caller)
     {
-        var call = new CallAudit(request.Server, request.Params?.ProgressToken, sessionId);
+        var call = new CallAudit(request.Server, request.Params?.ProgressToken, sessionId, caller);
         request.Items[ItemKey] = call;
         return call;
     }
@@ -38,6 +43,9 @@ internal sealed class CallAudit
         request.Items.TryGetValue(ItemKey, out var item) && item is CallAudit call
             ? call
             : throw new InvalidOperationException("tools/call reached a tool without the audit filter");
+
+    /// <summary>Who calls, as the router needs it; a tool only runs for a caller the filter resolved and allowed.</summary>
+    public CallContext Caller => _caller ?? throw new InvalidOperationException("a tool ran for a call without a caller");
 
     /// <summary>The session the call concerns; set by session_create for the new session.</summary>
     public string? SessionId { get; set; }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SessionMcp.McpServer.Hosting;
+using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
@@ -24,7 +25,7 @@ internal static class CommandLine
           sessions                      list sessions
           audit tail [-n N] [--session ID] [--follow]
                                         show the last N events (default 20), one line each: seq, time, session,
-                                        tool, outcome, summary; --session: only that session's; --follow: keep
+                                        principal, tool, outcome, summary; --session: only that session's; --follow: keep
                                         printing new events until Ctrl-C
           audit export [--format jsonl] [--from SEQ]   write events as JSON lines to stdout (jsonl is the default
                                         and only format)
@@ -35,6 +36,12 @@ internal static class CommandLine
           terminal export SESSION TERMINAL
                                         write a terminal's recording (asciicast v3) to stdout:
                                         session-mcp terminal export s-… t-… > t.cast; asciinema play t.cast
+          token create --name NAME [--scope full|read|admin]
+                                        make a bearer token for remote clients and print it (shown only this
+                                        once; only its hash is kept). read: read-only tools; full: every tool on
+                                        its own and shared sessions (default); admin: every session
+          token list                    list tokens: name, scope, created, revoked (never the tokens)
+          token revoke NAME             revoke a token for good (its name is never reused)
           --version                     print the version
           -h, --help                    print this help
         options of every command (each also as an environment variable):
@@ -92,6 +99,9 @@ internal static class CommandLine
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
+            CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
+            CommandLineParser.TokenRevoke => WithCore(settings, services => TokenCommands.Revoke(services, command.Arguments[0], stdout, stderr)),
             _ => throw new InvalidOperationException($"the parser accepted '{command.Name}' but nothing runs it"),
         };
     }
@@ -170,10 +180,10 @@ internal static class CommandLine
     private static int ListSessions(IServiceProvider services, TextWriter stdout)
     {
         var sessions = services.GetRequiredService<SessionRegistry>().List();
-        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-8} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
+        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-8} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
         foreach (var s in sessions)
         {
-            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {s.StatusText,-8} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
+            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {s.StatusText,-8} {s.Owner,-12} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
         }
         if (sessions.Count == 0)
         {
@@ -280,6 +290,7 @@ internal static class CommandLine
                     ["kind"] = e.Entry.Kind,
                     ["tool"] = e.Entry.Tool,
                     ["client"] = e.Entry.Client,
+                    ["principal"] = e.Entry.Principal,
                     ["arguments"] = Transcript.Parse(e.Entry.Arguments),
                     ["outcome"] = e.Entry.Outcome,
                     ["error"] = e.Entry.Error,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SessionMcp.SessionRouting.Access;
 
 namespace SessionMcp.McpServer.Cli;
 
@@ -28,8 +29,14 @@ internal sealed record CommandRequested(
     long? ExpectSeq = null,
     string? ExpectHead = null) : ParsedCommandLine
 {
-    /// <summary><c>terminal export</c>: the session and the terminal.</summary>
+    /// <summary><c>terminal export</c>: the session and the terminal; <c>token revoke</c>: the token's name.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary><c>token create --name</c>, already checked against <see cref="TokenStore.NameProblem"/>.</summary>
+    public string? TokenName { get; init; }
+
+    /// <summary><c>token create --scope</c> (default full).</summary>
+    public AccessScope TokenScope { get; init; } = AccessScope.Full;
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -49,8 +56,11 @@ internal static class CommandLineParser
     public const string AuditVerify = "audit verify";
     public const string TerminalExport = "terminal export";
     public const string ExportFormat = "jsonl";
+    public const string TokenCreate = "token create";
+    public const string TokenList = "token list";
+    public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -75,6 +85,8 @@ internal static class CommandLineParser
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
+        new("--name", "NAME", [TokenCreate]),
+        new("--scope", AccessScopes.Choices, [TokenCreate]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -153,12 +165,23 @@ internal static class CommandLineParser
             }
             words = ["terminal", "export"];
         }
+        // token revoke NAME: the name is a word of its own, as git branch -d takes one.
+        if (words.Count >= 2 && words[0] == "token" && words[1] == "revoke")
+        {
+            if (words.Count != 3)
+            {
+                return new CommandLineError("token revoke needs the token's name: session-mcp token revoke NAME ('session-mcp token list' shows them)");
+            }
+            positional = [words[2]];
+            words = ["token", "revoke"];
+        }
         var command = words.Count == 0 ? Serve : string.Join(' ', words);
         if (!Commands.Contains(command))
         {
             var known = Commands.FirstOrDefault(c => command.StartsWith(c + " ", StringComparison.Ordinal));
             return new CommandLineError(
                 command == "audit" ? "audit needs a subcommand: audit tail, audit export or audit verify"
+                : command == "token" ? "token needs a subcommand: token create, token list or token revoke"
                 : known is not null ? $"{known} takes no word '{command[(known.Length + 1)..]}'"
                 : $"unknown command '{command}'{DidYouMean(command, Commands)}");
         }
@@ -206,6 +229,26 @@ internal static class CommandLineParser
         if (Given("--format") is { } format && format != ExportFormat)
         {
             return new CommandLineError($"--format must be {ExportFormat}, the only export format (got '{format}')");
+        }
+        if (command == TokenCreate)
+        {
+            if (Given("--name") is not { } tokenName)
+            {
+                return new CommandLineError("token create needs a name: session-mcp token create --name NAME [--scope full|read|admin]");
+            }
+            if (TokenStore.NameProblem(tokenName) is { } problem)
+            {
+                return new CommandLineError(problem);
+            }
+            parsed = parsed with { TokenName = tokenName };
+            if (Given("--scope") is { } scopeText)
+            {
+                if (!AccessScopes.TryParse(scopeText, out var scope))
+                {
+                    return new CommandLineError($"--scope must be full, read or admin (got '{scopeText}')");
+                }
+                parsed = parsed with { TokenScope = scope };
+            }
         }
         return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
     }

@@ -32,7 +32,8 @@ internal static class InterruptedCalls
                     Message,
                     new JsonObject { ["started_at"] = HashChain.FormatTime(call.Started) }.ToJsonString(),
                     (long)(now - call.Started).TotalMilliseconds,
-                    null),
+                    null,
+                    call.Principal),
                 endsCall: call.Id);
         }
         return calls.Count;

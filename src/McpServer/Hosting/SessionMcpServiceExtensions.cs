@@ -6,6 +6,7 @@ using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.McpServer.Tools;
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Backends;
@@ -47,6 +48,9 @@ internal static class SessionMcpServiceExtensions
             provider.GetRequiredService<AuditLog>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<JobManager>>()));
+        // Access: tokens and shares live in the same database; the router asks them who may see what.
+        services.AddSingleton<TokenStore>();
+        services.AddSingleton<SessionShares>();
         services.AddSingleton<SessionRouter>();
         services.AddSingleton(new ResultBudget(settings.ResultBudgetChars));
         return services;
@@ -69,6 +73,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<ReplayTool>(ToolJson.Options)
             .WithTools<JobTools>(ToolJson.Options)
             .WithTools<TerminalTools>(ToolJson.Options)
+            .WithTools<AccessTools>(ToolJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
             .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
         services.PostConfigure<McpServerOptions>(options =>

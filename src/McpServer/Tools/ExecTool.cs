@@ -52,7 +52,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
         var call = CallAudit.Of(request);
 
         var started = Stopwatch.GetTimestamp();
-        var running = router.ExecAsync(session_id, new ExecCommand(command, cwd, ToolArguments.Env(env), stdin, timeout, stdout, stderr), cancellationToken);
+        var running = router.ExecAsync(call.Caller, session_id, new ExecCommand(command, cwd, ToolArguments.Env(env), stdin, timeout, stdout, stderr), cancellationToken);
         if (call.WantsProgress)
         {
             using var ticks = new PeriodicTimer(ProgressInterval);
@@ -98,7 +98,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
     {
         var call = CallAudit.Of(request);
         var started = Stopwatch.GetTimestamp();
-        var (job, startCwd) = await router.StartJobAsync(sessionId, command, cwd, env, keepsState: waitFor is not null, cancellationToken).ConfigureAwait(false);
+        var (job, startCwd) = await router.StartJobAsync(call.Caller, sessionId, command, cwd, env, keepsState: waitFor is not null, cancellationToken).ConfigureAwait(false);
         if (stdin is not null)
         {
             await job.Running!.WriteInputAsync(System.Text.Encoding.UTF8.GetBytes(stdin), cancellationToken).ConfigureAwait(false);
@@ -122,7 +122,7 @@ internal sealed class ExecTool(SessionRouter router, ResultBudget budget)
             }
         }
 
-        var session = router.Get(sessionId);
+        var session = router.Get(call.Caller, sessionId);
         var read = job.Journal.Read(0, router.Options.CaptureBytes);
         var (stdout, stderr) = JobText.Separate(read);
         var durationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;

@@ -32,7 +32,7 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
     {
         ToolArguments.RequireRange(offset, "offset", 1, int.MaxValue);
         ToolArguments.RequireRange(limit, "limit", 1, MaxReadLines);
-        var workspace = Workspace(session_id);
+        var workspace = Workspace(request, session_id);
         var (content, resolved) = await Task.Run(() => WorkspaceFiles.Read(workspace, path), cancellationToken).ConfigureAwait(false);
         var text = TextFile.Decode(content, resolved.RelativePath);
         var sha = WorkspaceFiles.Sha256Hex(content);
@@ -53,7 +53,7 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         [Description("Create missing parent directories (default false).")] bool create_dirs = false,
         CancellationToken cancellationToken = default)
     {
-        var workspace = Workspace(session_id);
+        var workspace = Workspace(request, session_id);
         var bytes = Encoding.UTF8.GetBytes(content);
         var resolved = WorkspacePaths.Resolve(workspace, path);
         var created = !File.Exists(resolved.HostPath);
@@ -81,7 +81,7 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var operations = Operations(old_string, new_string, replace_all, edits);
-        var workspace = Workspace(session_id);
+        var workspace = Workspace(request, session_id);
         var resolved = WorkspacePaths.Resolve(workspace, path);
 
         var (outcome, before, after) = await WorkspaceFiles.WithFileLockAsync(resolved, () =>
@@ -120,7 +120,8 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         return call.Complete(result);
     }
 
-    private WorkspaceLocation Workspace(string sessionId) => router.WorkspaceOf(router.GetRunning(sessionId));
+    private WorkspaceLocation Workspace(RequestContext<CallToolRequestParams> request, string sessionId) =>
+        router.WorkspaceOf(router.GetRunning(CallAudit.Of(request).Caller, sessionId));
 
     private static List<EditOperation> Operations(string? oldString, string? newString, bool replaceAll, List<EditSpec>? edits)
     {

@@ -39,7 +39,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
         var conditions = ToolArguments.Wait(wait_ms, until, quiet_ms, min_bytes, router.Options.MaxTimeoutMs);
         ToolArguments.RequireRange(max_chars, "max_chars", 1, budget.MaxChars);
         ToolArguments.RequireRange(cursor, "cursor", 0, long.MaxValue);
-        router.Get(session_id);
+        router.Get(call.Caller, session_id);
         var job = router.Jobs.Get(session_id, job_id);
         var from = cursor ?? 0;
         if (from > job.Journal.TotalBytes)
@@ -87,7 +87,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
             throw new SessionException("nothing to send: give text, keys or close_stdin");
         }
         var actions = JobKeys.Encode(keys ?? [], terminal: false); // an unknown key fails here, before anything is sent
-        router.Get(session_id);
+        router.Get(call.Caller, session_id);
         var job = router.Jobs.Get(session_id, job_id);
         if (job.Running is not { } running || job.Journal.Ended is not null)
         {
@@ -142,7 +142,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
-        router.Get(session_id);
+        router.Get(call.Caller, session_id);
         var status = await router.Jobs.KillAsync(router.Jobs.Get(session_id, job_id), cancellationToken).ConfigureAwait(false);
         var result = JobResult.Of(status);
         call.Summary = new JsonObject { ["job_id"] = job_id, ["state"] = result.State, ["exit_code"] = result.ExitCode };
@@ -156,7 +156,7 @@ internal sealed class JobTools(SessionRouter router, ResultBudget budget)
         [Description("The session.")] string session_id)
     {
         var call = CallAudit.Of(request);
-        router.Get(session_id);
+        router.Get(call.Caller, session_id);
         var jobs = router.Jobs.List(session_id).Select(j => JobResult.Of(router.Jobs.StatusOf(j))).ToList();
         var result = budget.Fit(jobs.Count, count => new JobList(jobs.TakeLast(count).ToList(), jobs.Count, 0), minimum: 0);
         call.Summary = new JsonObject { ["jobs"] = jobs.Count, ["running"] = jobs.Count(j => j.State == "running") };

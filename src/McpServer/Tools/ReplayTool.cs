@@ -30,7 +30,8 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         [Description("Default \"events\".")][AllowedValues("events", "transcript")] string? format = null,
         [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null)
     {
-        var session = router.Get(session_id);
+        var call = CallAudit.Of(request);
+        var session = router.Get(call.Caller, session_id);
         ToolArguments.RequireRange(from_seq, "from_seq", 0, long.MaxValue);
         ToolArguments.RequireRange(limit, "limit", 1, MaxLimit);
         var detail = include_output switch
@@ -53,7 +54,6 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
             // One event too large on its own: show it with its long strings cut, so paging always moves on.
             result = budget.Fit(budget.MaxChars, chars => Build(1, chars));
         }
-        var call = CallAudit.Of(request);
         call.Summary = new JsonObject { ["events"] = result.Count, ["next_seq"] = result.NextSeq };
         return call.Complete(result);
     }
@@ -81,7 +81,8 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
             e.Seq, e.Entry.Time, e.Entry.Kind, e.Entry.Outcome, e.Entry.DurationMs, e.Entry.Tool, e.Entry.Error, e.Entry.Client,
             SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments), maxStringChars),
             SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Summary), maxStringChars),
-            SessionRouting.Audit.Transcript.ShapeOutput(SessionRouting.Audit.Transcript.Parse(e.Entry.Output) as JsonObject, detail, maxStringChars))).ToList();
+            SessionRouting.Audit.Transcript.ShapeOutput(SessionRouting.Audit.Transcript.Parse(e.Entry.Output) as JsonObject, detail, maxStringChars),
+            e.Entry.Principal)).ToList();
         return new ReplayResult(sessionId, "events", 0, Events: shaped, NextSeq: next) { Count = events.Count, Rendered = rendered };
     }
 
@@ -105,4 +106,5 @@ internal sealed record ReplayEvent(
     string? Client = null,
     JsonNode? Arguments = null,
     JsonNode? Summary = null,
-    JsonNode? Output = null);
+    JsonNode? Output = null,
+    [property: Description("Who made the call: a token's name, or \"local\" (the server's own user); absent for what the server recorded on its own and for events older than principals.")] string? Principal = null);

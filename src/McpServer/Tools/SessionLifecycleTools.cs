@@ -44,8 +44,8 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         var limits = memory_mb is null && cpus is null && pids_limit is null
             ? null
             : new ResourceLimits(memory_mb, cpus, pids_limit);
-        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), cancellationToken).ConfigureAwait(false);
         var call = CallAudit.Of(request);
+        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), call.Caller, cancellationToken).ConfigureAwait(false);
         call.SessionId = session.Id;
         call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
         return call.Complete(SessionResult.From(session));
@@ -55,9 +55,9 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
     [Description("Lists every session this server knows, including destroyed (stopped) and lost ones, with backend, status, current working directory and last activity.")]
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
-        var sessions = (await router.ListAsync(cancellationToken).ConfigureAwait(false))
-            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
         var call = CallAudit.Of(request);
+        var sessions = (await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false))
+            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
         call.Summary = new JsonObject { ["count"] = sessions.Count };
         return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
@@ -70,8 +70,8 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         [Description("Keep the workspace directory on the server (default false).")] bool keep_workspace = false,
         CancellationToken cancellationToken = default)
     {
-        var session = await router.DestroyAsync(session_id, keep_workspace, cancellationToken).ConfigureAwait(false);
         var call = CallAudit.Of(request);
+        var session = await router.DestroyAsync(call.Caller, session_id, keep_workspace, cancellationToken).ConfigureAwait(false);
         call.Summary = new JsonObject { ["keep_workspace"] = keep_workspace };
         return call.Complete(SessionResult.From(session));
     }
@@ -100,6 +100,9 @@ internal record SessionInfo
 
     public required DateTimeOffset LastActivityAt { get; init; }
 
+    /// <summary>The token that made the session; absent for the server's own (local) user's sessions.</summary>
+    public string? Owner { get; init; }
+
     public static SessionInfo From(SessionRecord s) => new()
     {
         SessionId = s.Id,
@@ -111,11 +114,12 @@ internal record SessionInfo
         Cwd = s.Cwd,
         CreatedAt = s.CreatedAt,
         LastActivityAt = s.LastActivityAt,
+        Owner = s.Owner == SessionRouting.Access.Principal.LocalName ? null : s.Owner,
     };
 
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>

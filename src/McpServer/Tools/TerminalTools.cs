@@ -7,6 +7,7 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Routing;
@@ -34,7 +35,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
     {
         var call = CallAudit.Of(request);
         var size = Size(cols, rows);
-        var (job, _) = await router.StartJobAsync(session_id, command ?? "exec sh -i", cwd: null, ToolArguments.Env(env), keepsState: false, cancellationToken, size).ConfigureAwait(false);
+        var (job, _) = await router.StartJobAsync(call.Caller, session_id, command ?? "exec sh -i", cwd: null, ToolArguments.Env(env), keepsState: false, cancellationToken, size).ConfigureAwait(false);
         // A shell draws its prompt within milliseconds: return with it rather than with an empty screen.
         await JobWait.WaitAsync(job.Journal, 0, new JobWaitConditions(TimeSpan.FromSeconds(2), Quiet: TimeSpan.FromMilliseconds(100), MinBytes: null), cancellationToken).ConfigureAwait(false);
         var result = Screen(job, "screen");
@@ -61,7 +62,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         }
         var actions = JobKeys.Encode(keys ?? [], terminal: true);
         ToolArguments.RequireRange(wait_ms, "wait_ms", 0, router.Options.MaxTimeoutMs);
-        var job = Terminal(session_id, terminal_id);
+        var job = Terminal(call.Caller, session_id, terminal_id);
         if (job.Running is not { } running || job.Journal.Ended is not null)
         {
             throw new SessionException($"terminal {terminal_id} has ended ({router.Jobs.StatusOf(job).State}); read its last screen with session_terminal_read, or open another");
@@ -104,7 +105,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
     {
         var call = CallAudit.Of(request);
         var conditions = ToolArguments.Wait(wait_ms, until, quiet_ms, min_bytes, router.Options.MaxTimeoutMs);
-        var job = Terminal(session_id, terminal_id);
+        var job = Terminal(call.Caller, session_id, terminal_id);
         var from = cursor ?? 0;
         if (from < 0 || from > job.Journal.TotalBytes)
         {
@@ -131,7 +132,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
     {
         var call = CallAudit.Of(request);
         var size = Size(cols, rows);
-        var job = Terminal(session_id, terminal_id);
+        var job = Terminal(call.Caller, session_id, terminal_id);
         if (job.Running is not { } running || job.Journal.Ended is not null)
         {
             throw new SessionException($"terminal {terminal_id} has ended; there is nothing to resize");
@@ -154,16 +155,16 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
-        var job = Terminal(session_id, terminal_id);
+        var job = Terminal(call.Caller, session_id, terminal_id);
         await router.Jobs.KillAsync(job, cancellationToken).ConfigureAwait(false);
         var result = Screen(job, "screen");
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["state"] = result.State };
         return call.Complete(result);
     }
 
-    private JobManager.Job Terminal(string sessionId, string terminalId)
+    private JobManager.Job Terminal(CallContext caller, string sessionId, string terminalId)
     {
-        router.Get(sessionId);
+        router.Get(caller, sessionId);
         var job = router.Jobs.Get(sessionId, terminalId);
         return job.Terminal is null
             ? throw new SessionException($"{terminalId} is a job, not a terminal; read it with session_job_output")

@@ -14,6 +14,12 @@ public static class AuditKinds
 
     /// <summary>At start the event at the recorded head's number had another hash: the log was rewritten.</summary>
     public const string AuditHeadMismatch = "audit_head_mismatch";
+
+    /// <summary>An operator made a bearer token (<c>session-mcp token create</c>); the summary names it and its scope.</summary>
+    public const string TokenCreated = "token_created";
+
+    /// <summary>An operator revoked a bearer token.</summary>
+    public const string TokenRevoked = "token_revoked";
 }
 
 /// <summary>Outcomes of an audited event.</summary>
@@ -33,7 +39,9 @@ public static class AuditOutcomes
 
 /// <summary>
 /// An event to append. Every text field is already redacted; JSON fields (<see cref="Arguments"/>, <see cref="Summary"/>,
-/// <see cref="Output"/>) are stored verbatim so the hash covers exactly what was stored.
+/// <see cref="Output"/>) are stored verbatim so the hash covers exactly what was stored. <see cref="Principal"/> names who
+/// made the call (a token's name, or "local"); null for what the server does on its own (a session found lost, a job's
+/// end) and for every event written before principals existed.
 /// </summary>
 public sealed record AuditEntry(
     DateTimeOffset Time,
@@ -46,7 +54,8 @@ public sealed record AuditEntry(
     string? Error,
     string? Summary,
     long DurationMs,
-    string? Output);
+    string? Output,
+    string? Principal = null);
 
 /// <summary>An event as stored, with its place in the global sequence and the hash chain.</summary>
 public sealed record AuditEvent(long Seq, AuditEntry Entry, string PrevHash, string Hash)
@@ -66,4 +75,4 @@ public sealed record AuditHead(long Seq, string Hash)
 }
 
 /// <summary>A call that began and was never recorded (its server died while it ran).</summary>
-public sealed record InterruptedCall(string Id, DateTimeOffset Started, string? SessionId, string Tool, string? Client, string? Arguments);
+public sealed record InterruptedCall(string Id, DateTimeOffset Started, string? SessionId, string Tool, string? Client, string? Arguments, string? Principal = null);

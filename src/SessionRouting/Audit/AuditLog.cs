@@ -11,7 +11,7 @@ namespace SessionMcp.SessionRouting.Audit;
 /// <param name="headFile">Where the newest head is recorded after each append (null: nowhere, as for admin commands).</param>
 public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile = null)
 {
-    private const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash";
+    private const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal";
 
     /// <param name="endsCall">The id <see cref="BeginCall"/> gave the call this event records: its in-flight row goes in
     /// the same transaction, so a call is always either in flight or recorded, never both or neither.</param>
@@ -44,7 +44,7 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = $"""
-                INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash);
+                INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash, $principal);
                 INSERT INTO event_sequence (id, last_seq) VALUES (1, $seq) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq;
                 """;
             insert.Parameters.AddWithValue("$seq", seq);
@@ -61,6 +61,7 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             insert.Parameters.AddWithValue("$output", (object?)entry.Output ?? DBNull.Value);
             insert.Parameters.AddWithValue("$prev", prevHash);
             insert.Parameters.AddWithValue("$hash", hash);
+            insert.Parameters.AddWithValue("$principal", (object?)entry.Principal ?? DBNull.Value);
             insert.ExecuteNonQuery();
             if (endsCall is not null)
             {
@@ -89,19 +90,20 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
     /// Notes that a call started (its arguments already redacted), so that a server dying before <see cref="Append"/>
     /// leaves a trace the next start records (<see cref="InterruptedCalls"/>). Returns the id to pass as <c>endsCall</c>.
     /// </summary>
-    public string BeginCall(DateTimeOffset time, string? sessionId, string tool, string? client, string? arguments) =>
+    public string BeginCall(DateTimeOffset time, string? sessionId, string tool, string? client, string? arguments, string? principal = null) =>
         database.WriteTransaction((connection, transaction) =>
         {
             var id = Guid.NewGuid().ToString("N");
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO calls_in_flight (id, ts, session_id, tool, client, arguments) VALUES ($id, $ts, $session, $tool, $client, $args)";
+            insert.CommandText = "INSERT INTO calls_in_flight (id, ts, session_id, tool, client, arguments, principal) VALUES ($id, $ts, $session, $tool, $client, $args, $principal)";
             insert.Parameters.AddWithValue("$id", id);
             insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(time));
             insert.Parameters.AddWithValue("$session", (object?)sessionId ?? DBNull.Value);
             insert.Parameters.AddWithValue("$tool", tool);
             insert.Parameters.AddWithValue("$client", (object?)client ?? DBNull.Value);
             insert.Parameters.AddWithValue("$args", (object?)arguments ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$principal", (object?)principal ?? DBNull.Value);
             insert.ExecuteNonQuery();
             return id;
         });
@@ -110,7 +112,7 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
     public IReadOnlyList<InterruptedCall> InterruptedCalls() => database.Read(connection =>
     {
         using var select = connection.CreateCommand();
-        select.CommandText = "SELECT id, ts, session_id, tool, client, arguments FROM calls_in_flight ORDER BY ts";
+        select.CommandText = "SELECT id, ts, session_id, tool, client, arguments, principal FROM calls_in_flight ORDER BY ts";
         using var reader = select.ExecuteReader();
         var calls = new List<InterruptedCall>();
         while (reader.Read())
@@ -121,7 +123,8 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5)));
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
         return calls;
     });

@@ -8,10 +8,22 @@ namespace SessionMcp.SessionRouting.Audit;
 /// Each event's hash covers its previous event's hash and every stored field, so altering, removing or reordering any
 /// row breaks the chain from that row on.
 /// </summary>
+/// <remarks>
+/// The encoding is versioned by the event itself, so events written before a field existed verify forever. Version 1
+/// (every event without a principal: all events before schema 3, and what the server records on its own) is the
+/// original array of 13 fields, byte for byte. Version 2 (an event with a principal) starts with the marker
+/// <see cref="EncodingV2"/> and ends with the principal. A version-1 array starts with a number, a version-2 array with
+/// a string, so no event of one version can be read as one of the other: setting a principal on an old row, or clearing
+/// it on a new one, changes the bytes hashed and breaks the chain there. A field added later gets a version 3 the same
+/// way (chosen by its presence), never a change to the arrays above.
+/// </remarks>
 internal static class HashChain
 {
     /// <summary>The previous hash of the first event.</summary>
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    /// <summary>The first element of a version-2 encoding (an event with a principal).</summary>
+    public const string EncodingV2 = "v2";
 
     public static string Compute(long seq, string prevHash, AuditEntry entry)
     {
@@ -20,6 +32,10 @@ internal static class HashChain
         {
             // A JSON array gives an unambiguous encoding of the fields (no separator can be forged inside a value).
             writer.WriteStartArray();
+            if (entry.Principal is not null)
+            {
+                writer.WriteStringValue(EncodingV2);
+            }
             writer.WriteNumberValue(seq);
             writer.WriteStringValue(prevHash);
             writer.WriteStringValue(FormatTime(entry.Time));
@@ -33,6 +49,10 @@ internal static class HashChain
             writer.WriteStringValue(entry.Summary);
             writer.WriteNumberValue(entry.DurationMs);
             writer.WriteStringValue(entry.Output);
+            if (entry.Principal is not null)
+            {
+                writer.WriteStringValue(entry.Principal);
+            }
             writer.WriteEndArray();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));

@@ -12,7 +12,7 @@ internal static class StoredRow
 {
     public const string Unreadable = "?";
 
-    /// <param name="reader">Positioned on a row of <c>seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash</c>.</param>
+    /// <param name="reader">Positioned on a row of <c>seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal</c>.</param>
     public static AuditEvent Read(SqliteDataReader reader)
     {
         var problems = new List<string>();
@@ -50,7 +50,8 @@ internal static class StoredRow
             Text(reader, 8, "error", required: false, problems),
             Text(reader, 9, "summary", required: false, problems),
             duration,
-            Text(reader, 11, "output", required: false, problems));
+            Text(reader, 11, "output", required: false, problems),
+            Text(reader, 14, "principal", required: false, problems));
         return new AuditEvent(seq, entry, prevHash, hash) { Corruption = problems.Count == 0 ? null : string.Join("; ", problems) };
     }
 

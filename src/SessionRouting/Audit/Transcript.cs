@@ -35,6 +35,11 @@ public static class Transcript
             var summary = Parse(entry.Summary);
             var output = ShapeOutput(Parse(entry.Output) as JsonObject, detail, maxStringChars);
             text.Append(CultureInfo.InvariantCulture, $"#{e.Seq} {entry.Time:yyyy-MM-dd HH:mm:ss}Z ");
+            if (entry.Principal is { } principal && principal != Access.Principal.LocalName)
+            {
+                // Who called, when it is not the server's own user: the one case worth its tokens in every line.
+                text.Append('[').Append(principal).Append("] ");
+            }
             if (entry.Kind != AuditKinds.ToolCall)
             {
                 text.Append(entry.Kind.Replace('_', ' ')).Append(' ').Append(summary?.ToJsonString() ?? "").Append('\n');
@@ -65,8 +70,8 @@ public static class Transcript
     }
 
     /// <summary>
-    /// One line per event for an operator's terminal (<c>session-mcp audit tail</c>): sequence, time, session, tool or
-    /// kind, outcome, and a short summary. Unlike <see cref="Render"/>, it names the session, since a tail mixes them.
+    /// One line per event for an operator's terminal (<c>session-mcp audit tail</c>): sequence, time, session, principal
+    /// (who called), tool or kind, outcome, and a short summary. Unlike <see cref="Render"/>, it names the session, since a tail mixes them.
     /// </summary>
     public static string RenderLine(AuditEvent e)
     {
@@ -86,7 +91,7 @@ public static class Transcript
             summary = summary[..(summaryChars - 1)] + "…";
         }
         return string.Create(CultureInfo.InvariantCulture,
-            $"#{e.Seq,-6} {entry.Time:yyyy-MM-dd HH:mm:ss}Z  {entry.SessionId ?? "-",-10}  {entry.Tool ?? entry.Kind,-18}  {entry.Outcome,-9}  {summary}");
+            $"#{e.Seq,-6} {entry.Time:yyyy-MM-dd HH:mm:ss}Z  {entry.SessionId ?? "-",-10}  {entry.Principal ?? "-",-8}  {entry.Tool ?? entry.Kind,-18}  {entry.Outcome,-9}  {summary}");
     }
 
     /// <summary>The stored output in the requested detail (null for none), no string longer than <paramref name="maxStringChars"/>.</summary>

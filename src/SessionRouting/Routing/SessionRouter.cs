@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
@@ -11,7 +12,9 @@ namespace SessionMcp.SessionRouting.Routing;
 
 /// <summary>
 /// Routes every session operation by session ID: looks the session up in the registry, hands it to its backend, and
-/// persists what changed. Lifecycle changes (created, destroyed, lost, resumed) are audited here.
+/// persists what changed. Lifecycle changes (created, destroyed, lost, resumed) are audited here. Every operation a
+/// caller asks for names the caller (<see cref="CallContext"/>): this is where it is decided which sessions it sees and
+/// may use (<see cref="AccessPolicy"/>); backends never learn who calls.
 /// </summary>
 internal sealed partial class SessionRouter(
     SessionRegistry registry,
@@ -20,6 +23,8 @@ internal sealed partial class SessionRouter(
     SessionRouterOptions options,
     TimeProvider time,
     JobManager jobs,
+    SessionShares shares,
+    TokenStore tokens,
     ILogger<SessionRouter> logger)
 {
     private readonly Dictionary<string, ISessionBackend> _backends = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
@@ -31,12 +36,12 @@ internal sealed partial class SessionRouter(
     public IReadOnlyCollection<string> BackendNames => _backends.Keys;
 
     /// <summary>
-    /// Every session, after asking the backend of each running one whether its resource is still there, so a container
-    /// that was killed shows as lost here rather than at the next command.
+    /// Every session the caller can see, after asking the backend of each running one whether its resource is still
+    /// there, so a container that was killed shows as lost here rather than at the next command.
     /// </summary>
-    public async Task<IReadOnlyList<SessionRecord>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<SessionRecord>> ListAsync(CallContext caller, CancellationToken cancellationToken)
     {
-        foreach (var session in registry.List().Where(s => s.Status == SessionStatus.Running))
+        foreach (var session in Visible(caller, registry.List()).Where(s => s.Status == SessionStatus.Running))
         {
             if (!_backends.TryGetValue(session.Backend, out var backend))
             {
@@ -55,10 +60,14 @@ internal sealed partial class SessionRouter(
                 // Backend unreachable: the status stays as last known; calls on the session say why they fail.
             }
         }
-        return registry.List();
+        return Visible(caller, registry.List());
     }
 
-    public async Task<SessionRecord> CreateAsync(NewSessionRequest request, CancellationToken cancellationToken)
+    private IReadOnlyList<SessionRecord> Visible(CallContext caller, IReadOnlyList<SessionRecord> sessions) =>
+        caller.Principal.Scope == AccessScope.Admin ? sessions : AccessPolicy.Visible(caller.Principal, sessions, shares.SharedWith(caller.Principal.Name));
+
+    /// <summary>A new session, owned by the caller.</summary>
+    public async Task<SessionRecord> CreateAsync(NewSessionRequest request, CallContext caller, CancellationToken cancellationToken)
     {
         var backendName = request.Backend ?? options.DefaultBackend;
         if (!_backends.TryGetValue(backendName, out var backend))
@@ -87,27 +96,45 @@ internal sealed partial class SessionRouter(
         var session = new SessionRecord(
             id, request.Name, backend.Name, SessionStatus.Running,
             provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
-            provisioned.Env, now, now, provisioned.BackendState, null);
+            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name };
         registry.Add(session);
-        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name });
+        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name }, caller);
         return session;
     }
 
-    /// <summary>The session, or an error that tells the model what exists.</summary>
-    public SessionRecord Get(string sessionId)
+    /// <summary>
+    /// The session, if the caller may use it as its call needs, or an error that tells the model what exists. A session
+    /// the caller may not see is "unknown", word for word as one that does not exist, so its existence does not leak.
+    /// </summary>
+    public SessionRecord Get(CallContext caller, string sessionId)
     {
         if (!SessionId.IsWellFormed(sessionId))
         {
             throw new UnknownSessionException($"'{sessionId}' is not a session ID (they look like s-7k2m9xq4); session_list shows the existing sessions");
         }
-        return registry.Find(sessionId)
-            ?? throw new UnknownSessionException($"no session '{sessionId}'; session_list shows the existing sessions, session_create makes a new one");
+        var session = registry.Find(sessionId);
+        var access = session is null ? SessionAccess.None : AccessOf(caller, session);
+        if (session is null || access == SessionAccess.None)
+        {
+            throw new UnknownSessionException($"no session '{sessionId}'; session_list shows the existing sessions, session_create makes a new one");
+        }
+        if (access < caller.Needs)
+        {
+            throw new SessionException(AccessPolicy.ToolRefusal(caller.Principal, caller.Tool ?? "this call")
+                ?? $"session {sessionId} is shared with {caller.Principal.Description} read-only; {caller.Tool ?? "this call"} needs full access");
+        }
+        return session;
     }
 
+    private SessionAccess AccessOf(CallContext caller, SessionRecord session) =>
+        caller.Principal.Scope == AccessScope.Admin
+            ? SessionAccess.Full
+            : AccessPolicy.AccessTo(caller.Principal, session.Owner, shares.Of(session.Id, caller.Principal.Name));
+
     /// <summary>A session that can run commands now, or an error saying why not.</summary>
-    public SessionRecord GetRunning(string sessionId)
+    public SessionRecord GetRunning(CallContext caller, string sessionId)
     {
-        var session = Get(sessionId);
+        var session = Get(caller, sessionId);
         return session.Status switch
         {
             SessionStatus.Running => session,
@@ -123,9 +150,9 @@ internal sealed partial class SessionRouter(
 
     public WorkspaceLocation WorkspaceOf(SessionRecord session) => BackendOf(session).GetWorkspace(session);
 
-    public async Task<(SessionRecord Session, ExecOutcome Outcome)> ExecAsync(string sessionId, ExecCommand command, CancellationToken cancellationToken)
+    public async Task<(SessionRecord Session, ExecOutcome Outcome)> ExecAsync(CallContext caller, string sessionId, ExecCommand command, CancellationToken cancellationToken)
     {
-        var session = GetRunning(sessionId);
+        var session = GetRunning(caller, sessionId);
         var backend = BackendOf(session);
         var startCwd = StartCwd(session, command.Cwd);
 
@@ -149,9 +176,9 @@ internal sealed partial class SessionRouter(
     /// env plus the call's. With <paramref name="keepsState"/>, its cwd and exports can be applied to the session if it
     /// ends while the caller still waits (a foreground call that may be handed over at its timeout).
     /// </summary>
-    public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
+    public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(CallContext caller, string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
-        var session = GetRunning(sessionId);
+        var session = GetRunning(caller, sessionId);
         var backend = BackendOf(session);
         if (backend is not IJobHost host)
         {
@@ -224,9 +251,9 @@ internal sealed partial class SessionRouter(
         return resolved.VisiblePath;
     }
 
-    public async Task<SessionRecord> DestroyAsync(string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
+    public async Task<SessionRecord> DestroyAsync(CallContext caller, string sessionId, bool keepWorkspace, CancellationToken cancellationToken)
     {
-        var session = Get(sessionId);
+        var session = Get(caller, sessionId);
         if (session.Status == SessionStatus.Stopped)
         {
             throw new SessionException($"session {sessionId} is already destroyed");
@@ -235,8 +262,48 @@ internal sealed partial class SessionRouter(
         await BackendOf(session).DestroyAsync(session, keepWorkspace, cancellationToken).ConfigureAwait(false);
         var detail = keepWorkspace ? $"workspace kept at {session.WorkspaceHostPath}" : "workspace removed";
         var updated = registry.Update(sessionId, s => s with { Status = SessionStatus.Stopped, StatusDetail = detail, LastActivityAt = time.GetUtcNow() });
-        RecordLifecycle(AuditKinds.SessionDestroyed, updated, new { keep_workspace = keepWorkspace });
+        RecordLifecycle(AuditKinds.SessionDestroyed, updated, new { keep_workspace = keepWorkspace }, caller);
         return updated;
+    }
+
+    /// <summary>
+    /// Shares a session the caller owns (or, as an admin, any session) with the holder of the token named
+    /// <paramref name="tokenName"/>: <paramref name="access"/> read or full, or none to take a share away. Returns the
+    /// session, the token's name as stored, and whom the session is shared with now.
+    /// </summary>
+    public (SessionRecord Session, string Principal, IReadOnlyDictionary<string, SessionAccess> SharedWith) Share(CallContext caller, string sessionId, string tokenName, SessionAccess access)
+    {
+        var session = Get(caller, sessionId);
+        if (!AccessPolicy.MayShare(caller.Principal, session.Owner))
+        {
+            throw new AccessException($"only the owner of session {sessionId} ({(session.Owner == Principal.LocalName ? "the local user" : $"token '{session.Owner}'")}) or an admin can share it");
+        }
+        if (string.Equals(tokenName, Principal.LocalName, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new AccessException("the local user sees every session already; token_name names a token (session-mcp token list)");
+        }
+        var token = tokens.Find(tokenName)
+            ?? throw new AccessException($"no token named '{tokenName}'; the server's operator makes one with 'session-mcp token create --name {tokenName}' (session-mcp token list shows them)");
+        if (token.Revoked)
+        {
+            throw new AccessException($"token '{token.Name}' was revoked; share with a live token");
+        }
+        if (string.Equals(token.Name, session.Owner, StringComparison.Ordinal))
+        {
+            throw new AccessException($"token '{token.Name}' owns session {sessionId} already");
+        }
+        if (access == SessionAccess.None)
+        {
+            if (!shares.Unshare(session.Id, token.Name))
+            {
+                throw new AccessException($"session {sessionId} is not shared with token '{token.Name}'; nothing to take back");
+            }
+        }
+        else
+        {
+            shares.Share(session.Id, token.Name, access);
+        }
+        return (session, token.Name, shares.Of(session.Id));
     }
 
     private readonly TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -329,9 +396,10 @@ internal sealed partial class SessionRouter(
     private static string LostMessage(SessionRecord session, string? detail) =>
         $"session {session.Id} is lost: {detail}. Its workspace is kept at {session.WorkspaceHostPath} on the server; create a new session (source_dir can copy that workspace)";
 
-    private void RecordLifecycle(string kind, SessionRecord session, object summary) =>
+    /// <param name="caller">Who asked for the change; null for what the server finds on its own (lost, resumed).</param>
+    private void RecordLifecycle(string kind, SessionRecord session, object summary, CallContext? caller = null) =>
         audit.Append(new AuditEntry(time.GetUtcNow(), session.Id, kind, null, null, null, AuditOutcomes.Ok, null,
-            JsonSerializer.Serialize(summary), 0, null));
+            JsonSerializer.Serialize(summary), 0, null, caller?.Principal.Name));
 
     private static string ResolveAgainst(string cwd, string path) =>
         path.StartsWith('/') ? path : cwd.TrimEnd('/') + "/" + path;

@@ -29,6 +29,12 @@ public sealed record SessionRecord(
     string? BackendState,
     string? StatusDetail)
 {
+    /// <summary>
+    /// The principal that made the session (a token's name, or "local"): it and admins may use and share it. An init
+    /// property rather than a positional one, so the many places that make records need not name it (they are local).
+    /// </summary>
+    public string Owner { get; init; } = "local";
+
     public static string StatusName(SessionStatus status) => status switch
     {
         SessionStatus.Running => "running",

@@ -12,18 +12,18 @@ namespace SessionMcp.SessionRouting.Sessions;
 /// </summary>
 public sealed class SessionRegistry(SessionDatabase database)
 {
-    private const string Columns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, last_activity_at, backend_state";
+    private const string Columns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, last_activity_at, backend_state, owner";
 
     // Last activity is the newest of the stored value and the session's newest audited event, so calls that change
     // nothing (reads, failed edits) need no write to the registry.
     private const string SelectColumns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, "
-        + "MAX(last_activity_at, COALESCE((SELECT ts FROM events WHERE events.session_id = sessions.id ORDER BY seq DESC LIMIT 1), '')), backend_state";
+        + "MAX(last_activity_at, COALESCE((SELECT ts FROM events WHERE events.session_id = sessions.id ORDER BY seq DESC LIMIT 1), '')), backend_state, owner";
 
     public void Add(SessionRecord session) => database.WriteTransaction((connection, transaction) =>
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"INSERT INTO sessions ({Columns}) VALUES ($id, $name, $backend, $status, $detail, $host, $workspace, $cwd, $env, $created, $activity, $state)";
+        command.CommandText = $"INSERT INTO sessions ({Columns}) VALUES ($id, $name, $backend, $status, $detail, $host, $workspace, $cwd, $env, $created, $activity, $state, $owner)";
         Bind(command, session);
         command.ExecuteNonQuery();
         return 0;
@@ -71,7 +71,8 @@ public sealed class SessionRegistry(SessionDatabase database)
             current = ReadRecord(reader);
         }
 
-        var updated = change(current) with { Id = current.Id };
+        // Neither the id nor the owner of a session ever changes.
+        var updated = change(current) with { Id = current.Id, Owner = current.Owner };
         using var write = connection.CreateCommand();
         write.Transaction = transaction;
         write.CommandText = "UPDATE sessions SET name = $name, backend = $backend, status = $status, status_detail = $detail, workspace_host = $host, workspace = $workspace, cwd = $cwd, env = $env, created_at = $created, last_activity_at = $activity, backend_state = $state WHERE id = $id";
@@ -94,6 +95,7 @@ public sealed class SessionRegistry(SessionDatabase database)
         command.Parameters.AddWithValue("$created", HashChain.FormatTime(s.CreatedAt));
         command.Parameters.AddWithValue("$activity", HashChain.FormatTime(s.LastActivityAt));
         command.Parameters.AddWithValue("$state", (object?)s.BackendState ?? DBNull.Value);
+        command.Parameters.AddWithValue("$owner", s.Owner);
     }
 
     private static SessionRecord ReadRecord(SqliteDataReader r) => new(
@@ -113,7 +115,10 @@ public sealed class SessionRegistry(SessionDatabase database)
         CreatedAt: ParseTime(r.GetString(9)),
         LastActivityAt: ParseTime(r.GetString(10)),
         BackendState: r.IsDBNull(11) ? null : r.GetString(11),
-        StatusDetail: r.IsDBNull(4) ? null : r.GetString(4));
+        StatusDetail: r.IsDBNull(4) ? null : r.GetString(4))
+    {
+        Owner = r.GetString(12),
+    };
 
     private static DateTimeOffset ParseTime(string text) => Audit.HashChain.ParseTime(text);
 }

@@ -9,8 +9,9 @@ namespace SessionMcp.SessionRouting.Storage;
 /// </summary>
 public sealed class SessionDatabase : IDisposable
 {
-    /// <summary>1: events, sessions. 2: event_sequence, so a sequence number is never issued twice.</summary>
-    private const int SchemaVersion = 2;
+    // Schema versions (PRAGMA user_version), each reached by its own migration, in order: 1: events, sessions.
+    // 2: event_sequence, so a sequence number is never issued twice. 3: tokens, session owners and shares, the principal
+    // of each event.
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
 
@@ -122,6 +123,7 @@ public sealed class SessionDatabase : IDisposable
             );
             """);
         MigrateToVersion2();
+        MigrateToVersion3();
     }
 
     /// <summary>
@@ -139,7 +141,7 @@ public sealed class SessionDatabase : IDisposable
         {
             version.Transaction = transaction;
             version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= SchemaVersion)
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 2)
             {
                 return;
             }
@@ -156,10 +158,72 @@ public sealed class SessionDatabase : IDisposable
                 BEGIN SELECT RAISE(ABORT, 'event sequence numbers are never reused'); END;
             CREATE TRIGGER IF NOT EXISTS event_sequence_is_kept BEFORE DELETE ON event_sequence
                 BEGIN SELECT RAISE(ABORT, 'event sequence numbers are never reused'); END;
-            PRAGMA user_version={SchemaVersion};
+            PRAGMA user_version=2;
             """;
         migrate.ExecuteNonQuery();
         transaction.Commit();
+    }
+
+    /// <summary>
+    /// Version 3 knows who calls: bearer tokens (only their SHA-256), an owner per session (sessions made before are the
+    /// local user's), shares of a session with other principals, and the principal of each event and call in flight.
+    /// Old events keep a NULL principal, which <see cref="Audit.HashChain"/> hashes exactly as before, so every one of them
+    /// still verifies. Token names compare without case, so "Laptop" cannot pass for "laptop" in owners and shares.
+    /// </summary>
+    private void MigrateToVersion3()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 3)
+            {
+                return;
+            }
+        }
+        // Columns only where missing: a file whose version number was lowered (restored, or written by hand) migrates too.
+        (string Table, string Column, string Type)[] added =
+        [
+            ("events", "principal", "TEXT"),
+            ("calls_in_flight", "principal", "TEXT"),
+            ("sessions", "owner", "TEXT NOT NULL DEFAULT 'local'"),
+        ];
+        var alters = added
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = string.Concat(alters) + """
+            CREATE TABLE IF NOT EXISTS tokens (
+                name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                scope       TEXT NOT NULL CHECK (scope IN ('read', 'full', 'admin')),
+                hash        TEXT NOT NULL UNIQUE,
+                created_at  TEXT NOT NULL,
+                revoked_at  TEXT
+            );
+            CREATE TABLE IF NOT EXISTS session_shares (
+                session_id  TEXT NOT NULL REFERENCES sessions (id),
+                principal   TEXT NOT NULL COLLATE NOCASE,
+                scope       TEXT NOT NULL CHECK (scope IN ('read', 'full')),
+                created_at  TEXT NOT NULL,
+                PRIMARY KEY (session_id, principal)
+            );
+            CREATE INDEX IF NOT EXISTS session_shares_by_principal ON session_shares (principal);
+            PRAGMA user_version=3;
+            """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    private bool HasColumn(SqliteTransaction transaction, string table, string column)
+    {
+        using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT 1 FROM pragma_table_info($table) WHERE name = $column";
+        command.Parameters.AddWithValue("$table", table);
+        command.Parameters.AddWithValue("$column", column);
+        return command.ExecuteScalar() is not null;
     }
 
     private void Execute(string sql)

@@ -504,6 +504,7 @@ internal static partial class SecretRedactor
         @"|\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}" +
         @"|\bwhsec_[0-9A-Za-z]{20,}" +
         @"|\bhf_[A-Za-z0-9]{30,}" +
+        @"|\bsmcp_[A-Za-z0-9_\-]{43}" + // session-mcp's own bearer tokens (Access/TokenStore)
         @"|\bnpm_[A-Za-z0-9]{30,}" +
         @"|\bpypi-[A-Za-z0-9_\-]{50,}" +
         @"|\bdop_v1_[a-f0-9]{64}" +

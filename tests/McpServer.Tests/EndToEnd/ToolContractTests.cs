@@ -16,6 +16,7 @@ public sealed class ToolContractTests(ServerFixture fixture) : IClassFixture<Ser
         { "session_write_file", false, true },
         { "session_edit_file", false, true },
         { "session_replay", true, false },
+        { "session_share", false, false },
     };
 
     [Theory]
