@@ -7,6 +7,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --redaction [--write docs/benchmarks.md]
 // Hostile sessions (memory attacks) against the real server: peak RSS, a bystander's latency:
 //   dotnet run -c Release --project tests/Benchmarks -- --memory-attacks [--no-docker] [--write docs/benchmarks.md]
+// Background jobs and terminals: output and keystroke latency, idle terminals' memory, a neighbour's flood:
+//   dotnet run -c Release --project tests/Benchmarks -- --jobs [--no-docker] [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -52,6 +54,20 @@ if (options.MemoryAttacks)
     {
         MemoryAttackBenchmark.WriteSection(attackPath, attacks);
         Console.Error.WriteLine($"benchmarks: wrote the memory attack section of {attackPath}");
+    }
+    return passed ? 0 : 1;
+}
+
+if (options.Jobs)
+{
+    // Jobs and terminals against one fresh server, into their own section.
+    var docker = options.Docker && await DockerCli.EngineAnswersAsync(interrupt.Token);
+    var (jobs, passed) = await JobsBenchmark.RunAsync(docker, interrupt.Token);
+    Console.WriteLine(jobs);
+    if (options.WritePath is { } jobsPath)
+    {
+        JobsBenchmark.WriteSection(jobsPath, jobs);
+        Console.Error.WriteLine($"benchmarks: wrote the jobs section of {jobsPath}");
     }
     return passed ? 0 : 1;
 }
