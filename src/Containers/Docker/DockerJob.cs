@@ -238,6 +238,7 @@ internal sealed class DockerJob : IRunningJob
                 if (frame.Stream is DockerStreamKind.Stdout or DockerStreamKind.Stderr)
                 {
                     sink.Append(frame.Stream == DockerStreamKind.Stdout ? JobStream.Stdout : JobStream.Stderr, frame.Payload.Span);
+                    await sink.PaceAsync(frame.Payload.Length, CancellationToken.None).ConfigureAwait(false);
                 }
             }
         }

@@ -24,6 +24,9 @@ internal abstract class CommandProcesses
     /// itself may be left to the caller, which kills it through its handle (only that knows whether it was reaped).
     /// </summary>
     public abstract Task KillAllAsync(CancellationToken cancellationToken);
+
+    /// <summary>The command's processes when they can be listed without reading all of /proc (a cgroup); else null.</summary>
+    public virtual IReadOnlyList<int>? Members() => null;
 }
 
 /// <summary>

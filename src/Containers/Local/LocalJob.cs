@@ -25,8 +25,8 @@ internal sealed class LocalJob : IRunningJob
         _cleanUp = cleanUp;
         _stdin = process.Stdin;
         InputLink = process.Stdin?.FileLink;
-        var stdout = new LocalProcessRunner.OutputPump(process.Stdout, bytes => sink.Append(JobStream.Stdout, bytes));
-        var stderr = new LocalProcessRunner.OutputPump(process.Stderr, bytes => sink.Append(JobStream.Stderr, bytes));
+        var stdout = new LocalProcessRunner.OutputPump(process.Stdout, bytes => sink.Append(JobStream.Stdout, bytes), read => sink.PaceAsync(read, CancellationToken.None));
+        var stderr = new LocalProcessRunner.OutputPump(process.Stderr, bytes => sink.Append(JobStream.Stderr, bytes), read => sink.PaceAsync(read, CancellationToken.None));
         Completion = CompleteAsync(stdout, stderr);
     }
 
@@ -103,8 +103,8 @@ internal sealed class LocalJob : IRunningJob
         {
             return _stdin is null ? false : null;
         }
-        var table = ProcessTable.Read();
-        var pids = ProcessTable.Descendants(table, _process.Pid).Prepend(_process.Pid);
+        // The job's cgroup lists its processes at once; only without one is the whole process table read.
+        var pids = _processes.Members() ?? ProcessTable.Descendants(ProcessTable.Read(), _process.Pid).Prepend(_process.Pid).ToList();
         return InputWaitProbe.ForProcesses(pids, link).Waiting;
     }
 

@@ -165,13 +165,16 @@ internal static class LocalProcessRunner
     {
         private readonly PipeEnd _pipe;
         private readonly OutputSink _capture;
+        private readonly Func<int, ValueTask>? _pace;
         private readonly CancellationTokenSource _catchUp = new(); // no timer: needs no disposal, and may be cancelled late
         private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public OutputPump(PipeEnd pipe, OutputSink capture)
+        /// <param name="pace">Awaited after each read: a job's output intake is paced (a foreground capture is not).</param>
+        public OutputPump(PipeEnd pipe, OutputSink capture, Func<int, ValueTask>? pace = null)
         {
             _pipe = pipe;
             _capture = capture;
+            _pace = pace;
             Completion = PumpAsync(_catchUp.Token);
         }
 
@@ -223,6 +226,10 @@ internal static class LocalProcessRunner
                 while ((read = await _pipe.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), catchUp).ConfigureAwait(false)) > 0)
                 {
                     _capture(buffer.AsSpan(0, read));
+                    if (_pace is not null)
+                    {
+                        await _pace(read).ConfigureAwait(false);
+                    }
                 }
 
                 return false;

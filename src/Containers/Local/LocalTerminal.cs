@@ -117,6 +117,7 @@ internal sealed class LocalTerminal : IRunningJob
             while ((read = await _pty.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), CancellationToken.None).ConfigureAwait(false)) > 0)
             {
                 sink.Append(JobStream.Stdout, buffer.AsSpan(0, read));
+                await sink.PaceAsync(read, CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (IOException)

@@ -365,6 +365,8 @@ internal sealed class CommandCgroup(SessionCgroups cgroups, string sessionId, IR
     public override string Prelude => string.Concat(directories.Select(d => $"{{ echo $$ > {Quote(d + "/cgroup.procs")}; }} 2>/dev/null || "
         + $"{{ echo {Quote($"session-mcp: cannot enter the command's cgroup {d}")} >&2; exit 125; }}\n"));
 
+    public override IReadOnlyList<int>? Members() => directories.Count == 0 ? null : SessionCgroups.ReadProcs(directories[0]);
+
     public override async Task KillAllAsync(CancellationToken cancellationToken)
     {
         for (var i = 0; i < directories.Count; i++)

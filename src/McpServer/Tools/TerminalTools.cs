@@ -113,7 +113,8 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         }
         if (conditions is not null)
         {
-            await JobWait.WaitAsync(job.Journal, mode == "stream" ? from : job.Journal.TotalBytes, conditions, cancellationToken).ConfigureAwait(false);
+            // Output the previous read did not show counts as new: an echo that came before this call ends the wait at once.
+            await JobWait.WaitAsync(job.Journal, mode == "stream" ? from : job.Terminal!.SeenBytes, conditions, cancellationToken).ConfigureAwait(false);
         }
         var result = Screen(job, mode ?? "screen", from);
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["mode"] = mode ?? "screen", ["state"] = result.State };
@@ -180,6 +181,8 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
 
     private TerminalResult Screen(JobManager.Job job, string mode, long cursor = 0)
     {
+        // Taken before rendering: the screen shows at least this much of the output.
+        job.Terminal!.SeenBytes = job.Journal.TotalBytes;
         var status = router.Jobs.StatusOf(job);
         return budget.Fit(budget.MaxChars, allowance =>
         {

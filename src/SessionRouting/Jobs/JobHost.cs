@@ -29,6 +29,9 @@ internal sealed record TerminalGeometry(int Columns, int Rows);
 internal interface IJobSink
 {
     void Append(JobStream stream, ReadOnlySpan<byte> bytes);
+
+    /// <summary>Awaited by a backend's pump after it appended <paramref name="bytes"/>: slows a flood down (<see cref="OutputPace"/>).</summary>
+    ValueTask PaceAsync(int bytes, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>

@@ -45,7 +45,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         var spec = launch with { JobId = jobId };
         var info = new JobInfo(jobId, session.Id, spec.Command, spec.Cwd, time.GetUtcNow(), spec.Terminal);
         Job? job = null;
-        var reservation = budget.Reserve(session.Id, () => Forget(jobId));
+        var reservation = budget.Reserve(session.Id, () => Forget(jobId), launch.Terminal is null ? null : JournalLimits.Terminal);
         var journal = JobJournal.Create(journalPath, reservation.Limits, info.StartedAt);
         job = new Job(info, journal, reservation, journalPath);
         if (spec.Terminal is { } size)
@@ -329,10 +329,11 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         {
             if (Journal.Ended is null)
             {
+                // The screen first: appending to the journal wakes readers, who must find the screen up to date.
+                Terminal?.Output(bytes);
                 Journal.Append(stream, bytes);
                 if (Terminal is { } terminal)
                 {
-                    terminal.Output(bytes);
                     // A program asking the terminal (where is the cursor?) waits for the answer: give it at once, as a
                     // terminal does, or it lands later in whatever reads the input next.
                     if (terminal.TakeResponses() is { Length: > 0 } responses && Running is { } running)
@@ -342,6 +343,10 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
                 }
             }
         }
+
+        private readonly OutputPace _pace = new(OutputPace.DefaultBytesPerSecond);
+
+        public ValueTask PaceAsync(int bytes, CancellationToken cancellationToken) => _pace.TakeAsync(bytes, cancellationToken);
 
         public void Complete() => _finished.TrySetResult();
 

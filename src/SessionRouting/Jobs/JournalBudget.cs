@@ -48,11 +48,12 @@ internal sealed partial class JournalBudget(JournalOptions options, ILogger<Jour
     /// </summary>
     /// <param name="evict">Deletes this journal when the budget needs its room after it ended.</param>
     /// <exception cref="JournalBudgetException">Running jobs hold the room a new journal needs.</exception>
-    public JournalReservation Reserve(string sessionId, Action evict)
+    /// <param name="wanted">The limits this job asks for (default: the configured ones).</param>
+    public JournalReservation Reserve(string sessionId, Action evict, JournalLimits? wanted = null)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         ArgumentNullException.ThrowIfNull(evict);
-        var wanted = options.Limits;
+        wanted ??= options.Limits;
         var need = wanted.MaxDiskBytes;
         var victims = new List<JournalReservation>();
         JournalReservation reservation;

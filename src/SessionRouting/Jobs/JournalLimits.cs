@@ -20,6 +20,12 @@ internal sealed record JournalLimits
     /// <summary>1 MiB of head, 4 MiB of tail: ~6 MiB on disk at most.</summary>
     public static JournalLimits Default { get; } = new(1L << 20, 4L << 20);
 
+    /// <summary>
+    /// A terminal's: its screen is what matters and its output is typed-at-a-prompt sized, so it keeps less (its
+    /// recording keeps the whole session): hundreds fit in the server's budget.
+    /// </summary>
+    public static JournalLimits Terminal { get; } = new(64L << 10, 1L << 20);
+
     public JournalLimits(long headBytes, long tailBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(headBytes);

@@ -12,6 +12,9 @@ internal sealed class TerminalState(TerminalScreen screen, AsciicastRecorder? re
 
     public AsciicastRecorder? Recorder { get; } = recorder;
 
+    /// <summary>How much of the terminal's output the last screen read had seen: a wait for "new output" starts there.</summary>
+    public long SeenBytes { get; set; }
+
     public void Output(ReadOnlySpan<byte> bytes)
     {
         lock (_gate)
