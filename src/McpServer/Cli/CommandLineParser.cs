@@ -30,6 +30,9 @@ internal sealed record CommandRequested(
 {
     /// <summary><c>terminal export</c>: the session and the terminal.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
+    public string? Daemon { get; init; }
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -48,9 +51,12 @@ internal static class CommandLineParser
     public const string AuditExport = "audit export";
     public const string AuditVerify = "audit verify";
     public const string TerminalExport = "terminal export";
+    public const string Daemon = "daemon";
+    public const string DaemonStop = "daemon stop";
+    public const string DaemonStatus = "daemon status";
     public const string ExportFormat = "jsonl";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, Daemon, DaemonStop, DaemonStatus];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -75,6 +81,7 @@ internal static class CommandLineParser
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
+        new("--daemon", "auto|never|require", [Serve]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -159,6 +166,7 @@ internal static class CommandLineParser
             var known = Commands.FirstOrDefault(c => command.StartsWith(c + " ", StringComparison.Ordinal));
             return new CommandLineError(
                 command == "audit" ? "audit needs a subcommand: audit tail, audit export or audit verify"
+                : command.StartsWith(Daemon + " ", StringComparison.Ordinal) ? $"unknown daemon command '{command[(Daemon.Length + 1)..]}': session-mcp daemon (run it), daemon stop or daemon status"
                 : known is not null ? $"{known} takes no word '{command[(known.Length + 1)..]}'"
                 : $"unknown command '{command}'{DidYouMean(command, Commands)}");
         }
@@ -206,6 +214,14 @@ internal static class CommandLineParser
         if (Given("--format") is { } format && format != ExportFormat)
         {
             return new CommandLineError($"--format must be {ExportFormat}, the only export format (got '{format}')");
+        }
+        if (Given("--daemon") is { } daemon)
+        {
+            if (daemon is not ("auto" or "never" or "require"))
+            {
+                return new CommandLineError($"--daemon must be auto, never or require (got '{daemon}')");
+            }
+            parsed = parsed with { Daemon = daemon };
         }
         return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
     }
