@@ -38,7 +38,9 @@ internal sealed partial class DaemonListener(
     {
         _listener = Bind(paths);
         LogListening(logger, paths.Socket, Environment.ProcessId);
-        _acceptLoop = AcceptAsync(_listener, _stopping.Token);
+        var listener = _listener;
+        var stopping = _stopping.Token;
+        _acceptLoop = Task.Factory.StartNew(() => Accept(listener, stopping), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return Task.CompletedTask;
     }
 
@@ -98,32 +100,29 @@ internal sealed partial class DaemonListener(
         }
     }
 
-    private async Task AcceptAsync(Socket listener, CancellationToken stopping)
+    /// <summary>
+    /// Accepts on a thread of its own, with blocking calls: a socket accepted asynchronously comes out non-blocking, and
+    /// a connection must stay blocking for <see cref="BlockingSocketStream"/>.
+    /// </summary>
+    private void Accept(Socket listener, CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested)
         {
             Socket connection;
             try
             {
-                connection = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+                connection = listener.Accept();
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || stopping.IsCancellationRequested)
+            catch (Exception e) when (e is ObjectDisposedException || stopping.IsCancellationRequested)
             {
                 return;
             }
             catch (SocketException e)
             {
-                // EMFILE and the like: keep serving the connections there are, and try again.
+                // EMFILE and the like: keep serving the connections there are, and try again after a back-off (a
+                // lasting failure must not spin).
                 LogAcceptFailed(logger, e);
-                try
-                {
-                    // A back-off, not a synchronisation: a lasting failure must not spin.
-                    await Task.Delay(AcceptRetryDelay, stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                stopping.WaitHandle.WaitOne(AcceptRetryDelay);
                 continue;
             }
             var id = Interlocked.Increment(ref _nextConnection);
@@ -160,7 +159,7 @@ internal sealed partial class DaemonListener(
         using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         try
         {
-            var stream = new NetworkStream(connection, ownsSocket: true);
+            var stream = new BlockingSocketStream(connection);
             // The transport disposes both streams (and so the socket) when the server is done with it.
             await using var transport = new StreamServerTransport(stream, new BufferedStream(stream, OutputBufferBytes), "session-mcp", loggerFactory);
             // The server would wait for the calls still running when its client went away (a foreground exec for its
