@@ -11,12 +11,14 @@ internal sealed record BenchmarkOptions(
     int StartupRuns = 20,
     int DotnetRunRuns = 3,
     bool Redaction = false,
-    bool MemoryAttacks = false)
+    bool MemoryAttacks = false,
+    bool Daemon = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
                                 "       SessionMcp.Benchmarks --redaction [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]";
+                                "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -36,6 +38,7 @@ internal sealed record BenchmarkOptions(
                 "--startup-only" => options with { Latency = false },
                 "--redaction" => options with { Redaction = true },
                 "--memory-attacks" => options with { MemoryAttacks = true },
+                "--daemon" => options with { Daemon = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }
