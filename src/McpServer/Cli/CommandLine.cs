@@ -154,6 +154,18 @@ internal static class CommandLine
             await stderr.WriteLineAsync($"session-mcp: serving in this process, without a daemon: {problem}").ConfigureAwait(false);
         }
 
+        // Never beside a daemon: two servers on one data directory each take the other's sessions for leftovers of a
+        // crash (their processes killed, their running calls recorded as interrupted).
+        Directory.CreateDirectory(settings.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var daemonPaths = new DaemonPaths(settings.DataDir);
+        using var beside = DaemonLock.TryAcquireShared(daemonPaths.Lock);
+        if (beside is null)
+        {
+            var pid = daemonPaths.LiveDaemonPid() is { } running ? $" (pid {running})" : "";
+            await stderr.WriteLineAsync($"session-mcp: a daemon serves {settings.DataDir}{pid}: connect to it with --daemon auto (the default) or require, or stop it first ('session-mcp daemon stop')").ConfigureAwait(false);
+            return 1;
+        }
+
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         // stdout is the protocol: every log line goes to stderr.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Information)

@@ -93,11 +93,12 @@ internal static class DaemonConnector
             {
                 return socket;
             }
-            // A daemon that exits at start failed — unless it lost the lock to another daemon, which answers soon.
+            // A daemon that exits at start failed — unless it lost the lock to another daemon, which answers soon (the
+            // lock can also be held, shared, by servers running in their clients' processes: then none will answer).
             if (exit is null && DaemonSpawner.ExitOf(pid) is { } status)
             {
                 exit = status;
-                if (!DaemonLock.IsHeld(paths.Lock))
+                if (!DaemonLock.IsHeld(paths.Lock) || paths.LiveDaemonPid() is null)
                 {
                     throw new DaemonUnavailableException($"the daemon exited at start ({status}); the end of {paths.Log}:\n{Tail(paths.Log)}");
                 }

@@ -29,8 +29,10 @@ internal static class DaemonCommand
         using var daemonLock = DaemonLock.TryAcquire(paths.Lock);
         if (daemonLock is null)
         {
-            var pid = paths.ReadPidFile() is { } running ? $" (pid {running.Pid})" : "";
-            await stderr.WriteLineAsync($"session-mcp: a daemon already runs for {settings.DataDir}{pid} on {paths.Socket}; 'session-mcp daemon stop --data-dir {settings.DataDir}' stops it").ConfigureAwait(false);
+            // Held exclusively by a daemon, or shared by servers running in their clients' processes.
+            await stderr.WriteLineAsync(paths.LiveDaemonPid() is { } pid
+                ? $"session-mcp: a daemon already runs for {settings.DataDir} (pid {pid}) on {paths.Socket}; 'session-mcp daemon stop --data-dir {settings.DataDir}' stops it"
+                : $"session-mcp: a server in its client's process (serve --daemon never) uses {settings.DataDir}; a daemon can start there once it ended").ConfigureAwait(false);
             return 1;
         }
         paths.WritePidFile();

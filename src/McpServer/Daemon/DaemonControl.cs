@@ -8,7 +8,8 @@ namespace SessionMcp.McpServer.Daemon;
 
 /// <summary>
 /// <c>daemon stop</c> and <c>daemon status</c>. Whether a daemon runs is whether its lock is held (the kernel drops it
-/// when the daemon dies, so a crash leaves no false "running"); its pid comes from the pid file it wrote under that lock.
+/// when the daemon dies, so a crash leaves no false "running") and the pid file it wrote under that lock names a live
+/// process (servers in their clients' processes hold the lock too, shared, and write no pid file).
 /// Stopping sends SIGTERM — the daemon ends its connections, stops its jobs and terminals and exits — and waits for the
 /// lock to be released.
 /// </summary>
@@ -25,51 +26,46 @@ internal static class DaemonControl
     public static async Task<int> StopAsync(ServerSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var paths = new DaemonPaths(settings.DataDir);
-        if (!DaemonLock.IsHeld(paths.Lock))
+        if (!DaemonLock.IsHeld(paths.Lock) || paths.LiveDaemonPid() is not { } pid)
         {
+            // Free, or shared by servers in their clients' processes (serve --daemon never), which end with their clients.
             await stdout.WriteLineAsync($"no daemon runs for {settings.DataDir}: nothing to stop").ConfigureAwait(false);
             return 0;
         }
-        if (paths.ReadPidFile() is not { } running)
-        {
-            await stderr.WriteLineAsync($"session-mcp: a daemon holds {paths.Lock} but {paths.PidFile} names no pid (it may be starting or stopping); try again").ConfigureAwait(false);
-            return 1;
-        }
-        if (SessionMcp.Containers.Local.Native.LibC.kill(running.Pid, DaemonNative.SIGTERM) != 0)
+        if (SessionMcp.Containers.Local.Native.LibC.kill(pid, DaemonNative.SIGTERM) != 0)
         {
             var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
-            await stderr.WriteLineAsync($"session-mcp: cannot signal the daemon (pid {running.Pid}): {error}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"session-mcp: cannot signal the daemon (pid {pid}): {error}").ConfigureAwait(false);
             return 1;
         }
 
         var deadline = DateTime.UtcNow + StopTimeout;
         using var ticks = new PeriodicTimer(StopPollInterval);
-        while (DaemonLock.IsHeld(paths.Lock))
+        // Its lock is free once it has exited (or shared by a server in a client's process that started meanwhile).
+        while (DaemonLock.IsHeld(paths.Lock) && Directory.Exists($"/proc/{pid}"))
         {
             if (DateTime.UtcNow > deadline)
             {
-                await stderr.WriteLineAsync($"session-mcp: the daemon (pid {running.Pid}) did not stop within {StopTimeout.TotalSeconds:0} s; see {paths.Log}; 'kill -9 {running.Pid}' ends it at once").ConfigureAwait(false);
+                await stderr.WriteLineAsync($"session-mcp: the daemon (pid {pid}) did not stop within {StopTimeout.TotalSeconds:0} s; see {paths.Log}; 'kill -9 {pid}' ends it at once").ConfigureAwait(false);
                 return 1;
             }
             await ticks.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
         }
-        await stdout.WriteLineAsync($"stopped the daemon of {settings.DataDir} (pid {running.Pid})").ConfigureAwait(false);
+        await stdout.WriteLineAsync($"stopped the daemon of {settings.DataDir} (pid {pid})").ConfigureAwait(false);
         return 0;
     }
 
     public static async Task<int> StatusAsync(ServerSettings settings, TextWriter stdout, CancellationToken cancellationToken)
     {
         var paths = new DaemonPaths(settings.DataDir);
-        if (!DaemonLock.IsHeld(paths.Lock))
+        if (!DaemonLock.IsHeld(paths.Lock) || paths.LiveDaemonPid() is not { } pid)
         {
             await stdout.WriteLineAsync($"not running: no daemon for {settings.DataDir} ('session-mcp serve' starts one; so does 'session-mcp daemon')").ConfigureAwait(false);
             return NotRunning;
         }
-        var running = paths.ReadPidFile();
-        var since = running is null ? (DateTime?)null : File.GetLastWriteTimeUtc(paths.PidFile);
-        var uptime = since is { } start ? Format(DateTime.UtcNow - start) : "?";
-        await stdout.WriteLineAsync($"running: pid {running?.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, up {uptime}{(since is { } s ? $" (since {s:yyyy-MM-ddTHH:mm:ssZ})" : "")}").ConfigureAwait(false);
-        if (running?.Build is { } build && build != DaemonPaths.ThisBuild)
+        var since = File.GetLastWriteTimeUtc(paths.PidFile);
+        await stdout.WriteLineAsync($"running: pid {pid}, up {Format(DateTime.UtcNow - since)} (since {since:yyyy-MM-ddTHH:mm:ssZ})").ConfigureAwait(false);
+        if (paths.ReadPidFile()?.Build is { } build && build != DaemonPaths.ThisBuild)
         {
             await stdout.WriteLineAsync("build: another build than this session-mcp (stop and start it to run this one)").ConfigureAwait(false);
         }

@@ -34,6 +34,29 @@ internal sealed class DaemonLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// The lock shared (flock LOCK_SH: what .NET takes for any other sharing than <see cref="FileShare.None"/>), or null
+    /// when a process holds it exclusively. A server in its own process (<c>serve --daemon never</c>) holds the daemon
+    /// lock shared: such servers may share a data directory with each other, as before the daemon, but not with a daemon.
+    /// </summary>
+    public static DaemonLock? TryAcquireShared(string path)
+    {
+        try
+        {
+            return new DaemonLock(new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.Read,
+                Share = FileShare.ReadWrite,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }));
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return null;
+        }
+    }
+
     /// <summary>Waits for the lock until <paramref name="timeout"/> has passed; null if it is still held then.</summary>
     public static async Task<DaemonLock?> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
     {

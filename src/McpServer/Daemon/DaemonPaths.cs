@@ -51,6 +51,9 @@ internal sealed record DaemonPaths(string DataDir)
         }
     }
 
+    /// <summary>The pid of the running daemon as its pid file says, if that process is alive; null otherwise.</summary>
+    public int? LiveDaemonPid() => ReadPidFile() is { } running && Directory.Exists($"/proc/{running.Pid}") ? running.Pid : null;
+
     /// <summary>Writes <see cref="PidFile"/> (mode 0600) for this process.</summary>
     public void WritePidFile()
     {

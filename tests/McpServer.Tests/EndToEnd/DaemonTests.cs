@@ -133,6 +133,27 @@ public sealed class DaemonTests
     }
 
     [Fact]
+    public async Task AServerInItsClientsProcessAndADaemonNeverShareADataDirectory()
+    {
+        // Given a server running in its client's process
+        await using var data = new DaemonDirectory();
+        var inProcess = await ServerProcess.StartAsync(data.Path, ["--daemon", "never"]);
+
+        // When a daemon is started on its data directory, and again once that server is gone
+        var refused = await ServerCli.RunAsync(data.Path, ["daemon"]);
+        await inProcess.DisposeAsync();
+        await using var client = await ServerProcess.StartAsync(data.Path, Auto);
+        var secondInProcess = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(data.Path, ["--daemon", "never"]));
+
+        // Then the first is refused (each would take the other's sessions for a crash's leftovers), the second runs, and
+        // a server in its own process is refused beside it
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains("a server in its client's process (serve --daemon never) uses", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"a daemon serves {data.Path} (pid {data.PidFromFile()})", secondInProcess.Message, StringComparison.Ordinal);
+        await client.CallAsync("session_list");
+    }
+
+    [Fact]
     public async Task RequireFailsClearlyWhenNoDaemonRuns()
     {
         // Given a data directory no daemon serves
