@@ -24,7 +24,8 @@ await using var client = await McpClient.CreateAsync(new StdioClientTransport(ne
 {
     Name = "session-mcp",
     Command = "dotnet",
-    Arguments = [server, "serve", "--data-dir", dataDir],
+    // A one-off run: the server in the child started here, no daemon left running after the scenario.
+    Arguments = [server, "serve", "--data-dir", dataDir, "--daemon", "never"],
 }), new McpClientOptions { ClientInfo = new() { Name = "session-mcp-harness", Version = "1.0" } });
 
 var saved = new Dictionary<string, string>();

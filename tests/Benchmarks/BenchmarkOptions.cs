@@ -12,13 +12,15 @@ internal sealed record BenchmarkOptions(
     int DotnetRunRuns = 3,
     bool Redaction = false,
     bool MemoryAttacks = false,
-    bool Jobs = false)
+    bool Jobs = false,
+    bool Daemon = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
                                 "       SessionMcp.Benchmarks --redaction [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --jobs [--no-docker] [--write FILE]";
+                                "       SessionMcp.Benchmarks --jobs [--no-docker] [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -39,6 +41,7 @@ internal sealed record BenchmarkOptions(
                 "--redaction" => options with { Redaction = true },
                 "--memory-attacks" => options with { MemoryAttacks = true },
                 "--jobs" => options with { Jobs = true },
+                "--daemon" => options with { Daemon = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

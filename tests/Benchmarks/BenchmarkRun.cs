@@ -120,12 +120,13 @@ internal static class BenchmarkRun
             var reference = await ToolInstall.ReferenceServerAsync(root, cancellationToken).ConfigureAwait(false);
             var dll = Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
             var runs = options.StartupRuns;
+            // --daemon never: the start-up of a server in the process started, not of a relay to a daemon left running.
             StartupCommand[] commands =
             [
-                new(Startup.InstalledTool, "session-mcp serve --data-dir DIR", tool, ["serve", "--data-dir", "{data}"], root, runs),
-                new(Startup.DotnetRun, "dotnet run --project src/McpServer --no-launch-profile -v quiet -- serve --data-dir DIR", "dotnet",
-                    ["run", "--project", "src/McpServer", "--no-launch-profile", "-v", "quiet", "--", "serve", "--data-dir", "{data}"], root, Math.Min(options.DotnetRunRuns, runs)),
-                new(Startup.DotnetDll, "dotnet tests/Benchmarks/bin/Release/net10.0/session-mcp.dll serve --data-dir DIR", "dotnet", [dll, "serve", "--data-dir", "{data}"], root, runs),
+                new(Startup.InstalledTool, "session-mcp serve --data-dir DIR --daemon never", tool, ["serve", "--data-dir", "{data}", "--daemon", "never"], root, runs),
+                new(Startup.DotnetRun, "dotnet run --project src/McpServer --no-launch-profile -v quiet -- serve --data-dir DIR --daemon never", "dotnet",
+                    ["run", "--project", "src/McpServer", "--no-launch-profile", "-v", "quiet", "--", "serve", "--data-dir", "{data}", "--daemon", "never"], root, Math.Min(options.DotnetRunRuns, runs)),
+                new(Startup.DotnetDll, "dotnet tests/Benchmarks/bin/Release/net10.0/session-mcp.dll serve --data-dir DIR --daemon never", "dotnet", [dll, "serve", "--data-dir", "{data}", "--daemon", "never"], root, runs),
                 new(Startup.ReferenceServer, "node tests/node/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js DIR", "node", [reference, "{data}"], root, runs),
             ];
             return await Startup.MeasureAsync(commands, cancellationToken).ConfigureAwait(false);

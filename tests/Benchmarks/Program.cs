@@ -9,6 +9,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --memory-attacks [--no-docker] [--write docs/benchmarks.md]
 // Background jobs and terminals: output and keystroke latency, idle terminals' memory, a neighbour's flood:
 //   dotnet run -c Release --project tests/Benchmarks -- --jobs [--no-docker] [--write docs/benchmarks.md]
+// What the daemon's stdio relay adds to a call (in process vs relayed vs straight to the socket, interleaved):
+//   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -68,6 +70,19 @@ if (options.Jobs)
     {
         JobsBenchmark.WriteSection(jobsPath, jobs);
         Console.Error.WriteLine($"benchmarks: wrote the jobs section of {jobsPath}");
+    }
+    return passed ? 0 : 1;
+}
+
+if (options.Daemon)
+{
+    // The relay against the in-process server, into its own section.
+    var (relay, passed) = await DaemonBenchmark.RunAsync(options.Iterations, options.WarmUp, interrupt.Token);
+    Console.WriteLine(relay);
+    if (options.WritePath is { } relayPath)
+    {
+        DaemonBenchmark.WriteSection(relayPath, relay);
+        Console.Error.WriteLine($"benchmarks: wrote the daemon relay section of {relayPath}");
     }
     return passed ? 0 : 1;
 }

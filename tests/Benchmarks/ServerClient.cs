@@ -11,7 +11,11 @@ internal sealed class ServerClient : IAsyncDisposable
 
     private ServerClient(McpClient client) => _client = client;
 
-    public static async Task<ServerClient> StartAsync(string dataDir, CancellationToken cancellationToken)
+    public static Task<ServerClient> StartAsync(string dataDir, CancellationToken cancellationToken) =>
+        StartAsync(dataDir, "never", cancellationToken);
+
+    /// <summary><c>serve --daemon <paramref name="daemon"/></c>: never serves in the child, auto relays to the data directory's daemon.</summary>
+    public static async Task<ServerClient> StartAsync(string dataDir, string daemon, CancellationToken cancellationToken)
     {
         // BENCH_SERVER_DLL measures another build of the server (e.g. an instrumented scratch copy) with the same client.
         var server = Environment.GetEnvironmentVariable("BENCH_SERVER_DLL") is { Length: > 0 } other ? other : Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
@@ -23,7 +27,8 @@ internal sealed class ServerClient : IAsyncDisposable
         {
             Name = "session-mcp",
             Command = "dotnet",
-            Arguments = [server, "serve", "--data-dir", dataDir],
+            // never: in process, as measured before the daemon existed; the daemon's relay is measured apart (--daemon).
+            Arguments = [server, "serve", "--data-dir", dataDir, "--daemon", daemon],
             // The server logs to stderr; keep it out of the benchmark's output unless asked.
             StandardErrorLines = line =>
             {
@@ -34,6 +39,16 @@ internal sealed class ServerClient : IAsyncDisposable
             },
         });
         var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new() { Name = "session-mcp-benchmarks", Version = "1.0" } }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new ServerClient(client);
+    }
+
+    /// <summary>The daemon's MCP server straight over its socket, with no relay in between: what the relay adds is the difference.</summary>
+    public static async Task<ServerClient> ConnectSocketAsync(string socketPath, CancellationToken cancellationToken)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+        var stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        var client = await McpClient.CreateAsync(new StreamClientTransport(stream, stream), new McpClientOptions { ClientInfo = new() { Name = "session-mcp-benchmarks", Version = "1.0" } }, cancellationToken: cancellationToken).ConfigureAwait(false);
         return new ServerClient(client);
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using SessionMcp.McpServer.Daemon;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
@@ -14,14 +15,23 @@ using SessionMcp.SessionRouting.Sessions;
 namespace SessionMcp.McpServer.Cli;
 
 /// <summary>
-/// <c>session-mcp [serve]</c> runs the MCP server over stdio; <c>sessions</c>, <c>audit tail|export|verify</c> are
-/// admin commands that read the same database.
+/// <c>session-mcp [serve]</c> serves MCP over stdio (relayed to the data directory's daemon by default);
+/// <c>daemon [stop|status]</c> runs or controls that daemon; <c>sessions</c>, <c>audit tail|export|verify</c> are admin
+/// commands that read the same database.
 /// </summary>
 internal static class CommandLine
 {
     private const string Usage = """
         usage: session-mcp [command] [options]
-          serve                         run the MCP server over stdio (default)
+          serve [--daemon auto|never|require]
+                                        serve MCP over stdio (the default command). auto (default; also
+                                        SESSION_MCP_DAEMON): relay stdio to the data directory's daemon, starting
+                                        it if none runs; require: relay to a running daemon or fail; never: run
+                                        the server in this process, no daemon
+          daemon                        run the daemon in the foreground: sessions, jobs and terminals shared by
+                                        every client, on <data>/daemon.sock, logging to <data>/daemon.log
+          daemon stop                   stop the data directory's daemon (SIGTERM; its jobs and terminals stop)
+          daemon status                 whether a daemon runs: pid, uptime, socket, log, sessions (exit 3: none)
           sessions                      list sessions
           audit tail [-n N] [--session ID] [--follow]
                                         show the last N events (default 20), one line each: seq, time, session,
@@ -93,7 +103,10 @@ internal static class CommandLine
         }
         return command.Name switch
         {
-            CommandLineParser.Serve => await ServeAsync(settings, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Serve => await ServeAsync(settings, command, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Daemon => await DaemonCommand.RunAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.DaemonStop => await DaemonControl.StopAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.DaemonStatus => await DaemonControl.StatusAsync(settings, stdout, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
@@ -125,19 +138,80 @@ internal static class CommandLine
         return 2;
     }
 
-    private static async Task<int> ServeAsync(ServerSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> ServeAsync(ServerSettings settings, CommandRequested command, TextWriter stderr, CancellationToken cancellationToken)
     {
+        DaemonMode mode;
+        try
+        {
+            mode = DaemonConnector.ResolveMode(command.Daemon, Environment.GetEnvironmentVariable);
+        }
+        catch (ArgumentException e)
+        {
+            return await UsageErrorAsync(stderr, e.Message).ConfigureAwait(false);
+        }
+        if (mode != DaemonMode.Never)
+        {
+            var paths = new DaemonPaths(settings.DataDir);
+            if (paths.SocketPathProblem is not { } problem)
+            {
+                return await RelayAsync(paths, mode, command, stderr, cancellationToken).ConfigureAwait(false);
+            }
+            if (mode == DaemonMode.Require)
+            {
+                await stderr.WriteLineAsync($"session-mcp: no daemon can serve this data directory: {problem}").ConfigureAwait(false);
+                return 1;
+            }
+            await stderr.WriteLineAsync($"session-mcp: serving in this process, without a daemon: {problem}").ConfigureAwait(false);
+        }
+
+        // Never beside a daemon: two servers on one data directory each take the other's sessions for leftovers of a
+        // crash (their processes killed, their running calls recorded as interrupted).
+        Directory.CreateDirectory(settings.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var daemonPaths = new DaemonPaths(settings.DataDir);
+        using var beside = DaemonLock.TryAcquireShared(daemonPaths.Lock);
+        if (beside is null)
+        {
+            var pid = daemonPaths.LiveDaemonPid() is { } running ? $" (pid {running})" : "";
+            await stderr.WriteLineAsync($"session-mcp: a daemon serves {settings.DataDir}{pid}: connect to it with --daemon auto (the default) or require, or stop it first ('session-mcp daemon stop')").ConfigureAwait(false);
+            return 1;
+        }
+
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         // stdout is the protocol: every log line goes to stderr.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Information)
             // The SDK logs every request twice at Information: noise in a client's log, and a cost on every call.
             .AddFilter("ModelContextProtocol", LogLevel.Warning)
             .AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        builder.Services.AddSessionCore(settings).AddSessionMcpServer();
+        builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithStdioServerTransport();
         builder.Services.AddHostedService<SessionResumer>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary><c>serve</c> through the daemon: connect (or start it), then copy bytes until the client closes stdin.</summary>
+    private static async Task<int> RelayAsync(DaemonPaths paths, DaemonMode mode, CommandRequested command, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        // A daemon this client starts gets the client's settings: the same flags (the data directory resolved), and
+        // the environment and working directory it inherits.
+        var daemonArguments = new List<string> { "--data-dir", paths.DataDir };
+        foreach (var (name, value) in command.Settings.Where(s => s.Key != "data-dir"))
+        {
+            daemonArguments.Add($"--{name}={value}");
+        }
+        System.Net.Sockets.Socket socket;
+        try
+        {
+            socket = await DaemonConnector.ConnectAsync(paths, mode, daemonArguments, stderr, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DaemonUnavailableException e)
+        {
+            await stderr.WriteLineAsync($"session-mcp: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        await using var input = Console.OpenStandardInput();
+        await using var output = Console.OpenStandardOutput();
+        return await StdioRelay.RunAsync(socket, input, output, stderr, cancellationToken).ConfigureAwait(false);
     }
 
     private static int WithCore(ServerSettings settings, Func<IServiceProvider, int> run)

@@ -37,6 +37,8 @@ internal sealed record CommandRequested(
 
     /// <summary><c>token create --scope</c> (default full).</summary>
     public AccessScope TokenScope { get; init; } = AccessScope.Full;
+    /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
+    public string? Daemon { get; init; }
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -55,12 +57,15 @@ internal static class CommandLineParser
     public const string AuditExport = "audit export";
     public const string AuditVerify = "audit verify";
     public const string TerminalExport = "terminal export";
+    public const string Daemon = "daemon";
+    public const string DaemonStop = "daemon stop";
+    public const string DaemonStatus = "daemon status";
     public const string ExportFormat = "jsonl";
     public const string TokenCreate = "token create";
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -87,6 +92,7 @@ internal static class CommandLineParser
         new("--expect-head", "HASH", [AuditVerify]),
         new("--name", "NAME", [TokenCreate]),
         new("--scope", AccessScopes.Choices, [TokenCreate]),
+        new("--daemon", "auto|never|require", [Serve]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -182,6 +188,7 @@ internal static class CommandLineParser
             return new CommandLineError(
                 command == "audit" ? "audit needs a subcommand: audit tail, audit export or audit verify"
                 : command == "token" ? "token needs a subcommand: token create, token list or token revoke"
+                : command.StartsWith(Daemon + " ", StringComparison.Ordinal) ? $"unknown daemon command '{command[(Daemon.Length + 1)..]}': session-mcp daemon (run it), daemon stop or daemon status"
                 : known is not null ? $"{known} takes no word '{command[(known.Length + 1)..]}'"
                 : $"unknown command '{command}'{DidYouMean(command, Commands)}");
         }
@@ -249,6 +256,14 @@ internal static class CommandLineParser
                 }
                 parsed = parsed with { TokenScope = scope };
             }
+        }
+        if (Given("--daemon") is { } daemon)
+        {
+            if (daemon is not ("auto" or "never" or "require"))
+            {
+                return new CommandLineError($"--daemon must be auto, never or require (got '{daemon}')");
+            }
+            parsed = parsed with { Daemon = daemon };
         }
         return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
     }

@@ -56,17 +56,20 @@ internal static class SessionMcpServiceExtensions
         return services;
     }
 
-    /// <summary>The MCP server over stdio with the session tools, every call audited.</summary>
-    public static IServiceCollection AddSessionMcpServer(this IServiceCollection services)
+    /// <summary>
+    /// The MCP server's tools, filters (every call audited) and instructions, registered once whatever the transport:
+    /// the caller chooses one — <c>WithStdioServerTransport()</c> for <c>serve</c>, <c>WithDaemonSocketTransport()</c>
+    /// for <c>daemon</c> (one server per connection over these same options).
+    /// </summary>
+    public static IMcpServerBuilder AddSessionMcpServer(this IServiceCollection services)
     {
         // Only the server records its head outside the database; admin commands only read it.
         services.AddSingleton(provider => new AuditHeadFile(Path.Combine(provider.GetRequiredService<ServerSettings>().DataDir, AuditHeadFile.FileName)));
-        services.AddMcpServer(options =>
+        var builder = services.AddMcpServer(options =>
             {
                 options.ServerInfo = new() { Name = "session-mcp", Version = typeof(SessionMcpServiceExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.1.0" };
                 options.ServerInstructions = "Create a session with session_create, then run commands (session_exec) and read/write/edit files (session_read_file, session_write_file, session_edit_file) in it by session_id. cd and export persist between session_exec calls. Everything is audited; session_replay shows a session's history. Sessions survive server restarts.";
             })
-            .WithStdioServerTransport()
             .WithTools<SessionLifecycleTools>(ToolJson.Options)
             .WithTools<ExecTool>(ToolJson.Options)
             .WithTools<FileTools>(ToolJson.Options)
@@ -84,6 +87,6 @@ internal static class SessionMcpServiceExtensions
                 tool.ProtocolTool.OutputSchema = tool.ProtocolTool.OutputSchema is { } output ? ToolSchemas.WithoutNullDefaults(output) : null;
             }
         });
-        return services;
+        return builder;
     }
 }

@@ -32,6 +32,9 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
     public const string JobEnded = "job_ended";
     public const string JobLost = "job_lost";
 
+    /// <summary>How long a stopping server waits for a killed job's end to be handled before closing its journal.</summary>
+    private static readonly TimeSpan FinishOnStopTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly string _root = Path.Combine(dataDir, "jobs");
 
@@ -167,13 +170,29 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         }
     }
 
+    /// <summary>
+    /// The server stops (<c>daemon stop</c>, or the client of <c>serve</c> went away): a job still running is lost, as
+    /// with a server that died — its end is the server's doing, not the job's — and its processes are killed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var job in _jobs.Values)
         {
             if (job.Running is { } running)
             {
+                if (job.Journal.Ended is null && job.Journal.MarkEnded(JobOutcome.LostTrack))
+                {
+                    RecordEnd(job, JobLost, "the server stopped while it ran; its processes were killed");
+                }
                 await running.DisposeAsync().ConfigureAwait(false);
+                // Its end handling touches the journal: let it finish before the journal closes.
+                try
+                {
+                    await job.Finished.WaitAsync(FinishOnStopTimeout).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
             }
             job.Journal.Dispose();
         }
@@ -193,10 +212,14 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
         }
         var outcome = job.KillRequested ? exit.Outcome with { Killed = true } : exit.Outcome;
         job.Exit = exit with { Outcome = outcome };
-        job.Journal.MarkEnded(outcome);
+        // Not ended already: a server that stops records its running jobs as lost before killing them.
+        var ended = job.Journal.MarkEnded(outcome);
         job.Terminal?.Recorder?.Exit(outcome.ExitCode);
         job.Reservation.Ended(job.Journal.DiskBytes);
-        RecordEnd(job, JobEnded, exit.Note);
+        if (ended)
+        {
+            RecordEnd(job, JobEnded, exit.Note);
+        }
         job.Complete();
     }
 

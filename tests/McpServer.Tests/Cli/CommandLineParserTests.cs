@@ -193,4 +193,60 @@ public sealed class CommandLineParserTests
         // Then
         Assert.Equal("--data-dir is given twice", Assert.IsType<CommandLineError>(parsed).Message);
     }
+
+    [Fact]
+    public void ServeTakesADaemonModeAndTheDaemonHasStopAndStatus()
+    {
+        // Given / When
+        var serve = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["serve", "--daemon", "never"]));
+        var bare = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["serve"]));
+        var daemon = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["daemon", "--data-dir", "d"]));
+        var stop = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["daemon", "stop"]));
+        var status = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["daemon", "status"]));
+
+        // Then
+        Assert.Equal((CommandLineParser.Serve, "never"), (serve.Name, serve.Daemon));
+        Assert.Null(bare.Daemon);
+        Assert.Equal((CommandLineParser.Daemon, "d"), (daemon.Name, daemon.Settings["data-dir"]));
+        Assert.Equal(CommandLineParser.DaemonStop, stop.Name);
+        Assert.Equal(CommandLineParser.DaemonStatus, status.Name);
+    }
+
+    [Theory]
+    [InlineData(new[] { "serve", "--daemon", "sometimes" }, "--daemon must be auto, never or require (got 'sometimes')")]
+    [InlineData(new[] { "daemon", "--daemon", "auto" }, "--daemon is an option of serve, not of daemon")]
+    [InlineData(new[] { "daemon", "restart" }, "unknown daemon command 'restart': session-mcp daemon (run it), daemon stop or daemon status")]
+    public void BadDaemonCommandLinesAreErrors(string[] args, string message)
+    {
+        // Given / When
+        var parsed = CommandLineParser.Parse(args);
+
+        // Then
+        Assert.Equal(message, Assert.IsType<CommandLineError>(parsed).Message);
+    }
+
+    [Theory]
+    [InlineData(null, null, "Auto")]
+    [InlineData(null, "", "Auto")]
+    [InlineData(null, "never", "Never")]
+    [InlineData("require", "never", "Require")]
+    [InlineData("auto", null, "Auto")]
+    public void TheDaemonModeComesFromTheFlagThenTheVariableThenAuto(string? flag, string? variable, string expected)
+    {
+        // Given / When
+        var mode = DaemonConnector.ResolveMode(flag, name => name == DaemonConnector.ModeVariable ? variable : null);
+
+        // Then
+        Assert.Equal(expected, mode.ToString());
+    }
+
+    [Fact]
+    public void ABadDaemonVariableNamesTheVariable()
+    {
+        // Given / When
+        var error = Assert.Throws<ArgumentException>(() => DaemonConnector.ResolveMode(null, _ => "always"));
+
+        // Then
+        Assert.Equal("SESSION_MCP_DAEMON must be auto, never or require (got 'always')", error.Message);
+    }
 }

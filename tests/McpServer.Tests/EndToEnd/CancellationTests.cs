@@ -75,7 +75,7 @@ public sealed class CancellationTests
     private static Process StartRawServer(string dataDir)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir })
+        foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir, "--daemon", "never" })
         {
             start.ArgumentList.Add(argument);
         }

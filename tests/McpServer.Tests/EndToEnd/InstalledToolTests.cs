@@ -21,7 +21,8 @@ public sealed class InstalledToolTests
         {
             Name = "session-mcp",
             Command = command,
-            Arguments = ["serve", "--data-dir", dataDir],
+            // In process: a daemon would outlive the test (the daemon has tests of its own).
+            Arguments = ["serve", "--data-dir", dataDir, "--daemon", "never"],
         });
         await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new() { Name = "session-mcp-tests", Version = "1.0" } }, cancellationToken: timeout.Token);
         var tools = await client.ListToolsAsync(cancellationToken: timeout.Token);

@@ -89,7 +89,7 @@ public sealed class MalformedCallTests
         public static async Task<RawServer> StartAsync(string dataDir)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir })
+            foreach (var argument in new[] { ServerProcess.ServerDll, "serve", "--data-dir", dataDir, "--daemon", "never" })
             {
                 start.ArgumentList.Add(argument);
             }

@@ -60,9 +60,14 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>session-mcp serve --data-dir <paramref name="dataDir"/></c> plus any further options, and connects.</summary>
+    /// <summary>
+    /// Starts <c>session-mcp serve --data-dir <paramref name="dataDir"/></c> plus any further options, and connects. The
+    /// server runs in the process started here (<c>--daemon never</c>), so each test's server is its own and ends with
+    /// it, unless the options say <c>--daemon</c> themselves (the daemon's tests).
+    /// </summary>
     public static async Task<ServerProcess> StartAsync(string dataDir, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
     {
+        string[] daemon = extraArguments?.Contains("--daemon") == true ? [] : ["--daemon", "never"];
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
@@ -70,7 +75,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { ServerDll, "serve", "--data-dir", dataDir }.Concat(extraArguments ?? []))
+        foreach (var argument in new[] { ServerDll, "serve", "--data-dir", dataDir }.Concat(daemon).Concat(extraArguments ?? []))
         {
             start.ArgumentList.Add(argument);
         }

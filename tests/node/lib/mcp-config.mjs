@@ -18,7 +18,8 @@ export function readServerConfig(name = 'session-mcp') {
 
 /**
  * The environment a client such as Claude Code gives the server: its own environment plus the config's env, with
- * the developer's SESSION_MCP_* settings removed (they must not leak into a test) and a private data dir added.
+ * the developer's SESSION_MCP_* settings removed (they must not leak into a test) and a private data dir added. The
+ * server runs in the process the client starts (SESSION_MCP_DAEMON=never): a daemon would outlive the test.
  */
 export function serverEnvironment(dataDir, configEnv = {}) {
   const env = {};
@@ -27,5 +28,5 @@ export function serverEnvironment(dataDir, configEnv = {}) {
       env[key] = value;
     }
   }
-  return { ...env, ...configEnv, SESSION_MCP_DATA_DIR: dataDir };
+  return { ...env, ...configEnv, SESSION_MCP_DATA_DIR: dataDir, SESSION_MCP_DAEMON: 'never' };
 }
