@@ -169,6 +169,19 @@ await step('background job: start, wait for a match, answer a read, list, kill',
   return `job ${started.job_id} killed; ${handedOver.job_id} handed over and finished`;
 });
 
+await step('terminal: open a shell, type a line, read the screen, close', async () => {
+  const opened = await ok('session_terminal_open', { session_id: id, cols: 60, rows: 10 });
+  assert.match(opened.terminal_id, /^t-/);
+  await ok('session_terminal_send', { session_id: id, terminal_id: opened.terminal_id, text: 'echo from-the-terminal', keys: ['Enter'] });
+  const screen = await ok('session_terminal_read', { session_id: id, terminal_id: opened.terminal_id, wait_ms: 5000, until: 'from-the-terminal\\s' });
+  assert.ok(screen.screen.includes('from-the-terminal'), screen.screen);
+  const changes = await ok('session_terminal_read', { session_id: id, terminal_id: opened.terminal_id, mode: 'changes' });
+  assert.ok(Array.isArray(changes.changed));
+  const closed = await ok('session_terminal_close', { session_id: id, terminal_id: opened.terminal_id });
+  assert.equal(closed.state, 'killed');
+  return `terminal ${opened.terminal_id}`;
+});
+
 await step('session_write_file', async () => {
   written = await ok('session_write_file', { session_id: id, path: 'src/app.txt', content: fileText, create_dirs: true });
   assert.equal(written.bytes, Buffer.byteLength(fileText));
