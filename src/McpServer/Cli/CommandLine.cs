@@ -43,6 +43,10 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          attach SESSION [TERMINAL] [--write]
+                                        attach this terminal to a session's terminal through the daemon: its
+                                        screen, then its output live; --write sends your keys (and size);
+                                        Ctrl-] detaches
           terminal export SESSION TERMINAL
                                         write a terminal's recording (asciicast v3) to stdout:
                                         session-mcp terminal export s-… t-… > t.cast; asciinema play t.cast
@@ -107,6 +111,7 @@ internal static class CommandLine
             CommandLineParser.Daemon => await DaemonCommand.RunAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.DaemonStop => await DaemonControl.StopAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.DaemonStatus => await DaemonControl.StatusAsync(settings, stdout, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Attach => await AttachCommand.RunAsync(settings, command.Arguments, command.Write, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),

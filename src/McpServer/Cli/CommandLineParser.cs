@@ -39,6 +39,9 @@ internal sealed record CommandRequested(
     public AccessScope TokenScope { get; init; } = AccessScope.Full;
     /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
     public string? Daemon { get; init; }
+
+    /// <summary><c>attach --write</c>: the person's keys go to the terminal.</summary>
+    public bool Write { get; init; }
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -57,6 +60,7 @@ internal static class CommandLineParser
     public const string AuditExport = "audit export";
     public const string AuditVerify = "audit verify";
     public const string TerminalExport = "terminal export";
+    public const string Attach = "attach";
     public const string Daemon = "daemon";
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
@@ -65,7 +69,7 @@ internal static class CommandLineParser
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -93,6 +97,7 @@ internal static class CommandLineParser
         new("--name", "NAME", [TokenCreate]),
         new("--scope", AccessScopes.Choices, [TokenCreate]),
         new("--daemon", "auto|never|require", [Serve]),
+        new("--write", null, [Attach]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -181,6 +186,16 @@ internal static class CommandLineParser
             positional = [words[2]];
             words = ["token", "revoke"];
         }
+        // attach SESSION [TERMINAL].
+        if (words.Count >= 1 && words[0] == Attach)
+        {
+            if (words.Count is < 2 or > 3)
+            {
+                return new CommandLineError("attach needs the session (and the terminal, when it has several): session-mcp attach SESSION [TERMINAL] [--write]");
+            }
+            positional = words[1..];
+            words = [Attach];
+        }
         var command = words.Count == 0 ? Serve : string.Join(' ', words);
         if (!Commands.Contains(command))
         {
@@ -265,7 +280,7 @@ internal static class CommandLineParser
             }
             parsed = parsed with { Daemon = daemon };
         }
-        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
+        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null };
     }
 
     /// <summary>"; did you mean X?" when one candidate is a likely typo of <paramref name="typed"/>, else nothing.</summary>

@@ -249,4 +249,19 @@ public sealed class CommandLineParserTests
         // Then
         Assert.Equal("SESSION_MCP_DAEMON must be auto, never or require (got 'always')", error.Message);
     }
+
+    [Fact]
+    public void AttachTakesASessionAnOptionalTerminalAndWrite()
+    {
+        var both = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["attach", "s-abcdefgh", "t-12345678", "--write"]));
+        var one = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["attach", "s-abcdefgh"]));
+
+        Assert.Equal("attach", both.Name);
+        Assert.Equal(["s-abcdefgh", "t-12345678"], both.Arguments);
+        Assert.True(both.Write);
+        Assert.Equal(["s-abcdefgh"], one.Arguments);
+        Assert.False(one.Write);
+        Assert.Contains("attach needs the session", Assert.IsType<CommandLineError>(CommandLineParser.Parse(["attach"])).Message);
+        Assert.Contains("--write is an option of attach", Assert.IsType<CommandLineError>(CommandLineParser.Parse(["sessions", "--write"])).Message);
+    }
 }

@@ -203,6 +203,109 @@ public sealed class DaemonTests
         Assert.Empty(LocalProcesses.Find(id, "sleep", "100"));
     }
 
+    [Fact]
+    public async Task AttachShowsATerminalLiveAndForwardsKeysOnlyWithWrite()
+    {
+        // Given an agent's terminal in the daemon
+        await using var data = new DaemonDirectory();
+        await using var agent = await ServerProcess.StartAsync(data.Path, Auto);
+        var id = await agent.CreateSessionAsync(Backends.Local);
+        var terminal = (await agent.CallAsync("session_terminal_open", new { session_id = id, cols = 60, rows = 10 })).Text("terminal_id");
+        await agent.CallAsync("session_terminal_send", new { session_id = id, terminal_id = terminal, text = "echo before-attach", keys = new[] { "Enter" } });
+
+        // When a person attaches read-only, types, and the agent goes on
+        var viewer = Attach(data.Path, id, terminal, write: false);
+        Assert.True(await Poll.UntilAsync(() => viewer.Output.Contains("before-attach", StringComparison.Ordinal), TimeSpan.FromSeconds(20)), $"the screen never showed: {viewer.Output}");
+        await viewer.TypeAsync("echo typed-by-viewer\r");
+        await agent.CallAsync("session_terminal_send", new { session_id = id, terminal_id = terminal, text = "echo from-the-agent", keys = new[] { "Enter" } });
+
+        // Then the viewer sees the agent's work live, and its keys went nowhere; Ctrl-] detaches
+        Assert.True(await Poll.UntilAsync(() => viewer.Output.Contains("from-the-agent\r\n", StringComparison.Ordinal), TimeSpan.FromSeconds(20)), $"live output never came: {viewer.Output}");
+        Assert.DoesNotContain("typed-by-viewer", (await agent.CallAsync("session_terminal_read", new { session_id = id, terminal_id = terminal })).Text("screen"));
+        Assert.Equal(0, await viewer.DetachAsync());
+
+        // And with --write the person's keys reach the terminal
+        var writer = Attach(data.Path, id, terminal, write: true);
+        Assert.True(await Poll.UntilAsync(() => writer.Output.Contains("from-the-agent", StringComparison.Ordinal), TimeSpan.FromSeconds(20)), $"the screen never showed: {writer.Output}");
+        await writer.TypeAsync("echo typed-$((6*7))\r");
+        Assert.True(await Poll.UntilAsync(async () => (await agent.CallAsync("session_terminal_read", new { session_id = id, terminal_id = terminal })).Text("screen").Contains("typed-42", StringComparison.Ordinal), TimeSpan.FromSeconds(20)), "the person's keys never reached the terminal");
+        Assert.Equal(0, await writer.DetachAsync());
+    }
+
+    private static AttachedViewer Attach(string dataDir, string sessionId, string terminal, bool write)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { ServerProcess.ServerDll, "attach", sessionId, terminal, "--data-dir", dataDir })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        if (write)
+        {
+            start.ArgumentList.Add("--write");
+        }
+        return new AttachedViewer(System.Diagnostics.Process.Start(start)!);
+    }
+
+    /// <summary>A running <c>session-mcp attach</c>, its output collected as it comes.</summary>
+    private sealed class AttachedViewer
+    {
+        private readonly System.Diagnostics.Process _process;
+        private readonly StringBuilder _output = new();
+
+        public AttachedViewer(System.Diagnostics.Process process)
+        {
+            _process = process;
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginErrorReadLine();
+            _ = Task.Run(async () =>
+            {
+                var buffer = new char[4096];
+                int read;
+                while ((read = await process.StandardOutput.ReadAsync(buffer)) > 0)
+                {
+                    lock (_output)
+                    {
+                        _output.Append(buffer, 0, read);
+                    }
+                }
+            });
+        }
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        public async Task TypeAsync(string keys)
+        {
+            await _process.StandardInput.WriteAsync(keys);
+            await _process.StandardInput.FlushAsync();
+        }
+
+        /// <summary>Ctrl-], then the exit code.</summary>
+        public async Task<int> DetachAsync()
+        {
+            await TypeAsync("\u001d");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill();
+                throw new TimeoutException("attach did not detach on Ctrl-]");
+            }
+            return _process.ExitCode;
+        }
+    }
+
     /// <summary>
     /// A fresh data directory whose daemons are stopped on dispose (<c>daemon stop</c>), and killed if that fails, so no
     /// test leaves a daemon behind.

@@ -121,6 +121,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
 
+    /// <summary>Sets a termios to raw mode: no line editing, no echo, no signals from keys.</summary>
+    [LibraryImport(Library)]
+    public static partial void cfmakeraw(Termios* termios);
+
     /// <summary>The text for an error number, e.g. "No such file or directory".</summary>
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }
