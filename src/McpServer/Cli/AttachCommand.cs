@@ -23,22 +23,12 @@ internal static class AttachCommand
 
     public static async Task<int> RunAsync(ServerSettings settings, IReadOnlyList<string> arguments, bool write, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var paths = new DaemonPaths(settings.DataDir);
-        Socket socket;
-        try
+        await using var connection = await DaemonClient.ConnectAsync(settings, "attach", stderr, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
         {
-            socket = await DaemonConnector.ConnectAsync(paths, DaemonMode.Require, [], stderr, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DaemonUnavailableException e)
-        {
-            await stderr.WriteLineAsync($"session-mcp: attach needs the daemon that runs the session: {e.Message}").ConfigureAwait(false);
             return 1;
         }
-        await using var stream = new NetworkStream(socket, ownsSocket: true);
-        await using var client = await McpClient.CreateAsync(
-            new StreamClientTransport(stream, stream),
-            new McpClientOptions { ClientInfo = new Implementation { Name = "session-mcp attach", Version = "1" } },
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        var client = connection.Client;
 
         var sessionId = arguments[0];
         var terminalId = arguments.Count > 1 ? arguments[1] : await OnlyTerminalAsync(client, sessionId, cancellationToken).ConfigureAwait(false);
@@ -153,15 +143,8 @@ internal static class AttachCommand
         return terminals.Count == 1 ? terminals[0] : null;
     }
 
-    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> arguments, CancellationToken cancellationToken)
-    {
-        var result = await client.CallToolAsync(tool, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (result.IsError == true || result.StructuredContent is not { } content)
-        {
-            throw new InvalidOperationException(string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text)));
-        }
-        return content;
-    }
+    private static Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> arguments, CancellationToken cancellationToken) =>
+        DaemonClient.CallAsync(client, tool, arguments, cancellationToken);
 
     private static async Task WriteAsync(Stream stdout, string text, CancellationToken cancellationToken)
     {

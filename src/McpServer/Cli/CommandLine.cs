@@ -43,6 +43,7 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          jobs SESSION                  the session's jobs and terminals, live from the daemon
           attach SESSION [TERMINAL] [--write]
                                         attach this terminal to a session's terminal through the daemon: its
                                         screen, then its output live; --write sends your keys (and size);
@@ -112,6 +113,7 @@ internal static class CommandLine
             CommandLineParser.DaemonStop => await DaemonControl.StopAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.DaemonStatus => await DaemonControl.StatusAsync(settings, stdout, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Attach => await AttachCommand.RunAsync(settings, command.Arguments, command.Write, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Jobs => await ListJobsAsync(settings, command.Arguments[0], stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
@@ -253,6 +255,39 @@ internal static class CommandLine
         }
         await stdout.WriteAsync(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>A session's jobs and terminals as the daemon sees them now.</summary>
+    private static async Task<int> ListJobsAsync(ServerSettings settings, string sessionId, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        await using var connection = await DaemonClient.ConnectAsync(settings, "jobs", stderr, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return 1;
+        }
+        JsonElement listed;
+        try
+        {
+            listed = await DaemonClient.CallAsync(connection.Client, "session_jobs", new() { ["session_id"] = sessionId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            await stderr.WriteLineAsync($"session-mcp: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        await stdout.WriteLineAsync($"{"ID",-11} {"KIND",-8} {"STATE",-9} {"EXIT",5} {"OUTPUT",10} {"STARTED",-20} COMMAND").ConfigureAwait(false);
+        foreach (var job in listed.GetProperty("jobs").EnumerateArray())
+        {
+            var state = job.GetProperty("state").GetString() + (job.TryGetProperty("waiting_for_input", out var waiting) && waiting.GetBoolean() ? "*" : "");
+            var exit = job.TryGetProperty("exit_code", out var code) ? code.GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
+            var started = DateTimeOffset.Parse(job.GetProperty("started_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+            await stdout.WriteLineAsync($"{job.GetProperty("job_id").GetString(),-11} {job.GetProperty("kind").GetString(),-8} {state,-9} {exit,5} {job.GetProperty("output_bytes").GetInt64(),10} {started:yyyy-MM-dd HH:mm:ss}  {job.GetProperty("command").GetString()}").ConfigureAwait(false);
+        }
+        if (listed.GetProperty("total").GetInt32() == 0)
+        {
+            await stdout.WriteLineAsync("(no jobs)").ConfigureAwait(false);
+        }
         return 0;
     }
 

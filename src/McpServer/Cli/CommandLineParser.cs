@@ -61,6 +61,7 @@ internal static class CommandLineParser
     public const string AuditVerify = "audit verify";
     public const string TerminalExport = "terminal export";
     public const string Attach = "attach";
+    public const string Jobs = "jobs";
     public const string Daemon = "daemon";
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
@@ -69,7 +70,7 @@ internal static class CommandLineParser
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -185,6 +186,16 @@ internal static class CommandLineParser
             }
             positional = [words[2]];
             words = ["token", "revoke"];
+        }
+        // jobs SESSION.
+        if (words.Count >= 1 && words[0] == Jobs)
+        {
+            if (words.Count != 2)
+            {
+                return new CommandLineError("jobs needs the session: session-mcp jobs SESSION");
+            }
+            positional = [words[1]];
+            words = [Jobs];
         }
         // attach SESSION [TERMINAL].
         if (words.Count >= 1 && words[0] == Attach)

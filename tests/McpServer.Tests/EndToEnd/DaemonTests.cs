@@ -230,6 +230,11 @@ public sealed class DaemonTests
         await writer.TypeAsync("echo typed-$((6*7))\r");
         Assert.True(await Poll.UntilAsync(async () => (await agent.CallAsync("session_terminal_read", new { session_id = id, terminal_id = terminal })).Text("screen").Contains("typed-42", StringComparison.Ordinal), TimeSpan.FromSeconds(20)), "the person's keys never reached the terminal");
         Assert.Equal(0, await writer.DetachAsync());
+
+        // And the daemon's live state lists the terminal
+        var jobs = await ServerCli.RunAsync(data.Path, ["jobs", id]);
+        Assert.Equal(0, jobs.ExitCode);
+        Assert.Matches($@"{terminal}\s+terminal\s+running", jobs.Stdout);
     }
 
     private static AttachedViewer Attach(string dataDir, string sessionId, string terminal, bool write)
