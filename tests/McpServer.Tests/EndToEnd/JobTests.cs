@@ -85,7 +85,9 @@ public sealed class JobTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal(0, answered["exit_code"]!.GetValue<int>());
 
         // And Ctrl-C stops a sleep, Ctrl-D ends a cat
-        var sleeper = await StartAsync(id, "sleep 100");
+        var seconds = UniqueSeconds();
+        var sleeper = await StartAsync(id, $"sleep {seconds}");
+        Assert.True(await Poll.UntilAsync(() => LocalProcesses.FindByCommandLine("sleep", seconds).Count == 1, TimeSpan.FromSeconds(10)), "the sleep never started");
         await Server.CallAsync("session_job_input", new { session_id = id, job_id = sleeper, keys = new[] { "Ctrl-C" } });
         var interrupted = await OutputAsync(id, sleeper, new { wait_ms = 10_000 });
         Assert.Equal("exited", interrupted.Text("state"));
