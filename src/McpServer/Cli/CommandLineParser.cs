@@ -39,6 +39,15 @@ internal sealed record CommandRequested(
     public AccessScope TokenScope { get; init; } = AccessScope.Full;
     /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
     public string? Daemon { get; init; }
+
+    /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
+    public bool Http { get; init; }
+
+    /// <summary><c>daemon --urls</c>: where to serve it (implies <c>--http</c>); null: the environment or the default.</summary>
+    public string? HttpUrls { get; init; }
+
+    /// <summary><c>daemon --http-allow-remote</c>: a URL may bind a non-loopback address.</summary>
+    public bool HttpAllowRemote { get; init; }
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -93,6 +102,9 @@ internal static class CommandLineParser
         new("--name", "NAME", [TokenCreate]),
         new("--scope", AccessScopes.Choices, [TokenCreate]),
         new("--daemon", "auto|never|require", [Serve]),
+        new("--http", null, [Daemon]),
+        new("--urls", "URL[;URL]", [Daemon]),
+        new("--http-allow-remote", null, [Daemon]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -265,6 +277,7 @@ internal static class CommandLineParser
             }
             parsed = parsed with { Daemon = daemon };
         }
+        parsed = parsed with { Http = Given("--http") is not null, HttpUrls = Given("--urls"), HttpAllowRemote = Given("--http-allow-remote") is not null };
         return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null };
     }
 
