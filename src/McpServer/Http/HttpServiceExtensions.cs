@@ -31,6 +31,8 @@ internal static class HttpServiceExtensions
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<RequestOriginGuard>();
         builder.Services.AddRouting();
+        // HttpRequestAbort reads the call's request from it.
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddAuthentication(BearerTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, configureOptions: null);
         builder.Services.AddAuthorization();

@@ -157,6 +157,9 @@ public sealed class HttpTests
 
         // Then the command is gone
         Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(id, "sleep", "1002").Count == 0, TimeSpan.FromSeconds(10)), "the command survived the cancellation");
+        Assert.True(await Poll.UntilAsync(async () =>
+            (await ServerCli.ExportAsync(daemon.DataDir)).Any(e => e["tool"]?.GetValue<string>() == "session_exec" && e["outcome"]?.GetValue<string>() == "cancelled"),
+            TimeSpan.FromSeconds(10)), "no cancelled event was recorded");
 
         // When a command runs for a while with a progress handler
         var progress = new CollectingProgress();
