@@ -15,6 +15,9 @@ internal static class HttpServiceExtensions
     /// <summary>The path MCP is served at.</summary>
     public const string McpPath = "/mcp";
 
+    /// <summary>The largest HTTP request body: a 16 MiB write, JSON-escaped at worst (6 bytes a byte), and the rest.</summary>
+    public const long MaxRequestBodyBytes = 100L * 1024 * 1024;
+
     /// <summary>
     /// Kestrel on <paramref name="settings"/>' URLs, bearer-token authentication and Streamable HTTP on the same server
     /// options as the socket, so both reach the same registry, jobs and audit log. Both protocol generations: clients
@@ -23,6 +26,10 @@ internal static class HttpServiceExtensions
     public static IMcpServerBuilder WithSessionHttpTransport(this IMcpServerBuilder builder, IWebHostBuilder webHost, HttpSettings settings)
     {
         webHost.UseKestrelCore().UseUrls(string.Join(';', settings.Urls.Select(u => u.GetLeftPart(UriPartial.Authority))));
+        // Kestrel's 30 MB default would cut a 16 MiB file write (the largest the tools take) once JSON escapes it, with a
+        // bare 413; above the tools' own limits the argument checks answer with a message a model can act on instead.
+        // Bodies are read only after the token is checked.
+        webHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         if (settings.CertificatePath is { } certificatePath)
         {
             webHost.UseKestrelHttpsConfiguration().ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>

@@ -58,6 +58,23 @@ public sealed class HttpTests
     }
 
     [Fact]
+    public async Task AWriteWhoseRequestExceedsKestrelsDefaultBodyLimitGoesThrough()
+    {
+        // Given a daemon and 6 MiB of a control character: 36 MiB of JSON (\u0001), above Kestrel's 30 MB default
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+        await using var client = await daemon.ConnectAsync("full");
+        var id = (await client.CallAsync("session_create", new { backend = Backends.Local }))["session_id"]!.GetValue<string>();
+        var content = new string('\u0001', 6 * 1024 * 1024);
+
+        // When it is written and its size asked
+        await client.CallAsync("session_write_file", new { session_id = id, path = "big.bin", content });
+        var size = await client.CallAsync("session_exec", new { session_id = id, command = "wc -c < big.bin" });
+
+        // Then it all arrived
+        Assert.Equal((6 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), size["stdout"]!.GetValue<string>().Trim());
+    }
+
+    [Fact]
     public async Task RequestsWithoutAValidTokenGet401AndNeverReachMcp()
     {
         // Given a daemon with one live and one revoked token
