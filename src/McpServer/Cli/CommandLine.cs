@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SessionMcp.McpServer.Daemon;
+using SessionMcp.McpServer.Http;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
@@ -30,6 +31,9 @@ internal static class CommandLine
                                         the server in this process, no daemon
           daemon                        run the daemon in the foreground: sessions, jobs and terminals shared by
                                         every client, on <data>/daemon.sock, logging to <data>/daemon.log
+            [--http]                    also serve MCP over Streamable HTTP at /mcp (bearer tokens: token create)
+            [--urls URL[;URL]]          where (implies --http; SESSION_MCP_HTTP_URLS; default http://127.0.0.1:8765)
+            [--http-allow-remote]       let a URL bind a non-loopback address (SESSION_MCP_HTTP_ALLOW_REMOTE)
           daemon stop                   stop the data directory's daemon (SIGTERM; its jobs and terminals stop)
           daemon status                 whether a daemon runs: pid, uptime, socket, log, sessions (exit 3: none)
           sessions                      list sessions
@@ -109,7 +113,7 @@ internal static class CommandLine
         return command.Name switch
         {
             CommandLineParser.Serve => await ServeAsync(settings, command, stderr, cancellationToken).ConfigureAwait(false),
-            CommandLineParser.Daemon => await DaemonCommand.RunAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Daemon => await RunDaemonAsync(settings, command, stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.DaemonStop => await DaemonControl.StopAsync(settings, stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.DaemonStatus => await DaemonControl.StatusAsync(settings, stdout, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Attach => await AttachCommand.RunAsync(settings, command.Arguments, command.Write, stderr, cancellationToken).ConfigureAwait(false),
@@ -143,6 +147,20 @@ internal static class CommandLine
     {
         await stderr.WriteLineAsync($"session-mcp: {message}\n{UsageHint}").ConfigureAwait(false);
         return 2;
+    }
+
+    private static async Task<int> RunDaemonAsync(ServerSettings settings, CommandRequested command, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        HttpSettings? http;
+        try
+        {
+            http = HttpSettings.Resolve(command.Http, command.HttpUrls, command.HttpAllowRemote, Environment.GetEnvironmentVariable);
+        }
+        catch (ArgumentException e)
+        {
+            return await UsageErrorAsync(stderr, e.Message).ConfigureAwait(false);
+        }
+        return await DaemonCommand.RunAsync(settings, http, stdout, stderr, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> ServeAsync(ServerSettings settings, CommandRequested command, TextWriter stderr, CancellationToken cancellationToken)

@@ -42,6 +42,15 @@ internal sealed record CommandRequested(
 
     /// <summary><c>attach --write</c>: the person's keys go to the terminal.</summary>
     public bool Write { get; init; }
+
+    /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
+    public bool Http { get; init; }
+
+    /// <summary><c>daemon --urls</c>: where to serve it (implies <c>--http</c>); null: the environment or the default.</summary>
+    public string? HttpUrls { get; init; }
+
+    /// <summary><c>daemon --http-allow-remote</c>: a URL may bind a non-loopback address.</summary>
+    public bool HttpAllowRemote { get; init; }
 }
 
 /// <summary>A command line that cannot run; <see cref="Message"/> says what to type instead.</summary>
@@ -99,6 +108,9 @@ internal static class CommandLineParser
         new("--scope", AccessScopes.Choices, [TokenCreate]),
         new("--daemon", "auto|never|require", [Serve]),
         new("--write", null, [Attach]),
+        new("--http", null, [Daemon]),
+        new("--urls", "URL[;URL]", [Daemon]),
+        new("--http-allow-remote", null, [Daemon]),
         new("--version", null, []),
         new("--help", null, []),
         new("-h", null, []),
@@ -291,6 +303,7 @@ internal static class CommandLineParser
             }
             parsed = parsed with { Daemon = daemon };
         }
+        parsed = parsed with { Http = Given("--http") is not null, HttpUrls = Given("--urls"), HttpAllowRemote = Given("--http-allow-remote") is not null };
         return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null };
     }
 

@@ -3,7 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.AspNetCore.Builder;
 using SessionMcp.McpServer.Hosting;
+using SessionMcp.McpServer.Http;
 
 namespace SessionMcp.McpServer.Daemon;
 
@@ -15,7 +17,7 @@ namespace SessionMcp.McpServer.Daemon;
 /// </summary>
 internal static class DaemonCommand
 {
-    public static async Task<int> RunAsync(ServerSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(ServerSettings settings, HttpSettings? http, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var paths = new DaemonPaths(settings.DataDir);
         if (paths.SocketPathProblem is { } problem)
@@ -38,31 +40,30 @@ internal static class DaemonCommand
         paths.WritePidFile();
         try
         {
-            await stdout.WriteLineAsync($"session-mcp daemon: pid {Environment.ProcessId}, socket {paths.Socket}, log {paths.Log}").ConfigureAwait(false);
+            var httpNote = http is null ? "" : $", http {string.Join(' ', http.Urls.Select(u => u.GetLeftPart(UriPartial.Authority) + HttpServiceExtensions.McpPath))}";
+            await stdout.WriteLineAsync($"session-mcp daemon: pid {Environment.ProcessId}, socket {paths.Socket}{httpNote}, log {paths.Log}").ConfigureAwait(false);
             await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
             // From here on the log is stdout and stderr: the logger, and a crash's stack trace, land in it.
             DaemonNative.RedirectStandardStreams(paths.Log);
             // A daemon outlives the terminal it may have been started from.
             using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => context.Cancel = true);
 
-            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-            builder.Logging
-                .AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                    o.UseUtcTimestamp = true;
-                    o.ColorBehavior = LoggerColorBehavior.Disabled;
-                })
-                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                .SetMinimumLevel(LogLevel.Information)
-                .AddFilter("ModelContextProtocol", LogLevel.Warning)
-                .AddFilter("Microsoft.Hosting", LogLevel.Warning);
-            // The generic host's console lifetime turns SIGTERM and SIGINT into a graceful stop.
-            builder.Services.AddHostedService<SessionResumer>();
-            builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithDaemonSocketTransport(paths);
-            using var host = builder.Build();
-            await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            if (http is null)
+            {
+                var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+                Configure(builder, settings).WithDaemonSocketTransport(paths);
+                using var host = builder.Build();
+                await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // Empty: no appsettings.json or ASPNETCORE_ variables from wherever the daemon was started.
+                var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+                Configure(builder, settings).WithDaemonSocketTransport(paths).WithSessionHttpTransport(builder.WebHost, http);
+                await using var app = builder.Build();
+                app.MapSessionHttp();
+                await app.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
             return 0;
         }
         finally
@@ -76,5 +77,25 @@ internal static class DaemonCommand
             {
             }
         }
+    }
+
+    private static IMcpServerBuilder Configure(IHostApplicationBuilder builder, ServerSettings settings)
+    {
+        builder.Logging
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+                o.ColorBehavior = LoggerColorBehavior.Disabled;
+            })
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .SetMinimumLevel(LogLevel.Information)
+            .AddFilter("ModelContextProtocol", LogLevel.Warning)
+            .AddFilter("Microsoft.Hosting", LogLevel.Warning)
+            .AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The generic host's console lifetime turns SIGTERM and SIGINT into a graceful stop.
+        builder.Services.AddHostedService<SessionResumer>();
+        return builder.Services.AddSessionCore(settings).AddSessionMcpServer();
     }
 }

@@ -4,6 +4,7 @@ using SessionMcp.Containers.Docker;
 using SessionMcp.Containers.Local;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Hosting;
+using SessionMcp.McpServer.Http;
 using SessionMcp.McpServer.Tools;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Access;
@@ -78,7 +79,8 @@ internal static class SessionMcpServiceExtensions
             .WithTools<TerminalTools>(ToolJson.Options)
             .WithTools<AccessTools>(ToolJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
-            .WithRequestFilters(filters => filters.AddCallToolFilter(AuditCallFilter.Wrap));
+            // Outermost first: an aborted HTTP request cancels the call, and the audit filter records it as cancelled.
+            .WithRequestFilters(filters => filters.AddCallToolFilter(HttpRequestAbort.Wrap).AddCallToolFilter(AuditCallFilter.Wrap));
         services.PostConfigure<McpServerOptions>(options =>
         {
             foreach (var tool in options.ToolCollection ?? [])

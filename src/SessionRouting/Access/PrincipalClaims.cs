@@ -12,9 +12,13 @@ internal static class PrincipalClaims
     /// <summary>The claim that carries the scope (<c>read</c>, <c>full</c>, <c>admin</c>); the name is <see cref="ClaimTypes.Name"/>.</summary>
     public const string ScopeClaim = "session-mcp/scope";
 
+    /// <remarks>
+    /// The name is also the <see cref="ClaimTypes.NameIdentifier"/>: the MCP SDK binds an HTTP session to it, so one
+    /// token cannot take over another's session by its id.
+    /// </remarks>
     public static ClaimsPrincipal ToClaimsPrincipal(Principal principal, string authenticationType) =>
         new(new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, principal.Name), new Claim(ScopeClaim, AccessScopes.Name(principal.Scope))],
+            [new Claim(ClaimTypes.Name, principal.Name), new Claim(ClaimTypes.NameIdentifier, principal.Name), new Claim(ScopeClaim, AccessScopes.Name(principal.Scope))],
             authenticationType));
 
     /// <summary>

@@ -315,7 +315,7 @@ public sealed class DaemonTests
     /// A fresh data directory whose daemons are stopped on dispose (<c>daemon stop</c>), and killed if that fails, so no
     /// test leaves a daemon behind.
     /// </summary>
-    private sealed class DaemonDirectory : IAsyncDisposable
+    internal sealed class DaemonDirectory : IAsyncDisposable
     {
         private readonly TempDirectory _directory = new("daemon");
 

@@ -1,0 +1,346 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using SessionMcp.McpServer.Tests.Infrastructure;
+
+namespace SessionMcp.McpServer.Tests.EndToEnd;
+
+/// <summary>
+/// <c>daemon --http</c>: a real daemon on a free loopback port, driven by the SDK's Streamable HTTP client with bearer
+/// tokens, and by plain HTTP requests for what must never reach MCP. Every test stops its daemon
+/// (<see cref="DaemonTests.DaemonDirectory"/>).
+/// </summary>
+public sealed class HttpTests
+{
+    private const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""";
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("2025-11-25")]
+    public async Task EveryToolWorksOverHttpForAFullToken(string? protocolVersion)
+    {
+        // Given a daemon serving HTTP and a full token
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+        await using var client = await daemon.ConnectAsync("full", protocolVersion);
+
+        // When a session is made and used with every kind of call
+        var id = (await client.CallAsync("session_create", new { backend = Backends.Local }))["session_id"]!.GetValue<string>();
+        var exec = await client.CallAsync("session_exec", new { session_id = id, command = "cd /tmp && echo hello" });
+        var pwd = await client.CallAsync("session_exec", new { session_id = id, command = "pwd" });
+        await client.CallAsync("session_write_file", new { session_id = id, path = "notes.txt", content = "alpha\nbeta\n" });
+        await client.CallAsync("session_edit_file", new { session_id = id, path = "notes.txt", old_string = "beta", new_string = "BETA" });
+        var read = await client.CallAsync("session_read_file", new { session_id = id, path = "notes.txt" });
+        var job = (await client.CallAsync("session_exec", new { session_id = id, command = "echo from-the-job", background = true }))["job_id"]!.GetValue<string>();
+        var output = await client.CallAsync("session_job_output", new { session_id = id, job_id = job, wait_ms = 10_000, until = "from-the-job" });
+        var list = await client.CallAsync("session_list");
+        var replay = await client.CallAsync("session_replay", new { session_id = id });
+        await client.CallAsync("session_destroy", new { session_id = id });
+
+        // Then each did its work, and the audit log names the token as the principal
+        Assert.Contains("hello", exec["stdout"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("/tmp", pwd["stdout"]!.GetValue<string>().Trim());
+        Assert.Contains("BETA", read.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("from-the-job", output.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains(id, list.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("session_write_file", replay.ToJsonString(), StringComparison.Ordinal);
+        var events = (await ServerCli.ExportAsync(daemon.DataDir)).Where(e => e["session_id"]?.GetValue<string>() == id).ToList();
+        Assert.NotEmpty(events);
+        Assert.All(events.Where(e => e["tool"] is not null), e => Assert.Equal("full", e["principal"]!.GetValue<string>()));
+        Assert.Equal(0, (await ServerCli.VerifyAsync(daemon.DataDir)).ExitCode);
+    }
+
+    [Fact]
+    public async Task AWriteWhoseRequestExceedsKestrelsDefaultBodyLimitGoesThrough()
+    {
+        // Given a daemon and 6 MiB of a control character: 36 MiB of JSON (\u0001), above Kestrel's 30 MB default
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+        await using var client = await daemon.ConnectAsync("full");
+        var id = (await client.CallAsync("session_create", new { backend = Backends.Local }))["session_id"]!.GetValue<string>();
+        var content = new string('\u0001', 6 * 1024 * 1024);
+
+        // When it is written and its size asked
+        await client.CallAsync("session_write_file", new { session_id = id, path = "big.bin", content });
+        var size = await client.CallAsync("session_exec", new { session_id = id, command = "wc -c < big.bin" });
+
+        // Then it all arrived
+        Assert.Equal((6 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), size["stdout"]!.GetValue<string>().Trim());
+    }
+
+    [Fact]
+    public async Task RequestsWithoutAValidTokenGet401AndNeverReachMcp()
+    {
+        // Given a daemon with one live and one revoked token
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"), ("old", "full"));
+        var revoke = await ServerCli.RunAsync(daemon.DataDir, ["token", "revoke", "old"]);
+        Assert.True(revoke.ExitCode == 0, revoke.ToString());
+
+        // When initialize is posted without a token, with a wrong one, with a revoked one, and with the live one
+        var none = await daemon.PostAsync(Initialize, token: null);
+        var wrong = await daemon.PostAsync(Initialize, token: "smcp_" + new string('A', 43));
+        var revoked = await daemon.PostAsync(Initialize, token: daemon.Tokens["old"]);
+        var live = await daemon.PostAsync(Initialize, token: daemon.Tokens["full"]);
+
+        // Then the first three are 401 with a Bearer challenge; the live token gets an MCP answer
+        foreach (var refused in new[] { none, wrong, revoked })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.StartsWith("Bearer", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Contains("invalid_token", wrong.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Contains("\"protocolVersion\"", await live.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HealthAnswersWithoutATokenAndForeignHostsAndOriginsAreRefusedFirst()
+    {
+        // Given a daemon
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+
+        // When
+        using var http = new HttpClient();
+        var health = await http.GetAsync(daemon.BaseUrl + "/healthz");
+        var badHost = await daemon.PostAsync(Initialize, daemon.Tokens["full"], request => request.Headers.Host = "attacker.example:" + daemon.Port);
+        var badOrigin = await daemon.PostAsync(Initialize, daemon.Tokens["full"], request => request.Headers.Add("Origin", "http://attacker.example"));
+        var badOriginNoToken = await daemon.PostAsync(Initialize, null, request => request.Headers.Add("Origin", "http://attacker.example"));
+        var sameOrigin = await daemon.PostAsync(Initialize, daemon.Tokens["full"], request => request.Headers.Add("Origin", daemon.BaseUrl));
+        var tunnelled = await daemon.PostAsync(Initialize, daemon.Tokens["full"], request => request.Headers.Host = "localhost:9000");
+
+        // Then health is 200 with no token; a foreign Host or Origin is 403 even before the token is looked at
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, badHost.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, badOrigin.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, badOriginNoToken.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, sameOrigin.StatusCode);
+        // A loopback bind answers to any loopback name and port (an SSH tunnel's local port)
+        Assert.Equal(HttpStatusCode.OK, tunnelled.StatusCode);
+    }
+
+    [Fact]
+    public async Task AReadTokenListsButCannotExecAndAnotherTokenSeesASessionOnlyOnceShared()
+    {
+        // Given a daemon with a full token that owns a session, another full token and a read token
+        await using var daemon = await HttpDaemon.StartAsync(("alice", "full"), ("bob", "full"), ("reader", "read"));
+        await using var alice = await daemon.ConnectAsync("alice");
+        await using var bob = await daemon.ConnectAsync("bob");
+        await using var reader = await daemon.ConnectAsync("reader");
+        var id = (await alice.CallAsync("session_create", new { backend = Backends.Local }))["session_id"]!.GetValue<string>();
+
+        // When the read token lists and tries to run a command, and bob looks before and after alice shares
+        var readerList = await reader.CallAsync("session_list");
+        var readerExec = await reader.CallErrorAsync("session_exec", new { session_id = id, command = "echo no" });
+        var bobListBefore = await bob.CallAsync("session_list");
+        var bobExecBefore = await bob.CallErrorAsync("session_exec", new { session_id = id, command = "echo no" });
+        await alice.CallAsync("session_share", new { session_id = id, token_name = "bob", scope = "full" });
+        var bobListAfter = await bob.CallAsync("session_list");
+        var bobExecAfter = await bob.CallAsync("session_exec", new { session_id = id, command = "echo shared" });
+
+        // Then the read token was refused the exec (audited as rejected, by it) but could list
+        Assert.NotNull(readerList["sessions"]);
+        Assert.NotEmpty(readerExec);
+        var events = await ServerCli.ExportAsync(daemon.DataDir);
+        Assert.Contains(events, e => e["principal"]?.GetValue<string>() == "reader" && e["tool"]?.GetValue<string>() == "session_exec" && e["outcome"]?.GetValue<string>() == "rejected");
+        // And bob saw nothing of alice's session until it was shared, then could use it
+        Assert.DoesNotContain(id, bobListBefore.ToJsonString(), StringComparison.Ordinal);
+        Assert.NotEmpty(bobExecBefore);
+        Assert.Contains(id, bobListAfter.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("shared", bobExecAfter["stdout"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("2025-11-25")]
+    public async Task CancellingACallOverHttpStopsTheCommandAndALongCallReportsProgress(string? protocolVersion)
+    {
+        // Given a daemon, a client and a session
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+        await using var client = await daemon.ConnectAsync("full", protocolVersion);
+        var id = (await client.CallAsync("session_create", new { backend = Backends.Local }))["session_id"]!.GetValue<string>();
+
+        // When a long command is cancelled by the client
+        using var cancel = new CancellationTokenSource();
+        var call = client.Client.CallToolAsync("session_exec", new Dictionary<string, object?> { ["session_id"] = id, ["command"] = "sleep 1002" }, cancellationToken: cancel.Token).AsTask();
+        Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(id, "sleep", "1002").Count == 1, TimeSpan.FromSeconds(20)), "the command never started");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        // Then the command is gone
+        Assert.True(await Poll.UntilAsync(() => LocalProcesses.Find(id, "sleep", "1002").Count == 0, TimeSpan.FromSeconds(10)), "the command survived the cancellation");
+        Assert.True(await Poll.UntilAsync(async () =>
+            (await ServerCli.ExportAsync(daemon.DataDir)).Any(e => e["tool"]?.GetValue<string>() == "session_exec" && e["outcome"]?.GetValue<string>() == "cancelled"),
+            TimeSpan.FromSeconds(10)), "no cancelled event was recorded");
+
+        // When a command runs for a while with a progress handler
+        var progress = new CollectingProgress();
+        var result = await client.Client.CallToolAsync("session_exec", new Dictionary<string, object?> { ["session_id"] = id, ["command"] = "echo begun; sleep 3; echo done" }, progress);
+
+        // Then progress arrived over HTTP
+        Assert.True(result.IsError != true, ServerProcessText(result));
+        Assert.True(await Poll.UntilAsync(() => progress.Values.Count >= 2, TimeSpan.FromSeconds(5)), $"{progress.Values.Count} progress notifications");
+        Assert.Contains(progress.Values, p => p.Message is { } m && m.Contains("begun", StringComparison.Ordinal));
+    }
+
+    private static string ServerProcessText(CallToolResult result) => ServerProcess.TextOf(result);
+
+    private sealed class CollectingProgress : IProgress<ProgressNotificationValue>
+    {
+        private readonly ConcurrentQueue<ProgressNotificationValue> _values = new();
+
+        public IReadOnlyCollection<ProgressNotificationValue> Values => _values;
+
+        public void Report(ProgressNotificationValue value) => _values.Enqueue(value);
+    }
+
+    /// <summary>A daemon with <c>--http</c> on a free loopback port, with tokens made before it started.</summary>
+    private sealed class HttpDaemon : IAsyncDisposable
+    {
+        private readonly DaemonTests.DaemonDirectory _directory;
+        private readonly Process _process;
+
+        private HttpDaemon(DaemonTests.DaemonDirectory directory, Process process, int port, Dictionary<string, string> tokens)
+        {
+            _directory = directory;
+            _process = process;
+            Port = port;
+            Tokens = tokens;
+        }
+
+        public string DataDir => _directory.Path;
+
+        public int Port { get; }
+
+        public string BaseUrl => $"http://127.0.0.1:{Port}";
+
+        public IReadOnlyDictionary<string, string> Tokens { get; }
+
+        public static async Task<HttpDaemon> StartAsync(params (string Name, string Scope)[] tokens)
+        {
+            var directory = new DaemonTests.DaemonDirectory();
+            var made = new Dictionary<string, string>();
+            foreach (var (name, scope) in tokens)
+            {
+                var created = await ServerCli.RunAsync(directory.Path, ["token", "create", "--name", name, "--scope", scope]);
+                Assert.True(created.ExitCode == 0, created.ToString());
+                made[name] = created.Stdout.Trim();
+            }
+            var port = FreePort();
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[] { ServerProcess.ServerDll, "daemon", "--data-dir", directory.Path, "--http", "--urls", $"http://127.0.0.1:{port}" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+            foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SESSION_MCP_", StringComparison.Ordinal)).ToList())
+            {
+                start.Environment.Remove(name);
+            }
+            var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+            var daemon = new HttpDaemon(directory, process, port, made);
+            using var http = new HttpClient();
+            var healthy = await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    return (await http.GetAsync(daemon.BaseUrl + "/healthz")).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(30));
+            if (!healthy)
+            {
+                var log = File.Exists(Path.Combine(directory.Path, "daemon.log")) ? await File.ReadAllTextAsync(Path.Combine(directory.Path, "daemon.log")) : "";
+                await daemon.DisposeAsync();
+                Assert.Fail($"the daemon never answered /healthz on port {port}\n--- daemon.log ---\n{log}");
+            }
+            return daemon;
+        }
+
+        public async Task<HttpMcpClient> ConnectAsync(string token, string? protocolVersion = null)
+        {
+            var transport = new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = new Uri(BaseUrl + "/mcp"),
+                TransportMode = HttpTransportMode.StreamableHttp,
+                AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + Tokens[token] },
+            });
+            using var timeout = new CancellationTokenSource(ServerProcess.CallTimeout);
+            var client = await McpClient.CreateAsync(
+                transport,
+                new McpClientOptions { ClientInfo = new() { Name = "session-mcp-http-tests", Version = "1.0" }, ProtocolVersion = protocolVersion },
+                cancellationToken: timeout.Token);
+            return new HttpMcpClient(client);
+        }
+
+        public async Task<HttpResponseMessage> PostAsync(string body, string? token, Action<HttpRequestMessage>? adjust = null)
+        {
+            using var http = new HttpClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + "/mcp") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Accept.ParseAdd("application/json");
+            request.Headers.Accept.ParseAdd("text/event-stream");
+            if (token is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+            adjust?.Invoke(request);
+            var response = await http.SendAsync(request);
+            await response.Content.LoadIntoBufferAsync();
+            return response;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _directory.DisposeAsync();
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            _process.Dispose();
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+
+    /// <summary>An SDK client over Streamable HTTP, with the calls the tests make.</summary>
+    private sealed class HttpMcpClient(McpClient client) : IAsyncDisposable
+    {
+        public McpClient Client => client;
+
+        public async Task<JsonNode> CallAsync(string tool, object? arguments = null)
+        {
+            var result = await CallRawAsync(tool, arguments);
+            Assert.True(result.IsError != true, $"{tool} failed: {ServerProcess.TextOf(result)}");
+            return JsonNode.Parse(result.StructuredContent!.Value.GetRawText())!;
+        }
+
+        public async Task<string> CallErrorAsync(string tool, object? arguments = null)
+        {
+            var result = await CallRawAsync(tool, arguments);
+            Assert.True(result.IsError == true, $"{tool} was expected to fail but returned: {ServerProcess.TextOf(result)}");
+            return ServerProcess.TextOf(result);
+        }
+
+        public ValueTask DisposeAsync() => client.DisposeAsync();
+
+        private async Task<CallToolResult> CallRawAsync(string tool, object? arguments)
+        {
+            using var timeout = new CancellationTokenSource(ServerProcess.CallTimeout);
+            var json = JsonSerializer.SerializeToElement(arguments ?? new { });
+            var dictionary = json.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value);
+            return await client.CallToolAsync(tool, dictionary, cancellationToken: timeout.Token);
+        }
+    }
+}
