@@ -80,7 +80,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<AccessTools>(ToolJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(CallParamsGuard.Filter))
             // Outermost first: an aborted HTTP request cancels the call, and the audit filter records it as cancelled.
-            .WithRequestFilters(filters => filters.AddCallToolFilter(HttpRequestAbort.Wrap).AddCallToolFilter(AuditCallFilter.Wrap));
+            .WithRequestFilters(filters => filters.AddCallToolFilter(HttpRequestAbort.Wrap).AddCallToolFilter(AuditCallFilter.Wrap).AddListToolsFilter(ScopedToolList.Wrap));
         services.PostConfigure<McpServerOptions>(options =>
         {
             foreach (var tool in options.ToolCollection ?? [])

@@ -143,7 +143,12 @@ public sealed class HttpTests
         var bobListAfter = await bob.CallAsync("session_list");
         var bobExecAfter = await bob.CallAsync("session_exec", new { session_id = id, command = "echo shared" });
 
-        // Then the read token was refused the exec (audited as rejected, by it) but could list
+        // Then the read token was refused the exec (audited as rejected, by it) but could list, and is offered only
+        // the tools it may call
+        var readerTools = (await reader.Client.ListToolsAsync()).Select(t => t.Name).ToList();
+        Assert.Contains("session_list", readerTools);
+        Assert.DoesNotContain("session_exec", readerTools);
+        Assert.Contains("session_exec", (await alice.Client.ListToolsAsync()).Select(t => t.Name));
         Assert.NotNull(readerList["sessions"]);
         Assert.NotEmpty(readerExec);
         var events = await ServerCli.ExportAsync(daemon.DataDir);
