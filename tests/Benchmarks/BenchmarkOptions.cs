@@ -13,14 +13,16 @@ internal sealed record BenchmarkOptions(
     bool Redaction = false,
     bool MemoryAttacks = false,
     bool Jobs = false,
-    bool Daemon = false)
+    bool Daemon = false,
+    bool HttpClients = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
                                 "       SessionMcp.Benchmarks --redaction [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --jobs [--no-docker] [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]";
+                                "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --http-clients [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -42,6 +44,7 @@ internal sealed record BenchmarkOptions(
                 "--memory-attacks" => options with { MemoryAttacks = true },
                 "--jobs" => options with { Jobs = true },
                 "--daemon" => options with { Daemon = true },
+                "--http-clients" => options with { HttpClients = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

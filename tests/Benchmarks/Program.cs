@@ -11,6 +11,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --jobs [--no-docker] [--write docs/benchmarks.md]
 // What the daemon's stdio relay adds to a call (in process vs relayed vs straight to the socket, interleaved):
 //   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
+// Fifty clients at once over Streamable HTTP (errors and the p99):
+//   dotnet run -c Release --project tests/Benchmarks -- --http-clients [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -70,6 +72,19 @@ if (options.Jobs)
     {
         JobsBenchmark.WriteSection(jobsPath, jobs);
         Console.Error.WriteLine($"benchmarks: wrote the jobs section of {jobsPath}");
+    }
+    return passed ? 0 : 1;
+}
+
+if (options.HttpClients)
+{
+    // Fifty clients at once over Streamable HTTP, into their own section.
+    var (httpClients, passed) = await HttpClientsBenchmark.RunAsync(interrupt.Token);
+    Console.WriteLine(httpClients);
+    if (options.WritePath is { } httpPath)
+    {
+        HttpClientsBenchmark.WriteSection(httpPath, httpClients);
+        Console.Error.WriteLine($"benchmarks: wrote the HTTP clients section of {httpPath}");
     }
     return passed ? 0 : 1;
 }
