@@ -10,6 +10,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using SessionMcp.McpServer.Tests.Infrastructure;
+using SessionMcp.Tests.Shared;
 
 namespace SessionMcp.McpServer.Tests.EndToEnd;
 
@@ -55,6 +56,21 @@ public sealed class HttpTests
         Assert.NotEmpty(events);
         Assert.All(events.Where(e => e["tool"] is not null), e => Assert.Equal("full", e["principal"]!.GetValue<string>()));
         Assert.Equal(0, (await ServerCli.VerifyAsync(daemon.DataDir)).ExitCode);
+    }
+
+    [NodeFact]
+    public async Task TheOfficialConformanceScenariosThatApplyPassOverHttp()
+    {
+        // Given a daemon serving HTTP, with a token, and the suite installed (Node 22 from the npm registry)
+        await NodeScripts.EnsureInstalledAsync();
+        await using var daemon = await HttpDaemon.StartAsync(("conformance", "full"));
+
+        // When @modelcontextprotocol/conformance runs its server scenarios that apply (through a proxy adding the token)
+        var result = await NodeScripts.RunScriptAsync("conformance.mjs", [daemon.BaseUrl, daemon.Tokens["conformance"]], TimeSpan.FromMinutes(3));
+
+        // Then every one passes
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(5, result.Stdout.Split('\n').Count(l => l.StartsWith("PASS ", StringComparison.Ordinal)));
     }
 
     [Fact]
