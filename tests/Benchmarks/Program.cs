@@ -48,58 +48,27 @@ if (options.Redaction)
     return RedactionBenchmark.Passed(section) ? 0 : 1;
 }
 
+// Each of these runs on its own and rewrites only its own section of the file.
+var docker = options.Docker && (options.MemoryAttacks || options.Jobs) && await DockerCli.EngineAnswersAsync(interrupt.Token);
 if (options.MemoryAttacks)
 {
-    // Hostile sessions against a fresh server each: peak RSS and a bystander's latency, into its own section.
-    var docker = options.Docker && await DockerCli.EngineAnswersAsync(interrupt.Token);
-    var (attacks, passed) = await MemoryAttackBenchmark.RunAsync(docker, interrupt.Token);
-    Console.WriteLine(attacks);
-    if (options.WritePath is { } attackPath)
-    {
-        MemoryAttackBenchmark.WriteSection(attackPath, attacks);
-        Console.Error.WriteLine($"benchmarks: wrote the memory attack section of {attackPath}");
-    }
-    return passed ? 0 : 1;
+    // Hostile sessions against a fresh server each: peak RSS and a bystander's latency.
+    return WriteSection("memory attack", await MemoryAttackBenchmark.RunAsync(docker, interrupt.Token), MemoryAttackBenchmark.WriteSection);
 }
-
 if (options.Jobs)
 {
-    // Jobs and terminals against one fresh server, into their own section.
-    var docker = options.Docker && await DockerCli.EngineAnswersAsync(interrupt.Token);
-    var (jobs, passed) = await JobsBenchmark.RunAsync(docker, interrupt.Token);
-    Console.WriteLine(jobs);
-    if (options.WritePath is { } jobsPath)
-    {
-        JobsBenchmark.WriteSection(jobsPath, jobs);
-        Console.Error.WriteLine($"benchmarks: wrote the jobs section of {jobsPath}");
-    }
-    return passed ? 0 : 1;
+    // Jobs and terminals against one fresh server.
+    return WriteSection("jobs", await JobsBenchmark.RunAsync(docker, interrupt.Token), JobsBenchmark.WriteSection);
 }
-
 if (options.HttpClients)
 {
-    // Fifty clients at once over Streamable HTTP, into their own section.
-    var (httpClients, passed) = await HttpClientsBenchmark.RunAsync(interrupt.Token);
-    Console.WriteLine(httpClients);
-    if (options.WritePath is { } httpPath)
-    {
-        HttpClientsBenchmark.WriteSection(httpPath, httpClients);
-        Console.Error.WriteLine($"benchmarks: wrote the HTTP clients section of {httpPath}");
-    }
-    return passed ? 0 : 1;
+    // Fifty clients at once over Streamable HTTP.
+    return WriteSection("HTTP clients", await HttpClientsBenchmark.RunAsync(interrupt.Token), HttpClientsBenchmark.WriteSection);
 }
-
 if (options.Daemon)
 {
-    // The relay against the in-process server, into its own section.
-    var (relay, passed) = await DaemonBenchmark.RunAsync(options.Iterations, options.WarmUp, interrupt.Token);
-    Console.WriteLine(relay);
-    if (options.WritePath is { } relayPath)
-    {
-        DaemonBenchmark.WriteSection(relayPath, relay);
-        Console.Error.WriteLine($"benchmarks: wrote the daemon relay section of {relayPath}");
-    }
-    return passed ? 0 : 1;
+    // The relay against the in-process server.
+    return WriteSection("daemon relay", await DaemonBenchmark.RunAsync(options.Iterations, options.WarmUp, interrupt.Token), DaemonBenchmark.WriteSection);
 }
 
 var report = await BenchmarkRun.RunAsync(options, interrupt.Token);
@@ -111,3 +80,15 @@ if (options.WritePath is { } path)
     Console.Error.WriteLine($"benchmarks: wrote {path}");
 }
 return report.Verdicts.Append(report.StartupVerdict).All(v => v?.Passed is not false) ? 0 : 1;
+
+// Prints a benchmark's section, writes it into --write's file, and gives the exit code of its verdict.
+int WriteSection(string what, (string Section, bool Passed) result, Action<string, string> write)
+{
+    Console.WriteLine(result.Section);
+    if (options.WritePath is { } sectionPath)
+    {
+        write(sectionPath, result.Section);
+        Console.Error.WriteLine($"benchmarks: wrote the {what} section of {sectionPath}");
+    }
+    return result.Passed ? 0 : 1;
+}

@@ -123,7 +123,7 @@ internal sealed class DockerJob : IRunningJob
     {
         if (_terminal)
         {
-            await WriteInputAsync(new[] { signal switch { JobSignal.Interrupt => (byte)3, JobSignal.Quit => (byte)0x1c, _ => (byte)0x1a } }, cancellationToken).ConfigureAwait(false);
+            await WriteInputAsync(new[] { JobKeys.ControlKeyOf(signal) }, cancellationToken).ConfigureAwait(false);
             return;
         }
         await _signal(this, signal).ConfigureAwait(false);
@@ -256,6 +256,6 @@ internal sealed class DockerJob : IRunningJob
             return new JobExit(JobOutcome.LostTrack, Note: $"the engine did not report how the job ended ({e.Message})");
         }
         var state = await _readState().ConfigureAwait(false);
-        return new JobExit(new JobOutcome(exitCode, exitCode > 128 ? exitCode - 128 : null, false, false), state);
+        return new JobExit(JobOutcome.FromExitCode(exitCode), state);
     }
 }

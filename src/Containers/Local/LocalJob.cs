@@ -126,7 +126,7 @@ internal sealed class LocalJob : IRunningJob
             // Everything the job's main process wrote is in the pipes now; a background process that keeps them open
             // does not hold the job's end (its later output is drained, not kept), as for a foreground command.
             await LocalProcessRunner.DrainAsync(stdout, stderr).ConfigureAwait(false);
-            var outcome = new JobOutcome(exitCode, exitCode > 128 ? exitCode - 128 : null, false, false);
+            var outcome = JobOutcome.FromExitCode(exitCode);
             return new JobExit(outcome, _readState());
         }
         finally

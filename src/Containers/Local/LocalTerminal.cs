@@ -61,7 +61,7 @@ internal sealed class LocalTerminal : IRunningJob
         await WriteInputAsync(new byte[] { 4 }, cancellationToken).ConfigureAwait(false);
 
     public async Task SignalAsync(JobSignal signal, CancellationToken cancellationToken) =>
-        await WriteInputAsync(new[] { signal switch { JobSignal.Interrupt => (byte)3, JobSignal.Quit => (byte)0x1c, _ => (byte)0x1a } }, cancellationToken).ConfigureAwait(false);
+        await WriteInputAsync(new[] { JobKeys.ControlKeyOf(signal) }, cancellationToken).ConfigureAwait(false);
 
     public async Task KillAsync(CancellationToken cancellationToken)
     {
@@ -130,7 +130,7 @@ internal sealed class LocalTerminal : IRunningJob
         try
         {
             var exitCode = await _pty.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            return new JobExit(new JobOutcome(exitCode, exitCode > 128 ? exitCode - 128 : null, false, false));
+            return new JobExit(JobOutcome.FromExitCode(exitCode));
         }
         finally
         {

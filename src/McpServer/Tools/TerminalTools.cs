@@ -37,7 +37,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         var size = Size(cols, rows);
         var (job, _) = await router.StartJobAsync(call.Caller, session_id, command ?? "exec sh -i", cwd: null, ToolArguments.Env(env), keepsState: false, cancellationToken, size).ConfigureAwait(false);
         // A shell draws its prompt within milliseconds: return with it rather than with an empty screen.
-        await JobWait.WaitAsync(job.Journal, 0, new JobWaitConditions(TimeSpan.FromSeconds(2), Quiet: TimeSpan.FromMilliseconds(100), MinBytes: null), cancellationToken).ConfigureAwait(false);
+        await SettleAsync(job, 0, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
         var result = Screen(job, "screen");
         call.Summary = new JsonObject { ["terminal_id"] = job.Info.JobId, ["cols"] = size.Columns, ["rows"] = size.Rows };
         return call.Complete(result);
@@ -81,7 +81,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         job.Terminal!.Recorder?.Input(typed.ToString(), hidden);
         var cursor = job.Journal.TotalBytes;
         await running.WriteInputAsync(Encoding.UTF8.GetBytes(typed.ToString()), cancellationToken).ConfigureAwait(false);
-        await JobWait.WaitAsync(job.Journal, cursor, new JobWaitConditions(TimeSpan.FromMilliseconds(wait_ms ?? 300), Quiet: TimeSpan.FromMilliseconds(100)), cancellationToken).ConfigureAwait(false);
+        await SettleAsync(job, cursor, TimeSpan.FromMilliseconds(wait_ms ?? 300), cancellationToken).ConfigureAwait(false);
         var result = Screen(job, mode ?? "screen", cursor) with { InputHidden = hidden ? true : null };
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["typed_chars"] = typed.Length, ["input_hidden"] = hidden };
         return call.Complete(result);
@@ -141,7 +141,7 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
         var cursor = job.Journal.TotalBytes;
         job.Terminal!.Resize(size.Columns, size.Rows);
         await running.ResizeAsync(size, cancellationToken).ConfigureAwait(false);
-        await JobWait.WaitAsync(job.Journal, cursor, new JobWaitConditions(TimeSpan.FromMilliseconds(300), Quiet: TimeSpan.FromMilliseconds(100)), cancellationToken).ConfigureAwait(false);
+        await SettleAsync(job, cursor, TimeSpan.FromMilliseconds(300), cancellationToken).ConfigureAwait(false);
         var result = Screen(job, "screen");
         call.Summary = new JsonObject { ["terminal_id"] = terminal_id, ["cols"] = size.Columns, ["rows"] = size.Rows };
         return call.Complete(result);
@@ -171,6 +171,10 @@ internal sealed class TerminalTools(SessionRouter router, ResultBudget budget)
             ? throw new SessionException($"{terminalId} is a job, not a terminal; read it with session_job_output")
             : job;
     }
+
+    /// <summary>Waits, at most <paramref name="most"/>, for the program to answer: output after <paramref name="cursor"/>, then 100 ms of quiet.</summary>
+    private static Task SettleAsync(JobManager.Job job, long cursor, TimeSpan most, CancellationToken cancellationToken) =>
+        JobWait.WaitAsync(job.Journal, cursor, new JobWaitConditions(most, Quiet: TimeSpan.FromMilliseconds(100)), cancellationToken);
 
     private static TerminalGeometry Size(int? cols, int? rows)
     {

@@ -42,6 +42,14 @@ internal static class JobKeys
         ["Insert"] = "\u001b[2~",
     };
 
+    /// <summary>The control key a terminal turns into <paramref name="signal"/> (Ctrl-C, Ctrl-\, Ctrl-Z).</summary>
+    public static byte ControlKeyOf(JobSignal signal) => signal switch
+    {
+        JobSignal.Interrupt => 0x03,
+        JobSignal.Quit => 0x1c,
+        _ => 0x1a,
+    };
+
     /// <summary>Every key name accepted, for error messages and tool descriptions.</summary>
     public static string Known => string.Join(", ", Named.Keys.Where(k => k is not ("Return" or "Escape"))) + ", Ctrl-A … Ctrl-Z, Ctrl-\\, F1-F12";
 

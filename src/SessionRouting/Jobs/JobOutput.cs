@@ -16,6 +16,12 @@ internal sealed record JobOutcome(int? ExitCode, int? Signal, bool Killed, bool 
 {
     public static JobOutcome Exited(int exitCode) => new(exitCode, null, false, false);
 
+    /// <summary>
+    /// From a wait status as the backends report it: 128 + N is taken for signal N too (a shell reports a killed child
+    /// the same way), the exit code kept as reported.
+    /// </summary>
+    public static JobOutcome FromExitCode(int exitCode) => new(exitCode, exitCode > 128 ? exitCode - 128 : null, false, false);
+
     public static JobOutcome Signaled(int signal, bool killed) => new(null, signal, killed, false);
 
     /// <summary>The process is gone and nobody saw how it ended (e.g. found still running in a journal after a restart).</summary>
