@@ -75,6 +75,10 @@ internal static class CommandLine
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
           --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
+          --history on|off              SESSION_MCP_HISTORY    record what each step changes in the workspace (default on)
+          --history-ignore PATTERNS     SESSION_MCP_HISTORY_IGNORE  comma-separated gitignore patterns history leaves out, on
+                                        top of .git/ and the workspace's .gitignore
+          --history-max-file-bytes BYTES  SESSION_MCP_HISTORY_MAX_FILE_BYTES  larger files are recorded by hash and size only (default 4194304)
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";

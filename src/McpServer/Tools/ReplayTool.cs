@@ -6,20 +6,21 @@ using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
 
 namespace SessionMcp.McpServer.Tools;
 
 /// <summary>Reading a session's audited history.</summary>
 [McpServerToolType]
-internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBudget budget)
+internal sealed class ReplayTool(SessionRouter router, AuditLog audit, WorkspaceHistory history, ResultBudget budget)
 {
     private const int DefaultLimit = 50;
     private const int MaxLimit = 500;
 
     [McpServerTool(Name = "session_replay", Title = "Replay a session's history", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
+        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events; "diff" gives, per step, the command or edit and what it did to the workspace (files added, removed, modified, renamed, mode changes, as a unified diff; binary files named). include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
         """)]
     public ReplayResult Replay(
         RequestContext<CallToolRequestParams> request,
@@ -27,7 +28,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         [Description("First event sequence number to return (default: the beginning).")] long? from_seq = null,
         [Description("Maximum number of events (default 50, max 500).")] long? limit = null,
         [Description("Only calls of these tools, e.g. [\"session_exec\"].")] List<string>? tools = null,
-        [Description("Default \"events\".")][AllowedValues("events", "transcript")] string? format = null,
+        [Description("Default \"events\".")][AllowedValues("events", "transcript", "diff")] string? format = null,
         [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null)
     {
         var call = CallAudit.Of(request);
@@ -40,13 +41,15 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
             "full" => OutputDetail.Full,
             _ => OutputDetail.Truncated,
         };
-        var transcript = format == "transcript";
+        var shape = format ?? "events";
 
         var pageSize = (int)(limit ?? DefaultLimit);
         var page = audit.ReadSession(session.Id, from_seq ?? 0, pageSize + 1, tools);
         var available = Math.Min(page.Count, pageSize);
+        // A step's changes are computed once per page, whatever the fitting below tries.
+        var steps = shape == "diff" ? page.Take(available).ToDictionary(e => e.Seq, e => StepChanges(e)) : null;
         ReplayResult Build(int count, int maxStringChars) =>
-            ReplayResult.Create(session.Id, page.Take(count).ToList(), count < page.Count ? page[count].Seq : null, transcript, detail, maxStringChars);
+            ReplayResult.Create(session.Id, page.Take(count).ToList(), count < page.Count ? page[count].Seq : null, shape, detail, maxStringChars, steps);
 
         var result = budget.Fit(available, count => Build(count, int.MaxValue));
         if (result.Count == 0 && available > 0)
@@ -56,11 +59,21 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         }
         call.Summary = new JsonObject { ["events"] = result.Count, ["next_seq"] = result.NextSeq };
         return call.Complete(result);
+
+        (IReadOnlyList<FileChange> Changes, string Diff) StepChanges(AuditEvent e)
+        {
+            if (e.Entry.Summary?.Contains("\"workspace\"", StringComparison.Ordinal) != true)
+            {
+                return ([], "");
+            }
+            var changes = history.Changes(session.Id, e.Seq - 1, e.Seq);
+            return (changes, StepDiff.Render(changes, history.Store));
+        }
     }
 }
 
 /// <summary>The result of session_replay: events or a transcript, and where to continue.</summary>
-internal sealed record ReplayResult(string SessionId, string Format, long EventSeq, IReadOnlyList<ReplayEvent>? Events = null, string? Transcript = null, long? NextSeq = null) : IToolResult
+internal sealed record ReplayResult(string SessionId, string Format, long EventSeq, IReadOnlyList<ReplayEvent>? Events = null, string? Transcript = null, long? NextSeq = null, IReadOnlyList<ReplayStep>? Steps = null) : IToolResult
 {
     /// <summary>How many events the page holds.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -70,10 +83,17 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
     [System.Text.Json.Serialization.JsonIgnore]
     public string Rendered { get; private init; } = "";
 
-    public static ReplayResult Create(string sessionId, IReadOnlyList<AuditEvent> events, long? next, bool transcript, OutputDetail detail, int maxStringChars)
+    public static ReplayResult Create(string sessionId, IReadOnlyList<AuditEvent> events, long? next, string format, OutputDetail detail, int maxStringChars,
+        IReadOnlyDictionary<long, (IReadOnlyList<FileChange> Changes, string Diff)>? steps = null)
     {
+        if (format == "diff" && steps is not null)
+        {
+            var shown = events.Select(e => ReplayStep.Create(e, steps[e.Seq].Changes, steps[e.Seq].Diff, maxStringChars)).ToList();
+            var text = string.Join("\n", shown.Select(s => s.Render()));
+            return new ReplayResult(sessionId, "diff", 0, NextSeq: next, Steps: shown) { Count = events.Count, Rendered = text };
+        }
         var rendered = SessionRouting.Audit.Transcript.Render(events, detail, maxStringChars);
-        if (transcript)
+        if (format == "transcript")
         {
             return new ReplayResult(sessionId, "transcript", 0, Transcript: rendered, NextSeq: next) { Count = events.Count, Rendered = rendered };
         }
@@ -92,6 +112,31 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
         $"{Count} {(Count == 1 ? "event" : "events")} of session {SessionId}, event_seq {EventSeq}"
         + (NextSeq is { } next ? $"; more from from_seq {next}" : "; no more")
         + "\n" + Rendered;
+}
+
+/// <summary>One event as the diff format shows it: what was called and what it did to the workspace.</summary>
+/// <param name="What">The command (session_exec), the path (file tools), or what the event was.</param>
+internal sealed record ReplayStep(long Seq, string Kind, string Outcome, string What, string? Tool = null, int? ExitCode = null, ChangeSet? Changes = null)
+{
+    public static ReplayStep Create(AuditEvent e, IReadOnlyList<FileChange> changes, string diff, int maxStringChars)
+    {
+        var arguments = SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments) as JsonObject;
+        var summary = SessionRouting.Audit.Transcript.Parse(e.Entry.Summary) as JsonObject;
+        var what = arguments?["command"]?.GetValue<string>() is { } command ? "$ " + command
+            : arguments?["path"]?.GetValue<string>() is { } path ? $"{e.Entry.Tool} {path}"
+            : e.Entry.Tool ?? e.Entry.Kind;
+        if (what.Length > 500)
+        {
+            what = what[..500] + "...";
+        }
+        int? exitCode = summary?["exit_code"] is JsonValue code && code.TryGetValue<int>(out var value) ? value : null;
+        return new ReplayStep(e.Seq, e.Entry.Kind, e.Entry.Outcome, what, e.Entry.Tool, exitCode,
+            changes.Count == 0 ? null : ChangeSet.Create(changes, diff, maxStringChars));
+    }
+
+    public string Render() =>
+        $"#{Seq} {What}" + (ExitCode is { } code ? $" (exit {code})" : "") + (Outcome == "ok" ? "" : $" [{Outcome}]")
+        + (Changes is null ? "" : "\n" + Changes.Render());
 }
 
 /// <summary>One audited event as replay shows it.</summary>
