@@ -57,6 +57,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton<TokenStore>();
         services.AddSingleton<SessionShares>();
         services.AddSingleton<SessionRouter>();
+        services.AddSingleton<SessionRerunner>();
         services.AddSingleton(new ResultBudget(settings.ResultBudgetChars));
         return services;
     }

@@ -161,6 +161,41 @@ public sealed class WorkspaceHistoryTests
         Assert.Equal("mine\n", await server.RunAsync(one, "cat mine.txt"));
     }
 
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task ARerunReportsExactlyTheStepsThatDoNotReproduce(string backend)
+    {
+        // Given a session whose steps are deterministic except one that prints the date
+        using var data = new TempDirectory("data");
+        using var projects = new TempDirectory("projects");
+        var project = MakeProject(projects.Path);
+        await using var server = await ServerProcess.StartAsync(data.Path, ["--source-roots", projects.Path]);
+        var id = (await server.CallAsync("session_create", new { backend, source_dir = project })).Text("session_id");
+        await server.RunAsync(id, "mkdir -p out && cd out && echo built > result.txt");
+        await server.CallAsync("session_write_file", new { session_id = id, path = "notes.md", content = "# notes\n" });
+        await server.CallAsync("session_edit_file", new { session_id = id, path = "notes.md", old_string = "# notes", new_string = "# Notes" });
+        var dated = (await server.ExecAsync(id, "date > stamp.txt && cat stamp.txt")).EventSeq();
+        await server.RunAsync(id, "cat result.txt ../a.txt | wc -l");
+        var dry = await server.CallAsync("session_replay", new { session_id = id, mode = "rerun", dry_run = true });
+        await Task.Delay(1100); // date prints seconds: the rerun's must differ
+
+        // When the session is rerun
+        var rerun = (await server.CallAsync("session_replay", new { session_id = id, mode = "rerun" }))["rerun"]!;
+
+        // Then every step ran again in a new session, and only the dated one differs (output and files)
+        Assert.Equal(5, dry["rerun"]!["steps"]!.AsArray().Count(s => s!["status"]!.GetValue<string>() == "planned"));
+        Assert.Equal(5, rerun["run"]!.GetValue<int>());
+        Assert.Equal(1, rerun["differing"]!.GetValue<int>());
+        var differing = rerun["steps"]!.AsArray().Single(s => s!["status"]!.GetValue<string>() == "differs")!;
+        Assert.Equal(dated, differing["seq"]!.GetValue<long>());
+        var differences = string.Join("\n", differing["differences"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.Contains("stdout differs at line 1", differences);
+        Assert.True(differences.Contains("resulting files differ: out/stamp.txt", StringComparison.Ordinal), differences);
+        var into = rerun["into_session_id"]!.GetValue<string>();
+        Assert.Equal("built\n", await server.RunAsync(into, "cat result.txt"));
+        Assert.Equal("# Notes\n", await server.RunAsync(into, "cat ../notes.md"));
+    }
+
     /// <summary>A small project with one file of each kind the steps touch.</summary>
     internal static string MakeProject(string root)
     {
