@@ -10,6 +10,7 @@ using SessionMcp.McpServer.Http;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
 
@@ -504,6 +505,27 @@ internal static class CommandLine
                 stdout.WriteLine($"expected head found: {expected}");
             }
         }
+        failed |= !VerifyWorkspaceHistory(services, stdout, stderr);
         return failed ? 1 : 0;
+    }
+
+    /// <summary>Workspace history: each step's rows against the digest its (hash-chained) event recorded, and every
+    /// stored content against its hash. Returns whether all of it checks out.</summary>
+    private static bool VerifyWorkspaceHistory(IServiceProvider services, TextWriter stdout, TextWriter stderr)
+    {
+        var (steps, blobs, problems) = HistoryVerification.Check(services.GetRequiredService<HistoryStore>(), services.GetRequiredService<AuditLog>());
+        foreach (var problem in problems.Take(50))
+        {
+            stderr.WriteLine($"workspace history BROKEN: {problem}");
+        }
+        if (problems.Count > 50)
+        {
+            stderr.WriteLine($"... and {problems.Count - 50} more");
+        }
+        if (problems.Count == 0)
+        {
+            stdout.WriteLine($"workspace history intact: {steps} steps match their events, {blobs} stored contents match their hashes");
+        }
+        return problems.Count == 0;
     }
 }

@@ -32,7 +32,7 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         {
             return null;
         }
-        var content = BlobCodec.Decode((byte[])reader.GetValue(1), reader.GetInt64(0));
+        var content = BlobCodec.Decode(reader.GetValue(1) as byte[] ?? [], reader.GetInt64(0));
         // A blob that does not hash to its name was altered: better no content than the wrong one.
         return content is not null && Convert.ToHexStringLower(SHA256.HashData(content)) == hash ? content : null;
     });
@@ -215,7 +215,8 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
                 var rows = new List<(string Hash, long Size, byte[] Data)>();
                 while (reader.Read())
                 {
-                    rows.Add((reader.GetString(0), reader.GetInt64(1), (byte[])reader.GetValue(2)));
+                    // Anything but a blob in the column (SQL can store text there) is as corrupt as a wrong blob.
+                    rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetValue(2) as byte[] ?? []));
                 }
                 return rows;
             });

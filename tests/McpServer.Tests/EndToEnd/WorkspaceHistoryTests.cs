@@ -196,6 +196,41 @@ public sealed class WorkspaceHistoryTests
         Assert.Equal("# Notes\n", await server.RunAsync(into, "cat ../notes.md"));
     }
 
+    [Fact]
+    public async Task AuditVerifyChecksEveryStoredContentAndEveryStepsRows()
+    {
+        // Given a session with recorded workspace history, and verify passing on it
+        using var data = new TempDirectory("data");
+        await using (var server = await ServerProcess.StartAsync(data.Path))
+        {
+            var id = await server.CreateSessionAsync(Backends.Local);
+            await server.RunAsync(id, "echo 'some content worth keeping' > kept.txt && echo second > other.txt");
+        }
+        var intact = await ServerCli.VerifyAsync(data.Path);
+        Assert.True(intact.ExitCode == 0, intact.ToString());
+        Assert.Contains("workspace history intact: ", intact.Stdout);
+
+        // When one stored content is altered, and then one step's rows
+        Sql(data.Path, "UPDATE blobs SET data = X'00' || CAST('forged!!' AS BLOB), size = 8 WHERE hash = (SELECT hash FROM blobs ORDER BY hash LIMIT 1)");
+        var blobTampered = await ServerCli.VerifyAsync(data.Path);
+        Sql(data.Path, "DROP TRIGGER file_changes_are_kept; UPDATE file_changes SET mode = 511 WHERE path = 'other.txt'");
+        var rowTampered = await ServerCli.VerifyAsync(data.Path);
+
+        // Then verify fails and says what
+        Assert.Equal(1, blobTampered.ExitCode);
+        Assert.Contains("does not match its hash (it was altered)", blobTampered.Stderr);
+        Assert.Contains("do not match the digest the event recorded", rowTampered.Stderr);
+    }
+
+    private static void Sql(string dataDir, string sql)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDir, "session-mcp.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     /// <summary>A small project with one file of each kind the steps touch.</summary>
     internal static string MakeProject(string root)
     {
