@@ -61,9 +61,9 @@ internal static class GitBinaryPatch
         output.Append('\n');
     }
 
-    /// <summary>zlib's stream of no bytes (header, an empty final block, Adler-32 of 1), which .NET does not write for
+    /// <summary>zlib's stream of no bytes (header, an empty final block, Adler-32 of 1) as git writes it, which .NET does not write for
     /// an empty input; git needs it for "literal 0".</summary>
-    private static readonly byte[] EmptyZlibStream = [0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
+    private static readonly byte[] EmptyZlibStream = [0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
 
     private static byte[] Deflate(ReadOnlySpan<byte> content)
     {
