@@ -110,7 +110,7 @@ internal static class AuditReport
             Plural(commands, "command") + (failed > 0 ? $" ({failed:N0} exited non-zero)" : ""),
             Plural(Count(e => e.Entry.Tool == "session_edit_file"), "edit"),
             Plural(Count(e => e.Entry.Tool == "session_write_file"), "file write"),
-            Plural(Count(e => e.Entry.Kind is "job_ended" or "job_lost"), "job end"),
+            Plural(Count(e => e.Entry.Kind is "job_ended" or "job_lost" && !IsTerminal(Str(Summary(e), "job_id"))), "job end"),
             Plural(Count(e => e.Entry.Tool == "session_terminal_open"), "terminal"),
             Plural(Count(e => e.Entry.Outcome != AuditOutcomes.Ok), "error"),
         };
@@ -133,7 +133,8 @@ internal static class AuditReport
             return;
         }
 
-        text.Append("\n### ").Append(Stamp(e)).Append(' ').Append(Title(e, arguments, summary)).Append("\n\n");
+        BlankLine(text);
+        text.Append("### ").Append(Stamp(e)).Append(' ').Append(Title(e, arguments, summary)).Append("\n\n");
         if (entry.Principal is { } principal && principal != Access.Principal.LocalName)
         {
             text.Append("By ").Append(Code(principal)).Append(".\n\n");
@@ -193,6 +194,7 @@ internal static class AuditReport
             "session_terminal_read" => $"read terminal {Code(Arg("terminal_id"))} ({Sum("mode")}, {Sum("state")})",
             "session_terminal_resize" => $"resized terminal {Code(Arg("terminal_id"))} to {Sum("cols")}×{Sum("rows")}",
             "session_replay" => "read this session's history",
+            "session_create" => "created the session",
             "session_share" => $"shared with {Code(Sum("token_name"))} ({Sum("scope")})",
             "session_edit_file" when Flag(summary, "dry_run") => $"tried an edit of {Code(Arg("path"))} without writing it (dry run)",
             null when e.Entry.Kind is AuditKinds.SessionCreated or AuditKinds.SessionDestroyed or AuditKinds.SessionLost or AuditKinds.SessionResumed =>
@@ -231,7 +233,7 @@ internal static class AuditReport
                 return $"close terminal {Code(Arg("terminal_id"))}" + (summary is null ? "" : $" → {Sum("state")}");
             case null when e.Entry.Kind is "job_ended" or "job_lost":
                 var how = Str(summary, "exit_code") is { } code ? $"exit {code}" : Str(summary, "signal") is { } signal ? $"signal {signal}" : "no exit code";
-                return $"job {Code(Sum("job_id"))} {(e.Entry.Kind == "job_lost" ? "lost" : "ended")}: {how}{(Flag(summary, "killed") ? " (killed)" : "")}, {Sum("output_bytes")} bytes of output";
+                return $"{(IsTerminal(Str(summary, "job_id")) ? "terminal" : "job")} {Code(Sum("job_id"))} {(e.Entry.Kind == "job_lost" ? "lost" : "ended")}: {how}{(Flag(summary, "killed") ? " (killed)" : "")}, {Sum("output_bytes")} bytes of output";
             case null:
                 return e.Entry.Kind.Replace('_', ' ') + (summary is null ? "" : " " + Code(summary.ToJsonString()));
             default:
@@ -304,6 +306,19 @@ internal static class AuditReport
         return (text, string.Create(CultureInfo.InvariantCulture, $" ({content.Length:N0} characters; the first {head:N0} and the last {content.Length - tail:N0} shown)"));
     }
 
+    /// <summary>Terminals are jobs with a PTY; their ids start with "t-".</summary>
+    private static bool IsTerminal(string? jobId) => jobId?.StartsWith("t-", StringComparison.Ordinal) == true;
+
+    /// <summary>Ends what was written with exactly one blank line, so sections are apart however the last one ended.</summary>
+    private static void BlankLine(StringBuilder text)
+    {
+        while (text.Length > 0 && text[^1] == '\n')
+        {
+            text.Length--;
+        }
+        text.Append("\n\n");
+    }
+
     private static JsonObject? Summary(AuditEvent e) => Transcript.Parse(e.Entry.Summary) as JsonObject;
 
     private static string? Str(JsonObject? node, string key) => node?[key] switch
@@ -345,7 +360,7 @@ internal static class AuditReport
         var escaped = new StringBuilder(text.Length);
         foreach (var c in text)
         {
-            if (c is '\\' or '`' or '*' or '_' or '[' or ']' or '<' or '>' or '#' or '|')
+            if (c is '\\' or '`' or '*' or '_' or '[' or ']' or '<' or '>' or '|')
             {
                 escaped.Append('\\');
             }
