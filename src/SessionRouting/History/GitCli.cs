@@ -87,7 +87,7 @@ internal static class GitCli
         var output = await RunAsync(directory, arguments, stdin, environment, cancellationToken).ConfigureAwait(false);
         if (output.ExitCode != 0)
         {
-            throw new ExportException($"git {arguments[0]} failed in {directory}: {output.Stderr.Trim()}");
+            throw new ExportException($"git {arguments.FirstOrDefault(a => !a.StartsWith('-'))} failed in {directory}: {output.Stderr.Trim()}");
         }
         return output;
     }

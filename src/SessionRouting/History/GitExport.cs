@@ -42,7 +42,7 @@ internal sealed record GitExportResult(
 
 /// <summary>
 /// Records a session's change as a commit on a new branch of the source directory's git repository, with plumbing only
-/// (hash-object, a temporary index file, write-tree, commit-tree, update-ref): the working tree, the real index, HEAD
+/// (fast-import for the contents, a temporary index file, write-tree, commit-tree, update-ref): the working tree, the real index, HEAD
 /// and the checked-out branch are never touched, so a user's uncommitted work stays as it was.
 /// </summary>
 /// <remarks>
@@ -111,7 +111,10 @@ internal static class GitExport
                 .SelectMany(c => c.FromPath is { } from ? new[] { c.Path, from } : [c.Path]).Distinct(StringComparer.Ordinal).ToList();
             var writable = touched.Where(p => !missing.Contains(p, StringComparer.Ordinal)).ToList();
 
-            var blobs = new BlobWriter(root, scratch.FullName, request.Blobs);
+            // Every content the commits need, written into the object database by one git process.
+            var needed = writable.SelectMany(p => new[] { request.Baseline.GetValueOrDefault(p), final.GetValueOrDefault(p) })
+                .OfType<FileEntry>().Where(e => HasContent(e, request.Blobs));
+            var ids = await WriteBlobsAsync(root, scratch.FullName, needed, request.Blobs, cancellationToken).ConfigureAwait(false);
             var inHead = await ListIndexAsync(root, index, prefix, writable, cancellationToken).ConfigureAwait(false);
 
             // The paths the session touched, as the session found them: where that differs from HEAD, commit it first.
@@ -119,7 +122,7 @@ internal static class GitExport
             foreach (var path in writable)
             {
                 IndexEntry wanted = request.Baseline.TryGetValue(path, out var entry) && HasContent(entry, request.Blobs)
-                    ? new IndexEntry(entry.GitMode, await blobs.WriteAsync(entry, cancellationToken).ConfigureAwait(false), prefix + path)
+                    ? new IndexEntry(entry.GitMode, ids[entry.Hash], prefix + path)
                     : new IndexEntry(null, null, prefix + path);
                 if (request.Baseline.ContainsKey(path) && wanted.Mode is null)
                 {
@@ -147,7 +150,7 @@ internal static class GitExport
             foreach (var path in writable)
             {
                 finalEntries.Add(final.TryGetValue(path, out var entry)
-                    ? new IndexEntry(entry.GitMode, await blobs.WriteAsync(entry, cancellationToken).ConfigureAwait(false), prefix + path)
+                    ? new IndexEntry(entry.GitMode, ids[entry.Hash], prefix + path)
                     : new IndexEntry(null, null, prefix + path));
             }
             await UpdateIndexAsync(root, index, finalEntries, cancellationToken).ConfigureAwait(false);
@@ -177,16 +180,20 @@ internal static class GitExport
         {
             return entries;
         }
-        // Literal pathspecs: a name with '*' or '[' is a name, not a pattern.
-        var arguments = new List<string> { "--literal-pathspecs", "ls-files", "-s", "-z", "--" };
-        arguments.AddRange(paths.Select(p => prefix + p));
-        var output = await GitCli.CheckedAsync(root, arguments, environment: index, cancellationToken: cancellationToken).ConfigureAwait(false);
-        foreach (var record in Encoding.UTF8.GetString(output.Stdout).Split('\0', StringSplitOptions.RemoveEmptyEntries))
+        // In batches, so thousands of paths stay under the argument-size limit.
+        foreach (var batch in paths.Chunk(500))
         {
-            // "<mode> <id> <stage>\t<path>"
-            var tab = record.IndexOf('\t');
-            var fields = record[..tab].Split(' ');
-            entries[record[(tab + 1)..]] = new IndexEntry(fields[0], fields[1], record[(tab + 1)..]);
+            // Literal pathspecs: a name with '*' or '[' is a name, not a pattern.
+            var arguments = new List<string> { "--literal-pathspecs", "ls-files", "-s", "-z", "--" };
+            arguments.AddRange(batch.Select(p => prefix + p));
+            var output = await GitCli.CheckedAsync(root, arguments, environment: index, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var record in Encoding.UTF8.GetString(output.Stdout).Split('\0', StringSplitOptions.RemoveEmptyEntries))
+            {
+                // "<mode> <id> <stage>\t<path>"
+                var tab = record.IndexOf('\t');
+                var fields = record[..tab].Split(' ');
+                entries[record[(tab + 1)..]] = new IndexEntry(fields[0], fields[1], record[(tab + 1)..]);
+            }
         }
         return entries;
     }
@@ -225,24 +232,39 @@ internal static class GitExport
         return output.Text;
     }
 
-    /// <summary>Writes stored contents into the repository's object database once each, by the repository's own hashing.</summary>
-    private sealed class BlobWriter(string root, string scratch, IBlobReader blobs)
+    /// <summary>
+    /// Writes stored contents into the repository's object database, each once, by the repository's own hashing (SHA-1
+    /// or SHA-256), in one `git fast-import` stream (one pack, no temporary files): the object id of each content hash.
+    /// </summary>
+    private static async Task<Dictionary<string, string>> WriteBlobsAsync(string root, string scratch, IEnumerable<FileEntry> entries, IBlobReader blobs, CancellationToken cancellationToken)
     {
-        private readonly Dictionary<string, string> _ids = new(StringComparer.Ordinal);
-
-        public async Task<string> WriteAsync(FileEntry entry, CancellationToken cancellationToken)
+        var hashes = entries.Select(e => e.Hash).Distinct(StringComparer.Ordinal).ToList();
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (hashes.Count == 0)
         {
-            if (_ids.TryGetValue(entry.Hash, out var id))
-            {
-                return id;
-            }
-            var content = blobs.Read(entry.Hash) ?? throw new ExportException($"The content {entry.Hash} was pruned while exporting; export again.");
-            var file = Path.Combine(scratch, "blob");
-            await File.WriteAllBytesAsync(file, content, cancellationToken).ConfigureAwait(false);
-            // --no-filters: the bytes as stored, whatever the repository's attributes say about line endings.
-            id = (await GitCli.CheckedAsync(root, ["hash-object", "-w", "--no-filters", file], cancellationToken: cancellationToken).ConfigureAwait(false)).Text;
-            _ids[entry.Hash] = id;
-            return id;
+            return ids;
         }
+        using var stream = new MemoryStream();
+        for (var i = 0; i < hashes.Count; i++)
+        {
+            var content = blobs.Read(hashes[i]) ?? throw new ExportException($"The content {hashes[i]} was pruned while exporting; export again.");
+            stream.Write(Encoding.ASCII.GetBytes($"blob\nmark :{i + 1}\ndata {content.Length}\n"));
+            stream.Write(content);
+            stream.WriteByte((byte)'\n');
+        }
+        stream.Write("done\n"u8);
+        var marks = Path.Combine(scratch, "marks");
+        await GitCli.CheckedAsync(root, ["fast-import", "--quiet", "--done", $"--export-marks={marks}"], stream.ToArray(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var line in await File.ReadAllLinesAsync(marks, cancellationToken).ConfigureAwait(false))
+        {
+            // ":<mark> <object id>"
+            var space = line.IndexOf(' ');
+            ids[hashes[int.Parse(line.AsSpan(1, space - 1), System.Globalization.CultureInfo.InvariantCulture) - 1]] = line[(space + 1)..];
+        }
+        if (ids.Count != hashes.Count)
+        {
+            throw new ExportException($"git fast-import stored {ids.Count} of {hashes.Count} contents; nothing was exported.");
+        }
+        return ids;
     }
 }

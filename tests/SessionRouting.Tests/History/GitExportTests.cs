@@ -154,6 +154,38 @@ public sealed class GitExportTests : IDisposable
         Assert.Equal("main", Git(source, "for-each-ref", "--format=%(refname:short)", "refs/heads/"));
     }
 
+    [Fact]
+    public async Task GivenAChangedFileWhoseContentIsNotStored_WhenExported_ThenItIsNamedAndLeftAsInHead()
+    {
+        var source = NewRepository();
+        var (baseline, changes, _) = Session(source, work => { ScratchTree.Write(work, "old.txt", "huge\n"); ScratchTree.Write(work, "small.txt", "s\n"); });
+        changes = [.. changes.Select(c => c.Path == "old.txt" ? c with { After = c.After! with { Stored = false } } : c)];
+
+        var result = await GitExport.ExportAsync(Request(source, baseline, changes, "session-mcp/s7"));
+
+        Assert.Equal(["old.txt"], result.ContentMissing);
+        Assert.Equal("small.txt", Git(source, "diff", "--name-only", "HEAD", result.Commit));
+    }
+
+    [Fact]
+    public async Task GivenManyChangedFiles_WhenExported_ThenEveryOneIsInTheCommit()
+    {
+        var source = NewRepository();
+        var (baseline, changes, _) = Session(source, work =>
+        {
+            for (var i = 0; i < 600; i++)
+            {
+                ScratchTree.Write(work, $"gen/{i:D4}.txt", $"file {i}\n");
+            }
+        });
+
+        var result = await GitExport.ExportAsync(Request(source, baseline, changes, "session-mcp/s8"));
+
+        Assert.Equal(600, result.PathsChanged);
+        Assert.Equal(600, Git(source, "diff", "--name-only", "HEAD", result.Commit).Split('\n').Length);
+        Assert.Equal("file 577", Git(source, "show", $"{result.Commit}:gen/0577.txt"));
+    }
+
     private GitExportRequest Request(string source, WorkspaceTree baseline, List<FileChange> changes, string branch) =>
         new(source, baseline, changes, _blobs, branch, "session-mcp", "session-mcp@localhost", $"Session {branch.Split('/')[^1]}'s work\n");
 

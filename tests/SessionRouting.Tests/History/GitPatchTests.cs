@@ -200,6 +200,26 @@ public sealed class GitPatchTests : IDisposable
     }
 
     [Fact]
+    public void GivenOnlyBitsGitDoesNotRecord_WhenThePatchIsWritten_ThenItSaysNothing()
+    {
+        var entry = new FileEntry(EntryKind.File, 0b110_100_100, _blobs.Add("x\n"u8.ToArray()), 2);
+        var change = new FileChange(ChangeKind.ModeChanged, "private.txt", entry, entry with { Mode = 0b110_000_000 });
+
+        var patch = GitPatch.Write([change], _blobs);
+
+        Assert.Equal("", patch.Text);
+        Assert.Equal(0, patch.FilesChanged);
+    }
+
+    [Fact]
+    public void GivenAUtf8FileWithAByteOrderMark_WhenThePatchIsApplied_ThenTheMarkIsKept()
+    {
+        AssertApplies(
+            before => ScratchTree.Write(before, "bom.txt", [0xEF, 0xBB, 0xBF, (byte)'a', (byte)'\n']),
+            after => ScratchTree.Write(after, "bom.txt", [0xEF, 0xBB, 0xBF, (byte)'b', (byte)'\n']));
+    }
+
+    [Fact]
     public void GivenNoChanges_WhenThePatchIsWritten_ThenItIsEmpty()
     {
         var patch = GitPatch.Write([], _blobs);
