@@ -107,21 +107,35 @@ internal static class GitExport
             var final = request.Baseline.Apply(request.Changes);
             var touched = request.Changes.SelectMany(c => c.FromPath is { } from ? new[] { from, c.Path } : [c.Path]).Distinct(StringComparer.Ordinal).ToList();
             // A change whose new content is not stored (above the size limit, pruned) cannot be written: its paths stay as in HEAD.
-            var missing = request.Changes.Where(c => c.After is { } after && !HasContent(after, request.Blobs))
+            // Each content is read from the store once: the checks below and the writing share it.
+            var contents = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
+            bool HasContent(FileEntry entry)
+            {
+                if (!entry.Stored)
+                {
+                    return false;
+                }
+                if (!contents.TryGetValue(entry.Hash, out var content))
+                {
+                    contents[entry.Hash] = content = request.Blobs.Read(entry.Hash);
+                }
+                return content is not null;
+            }
+            var missing = request.Changes.Where(c => c.After is { } after && !HasContent(after))
                 .SelectMany(c => c.FromPath is { } from ? new[] { c.Path, from } : [c.Path]).Distinct(StringComparer.Ordinal).ToList();
             var writable = touched.Where(p => !missing.Contains(p, StringComparer.Ordinal)).ToList();
 
             // Every content the commits need, written into the object database by one git process.
             var needed = writable.SelectMany(p => new[] { request.Baseline.GetValueOrDefault(p), final.GetValueOrDefault(p) })
-                .OfType<FileEntry>().Where(e => HasContent(e, request.Blobs));
-            var ids = await WriteBlobsAsync(root, scratch.FullName, needed, request.Blobs, cancellationToken).ConfigureAwait(false);
+                .OfType<FileEntry>().Where(HasContent).Select(e => e.Hash).Distinct(StringComparer.Ordinal).ToList();
+            var ids = await WriteBlobsAsync(root, scratch.FullName, needed, contents, cancellationToken).ConfigureAwait(false);
             var inHead = await ListIndexAsync(root, index, prefix, writable, cancellationToken).ConfigureAwait(false);
 
             // The paths the session touched, as the session found them: where that differs from HEAD, commit it first.
             var baselineEntries = new List<IndexEntry>();
             foreach (var path in writable)
             {
-                IndexEntry wanted = request.Baseline.TryGetValue(path, out var entry) && HasContent(entry, request.Blobs)
+                IndexEntry wanted = request.Baseline.TryGetValue(path, out var entry) && HasContent(entry)
                     ? new IndexEntry(entry.GitMode, ids[entry.Hash], prefix + path)
                     : new IndexEntry(null, null, prefix + path);
                 if (request.Baseline.ContainsKey(path) && wanted.Mode is null)
@@ -167,8 +181,6 @@ internal static class GitExport
             scratch.Delete(recursive: true);
         }
     }
-
-    private static bool HasContent(FileEntry entry, IBlobReader blobs) => entry.Stored && blobs.Read(entry.Hash) is not null;
 
     /// <summary>A line of the temporary index: a null mode removes the path.</summary>
     private sealed record IndexEntry(string? Mode, string? Id, string Path);
@@ -236,9 +248,8 @@ internal static class GitExport
     /// Writes stored contents into the repository's object database, each once, by the repository's own hashing (SHA-1
     /// or SHA-256), in one `git fast-import` stream (one pack, no temporary files): the object id of each content hash.
     /// </summary>
-    private static async Task<Dictionary<string, string>> WriteBlobsAsync(string root, string scratch, IEnumerable<FileEntry> entries, IBlobReader blobs, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, string>> WriteBlobsAsync(string root, string scratch, List<string> hashes, Dictionary<string, byte[]?> contents, CancellationToken cancellationToken)
     {
-        var hashes = entries.Select(e => e.Hash).Distinct(StringComparer.Ordinal).ToList();
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
         if (hashes.Count == 0)
         {
@@ -247,7 +258,7 @@ internal static class GitExport
         using var stream = new MemoryStream();
         for (var i = 0; i < hashes.Count; i++)
         {
-            var content = blobs.Read(hashes[i]) ?? throw new ExportException($"The content {hashes[i]} was pruned while exporting; export again.");
+            var content = contents[hashes[i]]!;
             stream.Write(Encoding.ASCII.GetBytes($"blob\nmark :{i + 1}\ndata {content.Length}\n"));
             stream.Write(content);
             stream.WriteByte((byte)'\n');
