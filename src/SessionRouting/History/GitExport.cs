@@ -106,7 +106,6 @@ internal static class GitExport
 
             var final = request.Baseline.Apply(request.Changes);
             var touched = request.Changes.SelectMany(c => c.FromPath is { } from ? new[] { from, c.Path } : [c.Path]).Distinct(StringComparer.Ordinal).ToList();
-            // A change whose new content is not stored (above the size limit, pruned) cannot be written: its paths stay as in HEAD.
             // Each content is read from the store once: the checks below and the writing share it.
             var contents = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
             bool HasContent(FileEntry entry)
@@ -121,9 +120,14 @@ internal static class GitExport
                 }
                 return content is not null;
             }
+            // A change whose new content is not stored (above the size limit, pruned) cannot be written: its paths stay as in HEAD.
             var missing = request.Changes.Where(c => c.After is { } after && !HasContent(after))
                 .SelectMany(c => c.FromPath is { } from ? new[] { c.Path, from } : [c.Path]).Distinct(StringComparer.Ordinal).ToList();
             var writable = touched.Where(p => !missing.Contains(p, StringComparer.Ordinal)).ToList();
+            if (writable.Count == 0)
+            {
+                throw new ExportException($"The content of every file the session changed is not stored (above the size limit, or pruned): {string.Join(", ", missing)}; nothing was exported.");
+            }
 
             // Every content the commits need, written into the object database by one git process.
             var needed = writable.SelectMany(p => new[] { request.Baseline.GetValueOrDefault(p), final.GetValueOrDefault(p) })
