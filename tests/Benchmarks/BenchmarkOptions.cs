@@ -14,7 +14,8 @@ internal sealed record BenchmarkOptions(
     bool MemoryAttacks = false,
     bool Jobs = false,
     bool Daemon = false,
-    bool HttpClients = false)
+    bool HttpClients = false,
+    bool History = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
@@ -45,6 +46,7 @@ internal sealed record BenchmarkOptions(
                 "--jobs" => options with { Jobs = true },
                 "--daemon" => options with { Daemon = true },
                 "--http-clients" => options with { HttpClients = true },
+                "--history" => options with { History = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

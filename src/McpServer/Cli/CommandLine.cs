@@ -50,6 +50,14 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          export SESSION [--format patch|git] [--branch NAME] [--force]
+                                        the session's change against its source directory: patch (default) on
+                                        stdout, for git apply; git: a commit on a new branch (default
+                                        session-mcp/SESSION) of the source's repository, its working tree, index
+                                        and HEAD untouched
+          apply SESSION [--dry-run] [--merge]
+                                        apply the session's change to its source directory; refused (files listed,
+                                        nothing written) where the source changed since the copy, unless --merge
           jobs SESSION                  the session's jobs and terminals, live from the daemon
           attach SESSION [TERMINAL] [--write]
                                         attach this terminal to a session's terminal through the daemon: its
@@ -132,6 +140,8 @@ internal static class CommandLine
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From, command.Session)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Export => await WithCoreAsync(settings, services => WorkCommands.ExportAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
+            CommandLineParser.Apply => await WithCoreAsync(settings, services => WorkCommands.ApplyAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
             CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
             CommandLineParser.TokenRevoke => WithCore(settings, services => TokenCommands.Revoke(services, command.Arguments[0], stdout, stderr)),
@@ -444,9 +454,15 @@ internal static class CommandLine
             return 2;
         }
         // Each step's workspace diff comes from history once it is recorded; without it the report shows the calls only.
+        var history = services.GetRequiredService<HistoryStore>();
+        var bySeq = events.ToDictionary(e => e.Seq);
+        string? StepDiff(long seq) =>
+            bySeq.TryGetValue(seq, out var e) && e.Entry.SessionId is { } id && e.Entry.Summary?.Contains("\"workspace\"", StringComparison.Ordinal) == true
+                ? GitPatch.Write(history.Changes(id, seq - 1, seq), history, PatchStyle.Review).Text
+                : null;
         stdout.Write(session is null
-            ? SessionRouting.History.AuditReport.RenderAll(events, registry.Find)
-            : SessionRouting.History.AuditReport.Render(session, registry.Find(session), events));
+            ? SessionRouting.History.AuditReport.RenderAll(events, registry.Find, StepDiff)
+            : SessionRouting.History.AuditReport.Render(session, registry.Find(session), events, StepDiff));
         return 0;
     }
 

@@ -46,6 +46,18 @@ internal sealed record CommandRequested(
     /// <summary><c>audit export --format</c>: <see cref="CommandLineParser.ExportFormat"/> (default) or <see cref="CommandLineParser.MarkdownFormat"/>.</summary>
     public string Format { get; init; } = CommandLineParser.ExportFormat;
 
+    /// <summary><c>export --format git --branch</c>: the branch to create (null: session-mcp/SESSION).</summary>
+    public string? Branch { get; init; }
+
+    /// <summary><c>export --force</c>: move an existing branch.</summary>
+    public bool Force { get; init; }
+
+    /// <summary><c>apply --dry-run</c>: show the plan, write nothing.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary><c>apply --merge</c>: three-way merge text files the source changed too.</summary>
+    public bool Merge { get; init; }
+
     /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
     public bool Http { get; init; }
 
@@ -74,6 +86,10 @@ internal static class CommandLineParser
     public const string TerminalExport = "terminal export";
     public const string Attach = "attach";
     public const string Jobs = "jobs";
+    public const string Export = "export";
+    public const string Apply = "apply";
+    public const string PatchFormat = "patch";
+    public const string GitFormat = "git";
     public const string Daemon = "daemon";
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
@@ -83,7 +99,7 @@ internal static class CommandLineParser
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs, Export, Apply];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -107,7 +123,11 @@ internal static class CommandLineParser
         new("-n", "N", [AuditTail]),
         new("--session", "ID", [AuditTail, AuditExport]),
         new("--follow", null, [AuditTail]),
-        new("--format", $"{ExportFormat}|{MarkdownFormat}", [AuditExport]),
+        new("--format", $"{ExportFormat}|{MarkdownFormat} (audit export), {PatchFormat}|{GitFormat} (export)", [AuditExport, Export]),
+        new("--branch", "NAME", [Export]),
+        new("--force", null, [Export]),
+        new("--dry-run", null, [Apply]),
+        new("--merge", null, [Apply]),
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
@@ -216,6 +236,18 @@ internal static class CommandLineParser
             positional = [words[1]];
             words = [Jobs];
         }
+        // export SESSION, apply SESSION.
+        if (words.Count >= 1 && words[0] is Export or Apply)
+        {
+            if (words.Count != 2)
+            {
+                return new CommandLineError(words[0] == Export
+                    ? "export needs the session: session-mcp export SESSION [--format patch|git] [--branch NAME] [--force]"
+                    : "apply needs the session: session-mcp apply SESSION [--dry-run] [--merge]");
+            }
+            positional = [words[1]];
+            words = [words[0]];
+        }
         // attach SESSION [TERMINAL].
         if (words.Count >= 1 && words[0] == Attach)
         {
@@ -278,7 +310,20 @@ internal static class CommandLineParser
             }
             parsed = parsed with { ExpectHead = expectHead.ToLowerInvariant() };
         }
-        if (Given("--format") is { } format)
+        if (command == Export)
+        {
+            var exportFormat = Given("--format") ?? PatchFormat;
+            if (exportFormat is not (PatchFormat or GitFormat))
+            {
+                return new CommandLineError($"--format of export must be {PatchFormat} (a patch on stdout) or {GitFormat} (a branch in the source's repository) (got '{exportFormat}')");
+            }
+            parsed = parsed with { Format = exportFormat, Branch = Given("--branch"), Force = Given("--force") is not null };
+            if (exportFormat == PatchFormat && (parsed.Branch is not null || parsed.Force))
+            {
+                return new CommandLineError("--branch and --force belong to export --format git");
+            }
+        }
+        else if (Given("--format") is { } format)
         {
             if (format is not (ExportFormat or MarkdownFormat))
             {
@@ -315,7 +360,11 @@ internal static class CommandLineParser
             parsed = parsed with { Daemon = daemon };
         }
         parsed = parsed with { Http = Given("--http") is not null, HttpUrls = Given("--urls"), HttpAllowRemote = Given("--http-allow-remote") is not null };
-        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null };
+        return parsed with
+        {
+            Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null,
+            DryRun = Given("--dry-run") is not null, Merge = Given("--merge") is not null,
+        };
     }
 
     /// <summary>"; did you mean X?" when one candidate is a likely typo of <paramref name="typed"/>, else nothing.</summary>

@@ -90,7 +90,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
                 return ([], "");
             }
             var changes = history.Changes(session.Id, e.Seq - 1, e.Seq);
-            return (changes, StepDiff.Render(changes, history.Store));
+            return (changes, GitPatch.Write(changes, history.Store, PatchStyle.Review).Text);
         }
     }
 }
