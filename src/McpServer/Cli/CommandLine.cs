@@ -47,6 +47,13 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          audit prune [--older-than AGE] [--max-bytes SIZE] [--max-session-bytes SIZE]
+                      [--session ID] [--outputs-only] [--dry-run]
+                                        retention: remove events older than AGE (30d, 12h), or the oldest beyond
+                                        SIZE in all (or --session's) events or per session (500M, 1G); the newest
+                                        stay. Leaves an audited checkpoint, so audit verify still checks the whole
+                                        chain. --outputs-only: drop full outputs, keep the events; --dry-run: show
+                                        what would go
           jobs SESSION                  the session's jobs and terminals, live from the daemon
           attach SESSION [TERMINAL] [--write]
                                         attach this terminal to a session's terminal through the daemon: its
@@ -122,6 +129,7 @@ internal static class CommandLine
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
+            CommandLineParser.AuditPrune => WithCore(settings, services => Prune(services, command, stdout, stderr)),
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
             CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
@@ -450,17 +458,19 @@ internal static class CommandLine
     private static int Verify(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr)
     {
         var audit = services.GetRequiredService<AuditLog>();
-        var (count, chainBreak) = audit.Verify();
+        var report = audit.VerifyAll();
         var head = audit.Head();
         var failed = false;
-        if (chainBreak is null)
+        var crossed = report.Checkpoints == 0 ? ""
+            : $"; {report.PrunedEvents} pruned events crossed through {report.CheckpointsCrossed} checkpoints, {report.OutputsPruned} outputs pruned, {report.Checkpoints} checkpoints checked";
+        if (report.Break is null)
         {
             // The head hash commits to the whole log: recorded elsewhere, it also exposes a log rewritten from scratch.
-            stdout.WriteLine($"audit chain intact: {count} events verified; head event {head.Seq}, head hash {head.Hash}");
+            stdout.WriteLine($"audit chain intact: {report.Checked} events verified{crossed}; head event {head.Seq}, head hash {head.Hash}");
         }
         else
         {
-            stderr.WriteLine($"audit chain BROKEN at event {chainBreak.Seq}: {chainBreak.Reason}");
+            stderr.WriteLine($"audit chain BROKEN at event {report.Break.Seq}: {report.Break.Reason}");
             failed = true;
         }
 
@@ -502,4 +512,44 @@ internal static class CommandLine
         }
         return failed ? 1 : 0;
     }
+
+    private static int Prune(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr)
+    {
+        var policy = command.Retention!;
+        if (policy.SessionId is { } session && services.GetRequiredService<AuditLog>().ReadSession(session, 1, 1).Count == 0)
+        {
+            stderr.WriteLine($"session-mcp: no events of session '{session}' to prune; 'session-mcp sessions' lists the sessions");
+            return 1;
+        }
+        var report = services.GetRequiredService<AuditRetention>().Prune(policy, Principal.LocalName, command.DryRun);
+        var what = policy.OutputsOnly ? $"the outputs of {report.Outputs} events" : $"{report.Events} events";
+        var count = policy.OutputsOnly ? report.Outputs : report.Events;
+        var range = count == 0 ? "" : report.FirstSeq == report.LastSeq ? $" (event {report.FirstSeq})" : $" (events {report.FirstSeq}..{report.LastSeq})";
+        var size = FormatBytes(report.Bytes);
+        if (count == 0)
+        {
+            stdout.WriteLine("nothing to prune: no event is beyond these limits");
+        }
+        else if (command.DryRun)
+        {
+            stdout.WriteLine($"would prune {what}{range}, {size}; nothing was removed (--dry-run)");
+        }
+        else
+        {
+            stdout.WriteLine($"pruned {what}{range}, {size}, under checkpoint {report.Checkpoint} (recorded as event {report.EventSeq}); audit verify checks the chain across it. The database reuses the space; VACUUM shrinks the file");
+        }
+        if (report.OldOutputsKept > 0)
+        {
+            stdout.WriteLine($"{report.OldOutputsKept} outputs of events older than retention kept: their hash covers the output itself, so they go only with their events (prune without --outputs-only)");
+        }
+        return 0;
+    }
+
+    private static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GiB"),
+        >= 1L << 20 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.#} MiB"),
+        >= 1L << 10 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 10):0.#} KiB"),
+        _ => $"{bytes} bytes",
+    };
 }

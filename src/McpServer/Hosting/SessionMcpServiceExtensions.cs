@@ -27,6 +27,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
         services.AddSingleton<AuditLog>();
+        services.AddSingleton<AuditRetention>();
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend, SourceRoots = settings.SourceRoots, DataDir = settings.DataDir });
         services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
