@@ -82,6 +82,10 @@ internal static class CommandLine
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
           --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
+          --retain-outputs AGE          SESSION_MCP_RETAIN_OUTPUTS  a running server prunes full outputs older than AGE (at
+                                        start, then hourly; default: never)
+          --retain-events AGE           SESSION_MCP_RETAIN_EVENTS  ... and events older than AGE (default: never)
+          --retain-bytes SIZE           SESSION_MCP_RETAIN_BYTES  ... and the oldest events beyond SIZE in all (default: never)
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";
@@ -217,6 +221,7 @@ internal static class CommandLine
             .AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithStdioServerTransport();
         builder.Services.AddHostedService<SessionResumer>();
+        builder.Services.AddHostedService<AuditRetentionService>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
@@ -440,6 +445,16 @@ internal static class CommandLine
                     ["prev_hash"] = e.PrevHash,
                     ["hash"] = e.Hash,
                 };
+                if (e.Encoding == HashChain.EncodingV3)
+                {
+                    // What the hash covers instead of the output, so the line can be verified without the store.
+                    line["hash_version"] = e.Encoding;
+                    line["output_digest"] = e.OutputDigest;
+                }
+                if (e.OutputPruned)
+                {
+                    line["output_pruned"] = true;
+                }
                 if (e.Corruption is { } corruption)
                 {
                     // The row was changed behind the store's back; its placeholders are named here with the raw values.

@@ -19,7 +19,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
 
     [McpServerTool(Name = "session_replay", Title = "Replay a session's history", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Events or outputs removed by retention are absent (output_pruned: true marks a dropped output; an audit_pruned event says what went). Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
+        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
         """)]
     public ReplayResult Replay(
         RequestContext<CallToolRequestParams> request,
@@ -109,4 +109,4 @@ internal sealed record ReplayEvent(
     JsonNode? Summary = null,
     JsonNode? Output = null,
     [property: Description("Who made the call: a token's name, or \"local\" (the server's own user); absent for what the server recorded on its own and for events older than principals.")] string? Principal = null,
-    [property: Description("true when retention (session-mcp audit prune --outputs-only) dropped this event's full output: there is no output to show, and the event still verifies by the output's digest.")] bool? OutputPruned = null);
+    [property: Description("true: retention dropped this output.")] bool? OutputPruned = null);
