@@ -100,4 +100,32 @@ public sealed class RetentionEndToEndTests
         Assert.True(verify.ExitCode == 1, verify.ToString());
         Assert.Contains("no checkpoint explains them", verify.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AServerConfiguredWithRetentionPrunesAtStartAndTheLogVerifies()
+    {
+        // Given a log with outputs, written by a server without retention
+        using var dataDir = new TempDirectory("data");
+        string id;
+        await using (var server = await ServerProcess.StartAsync(dataDir.Path))
+        {
+            id = await server.CreateSessionAsync(Backends.Local);
+            await server.RunAsync(id, "echo old-output");
+        }
+
+        // When a server starts that keeps outputs for no time at all
+        await using (var server = await ServerProcess.StartAsync(dataDir.Path, ["--retain-outputs", "0s"]))
+        {
+            Assert.True(await Poll.UntilAsync(async () => (await ServerCli.ExportAsync(dataDir.Path)).Any(e => e["kind"]!.GetValue<string>() == "audit_pruned"), TimeSpan.FromSeconds(30)), "the server never pruned");
+
+            // Then it pruned on its own (no principal), replay says so, and the log verifies
+            var replay = await server.CallAsync("session_replay", new { session_id = id, tools = new[] { "session_exec" } });
+            Assert.True(replay["events"]![0]!["output_pruned"]!.GetValue<bool>());
+        }
+        var pruning = (await ServerCli.ExportAsync(dataDir.Path)).Single(e => e["kind"]!.GetValue<string>() == "audit_pruned");
+        Assert.Null(pruning["principal"]);
+        Assert.True(pruning["arguments"]!["outputs_only"]!.GetValue<bool>());
+        var verify = await ServerCli.VerifyAsync(dataDir.Path);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
 }
