@@ -551,7 +551,8 @@ internal static class CommandLine
         }
         else
         {
-            stdout.WriteLine($"pruned {what}{range}, {size}, under checkpoint {report.Checkpoint} (recorded as event {report.EventSeq}); audit verify checks the chain across it. The database reuses the space; VACUUM shrinks the file");
+            var checkpoints = report.Checkpoint == report.LastCheckpoint ? $"checkpoint {report.Checkpoint}" : $"checkpoints {report.Checkpoint}..{report.LastCheckpoint}";
+            stdout.WriteLine($"pruned {what}{range}, {size}, under {checkpoints} (the last recorded as event {report.EventSeq}); audit verify checks the chain across it. The database reuses the space; VACUUM shrinks the file");
         }
         if (report.OldOutputsKept > 0)
         {

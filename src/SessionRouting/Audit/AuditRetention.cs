@@ -11,15 +11,17 @@ namespace SessionMcp.SessionRouting.Audit;
 /// <param name="Bytes">Stored bytes removed (approximately what the events or outputs took in the database).</param>
 /// <param name="OldOutputsKept">Outputs the policy took that were kept because their events are hashed with an older
 /// encoding that covers the output verbatim: they go only with the whole event.</param>
-/// <param name="Checkpoint">The checkpoint left; null in a dry run or when nothing matched.</param>
-/// <param name="EventSeq">The <see cref="AuditKinds.AuditPruned"/> event that records it.</param>
-public sealed record PruneReport(bool DryRun, long Events, long Outputs, long Bytes, long OldOutputsKept, long FirstSeq, long LastSeq, long? Checkpoint = null, long? EventSeq = null);
+/// <param name="Checkpoint">The (first) checkpoint left; null in a dry run or when nothing matched.</param>
+/// <param name="LastCheckpoint">The last checkpoint left: a large pruning goes in batches of <see cref="AuditRetention.DefaultBatchSize"/>, a checkpoint each.</param>
+/// <param name="EventSeq">The <see cref="AuditKinds.AuditPruned"/> event that records the last checkpoint.</param>
+public sealed record PruneReport(bool DryRun, long Events, long Outputs, long Bytes, long OldOutputsKept, long FirstSeq, long LastSeq, long? Checkpoint = null, long? LastCheckpoint = null, long? EventSeq = null);
 
 /// <summary>
-/// Retention: the one sanctioned way to remove events or their outputs. In one transaction it selects what the policy
-/// takes, records a checkpoint (the runs of removed events with the hashes the chain needs to cross them, or the events
-/// whose outputs go, and digests of both), removes them (the schema's triggers allow exactly that and nothing else), and
-/// appends an <see cref="AuditKinds.AuditPruned"/> event that names the checkpoint, so the chain anchors it.
+/// Retention: the one sanctioned way to remove events or their outputs. It selects what the policy takes (reading only),
+/// then, batch by batch, in one write transaction each: records a checkpoint (the runs of removed events with the hashes
+/// the chain needs to cross them, or the events whose outputs go, and digests of both), removes them (the schema's
+/// triggers allow exactly that and nothing else), and appends an <see cref="AuditKinds.AuditPruned"/> event that names
+/// the checkpoint, so the chain anchors it. A crash between batches leaves every committed batch complete and verifying.
 /// </summary>
 /// <remarks>
 /// <see cref="AuditKinds.AuditPruned"/> events are never taken: each anchors its checkpoint. Only events of encoding 3 can
@@ -27,6 +29,16 @@ public sealed record PruneReport(bool DryRun, long Events, long Outputs, long By
 /// </remarks>
 public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeProvider time)
 {
+    /// <summary>
+    /// Events (or outputs) removed per write transaction. Each batch is a checkpoint and an event of its own, so the write
+    /// lock is held for well under a second at a time and a server appending beside the pruning (another process on the
+    /// same file) waits that long at most, never its busy timeout.
+    /// </summary>
+    public const int DefaultBatchSize = 5_000;
+
+    /// <summary>See <see cref="DefaultBatchSize"/>; smaller in tests, to cross batch boundaries with few events.</summary>
+    internal int BatchSize { get; init; } = DefaultBatchSize;
+
     /// <param name="principal">Who prunes (recorded in the checkpoint and its event); null for the server on its own.</param>
     public PruneReport Prune(RetentionPolicy policy, string? principal, bool dryRun)
     {
@@ -36,56 +48,98 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
         }
         var now = time.GetUtcNow();
         var cutoff = policy.OlderThan is { } age ? now - age : (DateTimeOffset?)null;
-        PruneReport? report = null;
-        var anchor = database.WriteTransaction((connection, transaction) =>
-        {
-            var rows = Candidates(connection, transaction);
-            var taken = Select(rows, policy, cutoff);
-            var events = taken.Where(r => !policy.OutputsOnly).ToList();
-            var outputs = taken.Where(r => policy.OutputsOnly && r.Prunable).ToList();
-            var oldKept = taken.Count(r => policy.OutputsOnly && r.HasOutput && !r.Prunable);
-            var chosen = policy.OutputsOnly ? outputs : events;
-            report = new PruneReport(
-                dryRun,
-                events.Count,
-                outputs.Count,
-                policy.OutputsOnly ? outputs.Sum(r => r.OutputBytes) : events.Sum(r => r.Bytes),
-                oldKept,
-                chosen.Count == 0 ? 0 : chosen[0].Seq,
-                chosen.Count == 0 ? 0 : chosen[^1].Seq);
-            if (dryRun || chosen.Count == 0)
-            {
-                return null;
-            }
 
-            var eventSeq = NextSeq(connection, transaction);
-            var checkpoint = policy.OutputsOnly
-                ? DropOutputs(connection, transaction, outputs, policy, cutoff, principal, now, eventSeq)
-                : RemoveEvents(connection, transaction, events, policy, cutoff, principal, now, eventSeq);
-            var summary = new JsonObject
-            {
-                ["checkpoint"] = Checkpoints.Anchor(checkpoint),
-                ["events"] = report.Events,
-                ["outputs"] = report.Outputs,
-                ["bytes"] = report.Bytes,
-                ["old_outputs_kept"] = report.OldOutputsKept,
-            };
-            var appended = AuditLog.AppendIn(connection, transaction, new AuditEntry(
-                now, policy.SessionId, AuditKinds.AuditPruned, null, null, policy.ToJson(cutoff).ToJsonString(), AuditOutcomes.Ok, null,
-                summary.ToJsonString(), 0, null, principal));
-            if (appended.Seq != eventSeq)
-            {
-                // The checkpoint names its event by number; under the write lock the number cannot move, so this is a bug.
-                throw new InvalidOperationException($"the pruning's event got number {appended.Seq}, not the {eventSeq} its checkpoint names; nothing was pruned");
-            }
-            report = report with { Checkpoint = checkpoint.Id, EventSeq = appended.Seq };
-            return appended;
-        });
-        if (anchor is not null)
+        // The selection only reads (a WAL reader blocks no writer); each batch then checks its rows are still as read.
+        var taken = database.Read(connection => Select(Candidates(connection), policy, cutoff));
+        var oldKept = policy.OutputsOnly ? taken.Count(r => r.HasOutput && !r.Prunable) : 0;
+        var chosen = policy.OutputsOnly ? taken.Where(r => r.Prunable).ToList() : taken;
+        var planned = new PruneReport(
+            dryRun,
+            policy.OutputsOnly ? 0 : chosen.Count,
+            policy.OutputsOnly ? chosen.Count : 0,
+            chosen.Sum(r => policy.OutputsOnly ? r.OutputBytes : r.Bytes),
+            oldKept,
+            chosen.Count == 0 ? 0 : chosen[0].Seq,
+            chosen.Count == 0 ? 0 : chosen[^1].Seq);
+        if (dryRun || chosen.Count == 0)
         {
-            log.RecordHead(anchor);
+            return planned;
         }
-        return report!;
+
+        long events = 0, outputs = 0, bytes = 0;
+        long? firstCheckpoint = null, lastCheckpoint = null, lastEvent = null;
+        foreach (var batch in chosen.Chunk(BatchSize))
+        {
+            var anchor = database.WriteTransaction((connection, transaction) =>
+            {
+                var rows = policy.OutputsOnly ? StillWithOutput(connection, transaction, batch) : StillThere(connection, transaction, batch);
+                if (rows.Count == 0)
+                {
+                    return null;
+                }
+                var eventSeq = NextSeq(connection, transaction);
+                var checkpoint = policy.OutputsOnly
+                    ? DropOutputs(connection, transaction, rows, policy, cutoff, principal, now, eventSeq)
+                    : RemoveEvents(connection, transaction, rows, policy, cutoff, principal, now, eventSeq);
+                var batchBytes = rows.Sum(r => policy.OutputsOnly ? r.OutputBytes : r.Bytes);
+                var summary = new JsonObject
+                {
+                    ["checkpoint"] = Checkpoints.Anchor(checkpoint),
+                    ["events"] = policy.OutputsOnly ? 0 : rows.Count,
+                    ["outputs"] = policy.OutputsOnly ? rows.Count : 0,
+                    ["bytes"] = batchBytes,
+                    ["old_outputs_kept"] = oldKept,
+                };
+                var appended = AuditLog.AppendIn(connection, transaction, new AuditEntry(
+                    now, policy.SessionId, AuditKinds.AuditPruned, null, null, policy.ToJson(cutoff).ToJsonString(), AuditOutcomes.Ok, null,
+                    summary.ToJsonString(), 0, null, principal));
+                if (appended.Seq != eventSeq)
+                {
+                    // The checkpoint names its event by number; under the write lock the number cannot move, so this is a bug.
+                    throw new InvalidOperationException($"the pruning's event got number {appended.Seq}, not the {eventSeq} its checkpoint names; this batch was not pruned");
+                }
+                (events, outputs, bytes) = policy.OutputsOnly ? (events, outputs + rows.Count, bytes + batchBytes) : (events + rows.Count, outputs, bytes + batchBytes);
+                firstCheckpoint ??= checkpoint.Id;
+                lastCheckpoint = checkpoint.Id;
+                return appended;
+            });
+            if (anchor is not null)
+            {
+                log.RecordHead(anchor);
+                lastEvent = anchor.Seq;
+            }
+        }
+        return planned with { Events = events, Outputs = outputs, Bytes = bytes, Checkpoint = firstCheckpoint, LastCheckpoint = lastCheckpoint, EventSeq = lastEvent };
+    }
+
+    /// <summary>The rows of <paramref name="batch"/> still stored exactly as selected (another pruning may have taken some).</summary>
+    private static List<Row> StillThere(SqliteConnection connection, SqliteTransaction transaction, Row[] batch)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT hash FROM events WHERE seq = $seq";
+        var seq = command.Parameters.Add("$seq", SqliteType.Integer);
+        return [.. batch.Where(row =>
+        {
+            seq.Value = row.Seq;
+            return command.ExecuteScalar() is string hash && hash == row.Hash;
+        })];
+    }
+
+    /// <summary>The rows of <paramref name="batch"/> whose output is still stored.</summary>
+    private static List<Row> StillWithOutput(SqliteConnection connection, SqliteTransaction transaction, Row[] batch)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT output IS NOT NULL FROM events WHERE seq = $seq AND hash = $hash";
+        var seq = command.Parameters.Add("$seq", SqliteType.Integer);
+        var hash = command.Parameters.Add("$hash", SqliteType.Text);
+        return [.. batch.Where(row =>
+        {
+            seq.Value = row.Seq;
+            hash.Value = row.Hash;
+            return command.ExecuteScalar() is long present && present != 0;
+        })];
     }
 
     /// <summary>One event as retention weighs it.</summary>
@@ -94,10 +148,9 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
     private sealed record Row(long Seq, string? SessionId, string Kind, string Time, string PrevHash, string Hash, long Bytes, long OutputBytes, bool HasOutput, bool Prunable, string? OutputDigest);
 
     /// <summary>Every event, newest first, without its contents.</summary>
-    private static List<Row> Candidates(SqliteConnection connection, SqliteTransaction transaction)
+    private static List<Row> Candidates(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
-        command.Transaction = transaction;
         // Sizes in bytes of what the row stores; the two hashes and the numbers count as a constant.
         command.CommandText = """
             SELECT seq, session_id, kind, ts, prev_hash, hash,

@@ -269,6 +269,25 @@ public sealed class AuditRetentionTests : IDisposable
     }
 
     [Fact]
+    public void ALargePruningGoesInBatchesEachWithItsCheckpointAndTheChainCrossesThemAll()
+    {
+        // Given ten old events of two sessions, and one new
+        AppendAged(10, TimeSpan.FromDays(40));
+        AppendAged(1, TimeSpan.Zero);
+        var retention = new AuditRetention(_scratch.Database, _log, TimeProvider.System) { BatchSize = 3 };
+
+        // When the old events are pruned three at a time
+        var report = retention.Prune(new RetentionPolicy(OlderThan: TimeSpan.FromDays(30)), "local", dryRun: false);
+
+        // Then four checkpoints, each anchored by its own event, and the chain crosses all of them
+        Assert.Equal((10L, 1L, 4L, 15L), (report.Events, report.Checkpoint, report.LastCheckpoint, report.EventSeq));
+        Assert.Equal([11L, 12, 13, 14, 15], _log.ReadRange(1, 100).Select(e => e.Seq));
+        var verified = _log.VerifyAll();
+        Assert.Null(verified.Break);
+        Assert.Equal((10L, 4, 4), (verified.PrunedEvents, verified.CheckpointsCrossed, verified.Checkpoints));
+    }
+
+    [Fact]
     public void CheckHeadAcceptsAHeadRetentionPruned()
     {
         // Given a head recorded at event 4, then events 1..4 pruned
