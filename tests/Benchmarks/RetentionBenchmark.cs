@@ -21,9 +21,6 @@ internal static class RetentionBenchmark
     private const int Events = 100_000;
     private const int Sessions = 10;
 
-    /// <summary>Verify of the whole log must stay within this (the chain is checked page by page).</summary>
-    private const double VerifyLimitMs = 10_000;
-
     public static Task<(string Section, bool Passed)> RunAsync(CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
@@ -73,7 +70,8 @@ internal static class RetentionBenchmark
                 var timer = Stopwatch.StartNew();
                 var report = log.VerifyAll();
                 var ms = timer.Elapsed.TotalMilliseconds;
-                var ok = report.Break is null && ms < VerifyLimitMs;
+                // The issue sets no time target for retention; the verdict is that every verify holds.
+                var ok = report.Break is null;
                 passed &= ok;
                 rows.Add((step, ms, $"{(report.Break is null ? "intact" : "**BROKEN**: " + report.Break.Reason)}: {report.Checked:N0} checked, {report.PrunedEvents:N0} pruned crossed through {report.CheckpointsCrossed} checkpoints, {report.OutputsPruned:N0} outputs pruned{(ok ? "" : " **FAIL**")}"));
             }
@@ -101,7 +99,7 @@ internal static class RetentionBenchmark
         text.AppendLine($"- Method: in process on a real SQLite file (WAL, synchronous=NORMAL): {Events:N0} events of {Sessions} interleaved sessions, each with a 2 KiB output, " +
                         "then each step once, in order, on the same file. A pruning goes in batches of {AuditRetention.DefaultBatchSize:N0} (one write transaction, checkpoint and event each).");
         text.AppendLine($"- Hashing one such event: {v3Us:0.0} µs in encoding 3 (SHA-256 of the output, then of the fields with that digest), {legacyUs:0.0} µs in the old encoding (the output verbatim).");
-        text.AppendLine($"- Target: every verify intact and under {VerifyLimitMs / 1000:0} s.");
+        text.AppendLine("- Verdict: every verify intact (the issue sets no time target here; the times are for scale, and a pruning's includes the verify it runs first).");
         text.AppendLine();
         text.AppendLine("| step | ms | result |");
         text.AppendLine("|---|---:|---|");

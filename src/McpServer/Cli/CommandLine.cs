@@ -536,7 +536,16 @@ internal static class CommandLine
             stderr.WriteLine($"session-mcp: no events of session '{session}' to prune; 'session-mcp sessions' lists the sessions");
             return 1;
         }
-        var report = services.GetRequiredService<AuditRetention>().Prune(policy, Principal.LocalName, command.DryRun);
+        PruneReport report;
+        try
+        {
+            report = services.GetRequiredService<AuditRetention>().Prune(policy, Principal.LocalName, command.DryRun);
+        }
+        catch (AuditChainBrokenException e)
+        {
+            stderr.WriteLine($"session-mcp: {e.Message}");
+            return 1;
+        }
         var what = policy.OutputsOnly ? $"the outputs of {report.Outputs} events" : $"{report.Events} events";
         var count = policy.OutputsOnly ? report.Outputs : report.Events;
         var range = count == 0 ? "" : report.FirstSeq == report.LastSeq ? $" (event {report.FirstSeq})" : $" (events {report.FirstSeq}..{report.LastSeq})";

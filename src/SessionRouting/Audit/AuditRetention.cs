@@ -46,6 +46,12 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
         {
             throw new ArgumentException("a pruning needs a limit: an age (older than), a total size or a size per session");
         }
+        // Pruning a broken chain would launder it: an altered event, once removed under a checkpoint, could no longer be
+        // told from an intact one. So the chain must hold first, and a break is left for the operator to look at.
+        if (log.VerifyAll().Break is { } chainBreak)
+        {
+            throw new AuditChainBrokenException($"the audit chain is broken at event {chainBreak.Seq} ({chainBreak.Reason}); pruning now would erase the evidence, so nothing was pruned: see 'session-mcp audit verify' and keep a copy of the database first");
+        }
         var now = time.GetUtcNow();
         var cutoff = policy.OlderThan is { } age ? now - age : (DateTimeOffset?)null;
 
@@ -334,3 +340,6 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
         return c with { Id = Convert.ToInt64(insert.ExecuteScalar(), CultureInfo.InvariantCulture) };
     }
 }
+
+/// <summary>Retention refused to prune because <c>audit verify</c> fails; nothing was changed.</summary>
+public sealed class AuditChainBrokenException(string message) : InvalidOperationException(message);

@@ -61,6 +61,20 @@ public sealed class AuditRetentionTests : IDisposable
     }
 
     [Fact]
+    public void ABrokenChainIsNotPrunedSoTheEvidenceStays()
+    {
+        // Given old events, one of them altered behind the store's back
+        AppendAged(4, TimeSpan.FromDays(40));
+        _scratch.ExecuteRaw("""DROP TRIGGER events_are_append_only_update; UPDATE events SET arguments = '{"command":"rm -rf /"}' WHERE seq = 2;""");
+
+        // When / Then pruning them is refused and nothing changes
+        var refused = Assert.Throws<AuditChainBrokenException>(() => _retention.Prune(new RetentionPolicy(OlderThan: TimeSpan.FromDays(30)), "local", dryRun: false));
+        Assert.Contains("broken at event 2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(4, _log.ReadRange(1, 100).Count);
+        Assert.Empty(_log.ReadCheckpoints());
+    }
+
+    [Fact]
     public void ADeletionOutsidePruningIsStillDetected()
     {
         // Given a pruned log
