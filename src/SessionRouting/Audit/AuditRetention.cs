@@ -56,7 +56,7 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
         var cutoff = policy.OlderThan is { } age ? now - age : (DateTimeOffset?)null;
 
         // The selection only reads (a WAL reader blocks no writer); each batch then checks its rows are still as read.
-        var taken = database.Read(connection => Select(Candidates(connection), policy, cutoff));
+        var taken = Select(Candidates(), policy, cutoff);
         var oldKept = policy.OutputsOnly ? taken.Count(r => r.HasOutput && !r.Prunable) : 0;
         var chosen = policy.OutputsOnly ? taken.Where(r => r.Prunable).ToList() : taken;
         var planned = new PruneReport(
@@ -153,8 +153,24 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
     /// <param name="Prunable">It has an output that can go alone (encoding 3).</param>
     private sealed record Row(long Seq, string? SessionId, string Kind, string Time, string PrevHash, string Hash, long Bytes, long OutputBytes, bool HasOutput, bool Prunable, string? OutputDigest);
 
-    /// <summary>Every event, newest first, without its contents.</summary>
-    private static List<Row> Candidates(SqliteConnection connection)
+    /// <summary>Every event, newest first, without its contents; page by page, so a server in this process is held up
+    /// for one page at a time, not for the whole scan.</summary>
+    private List<Row> Candidates()
+    {
+        const int page = 5_000;
+        var rows = new List<Row>();
+        while (true)
+        {
+            var before = rows.Count == 0 ? long.MaxValue : rows[^1].Seq;
+            var added = database.Read(connection => ReadPage(connection, before, page, rows));
+            if (added < page)
+            {
+                return rows;
+            }
+        }
+    }
+
+    private static int ReadPage(SqliteConnection connection, long before, int page, List<Row> rows)
     {
         using var command = connection.CreateCommand();
         // Sizes in bytes of what the row stores; the two hashes and the numbers count as a constant.
@@ -165,10 +181,12 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
                        + COALESCE(length(CAST(error AS BLOB)), 0) + COALESCE(length(CAST(summary AS BLOB)), 0) + COALESCE(length(CAST(principal AS BLOB)), 0)
                        + COALESCE(length(CAST(output_digest AS BLOB)), 0),
                    COALESCE(length(CAST(output AS BLOB)), 0), output IS NOT NULL, hash_version IS 3 AND output_digest IS NOT NULL, output_digest
-            FROM events ORDER BY seq DESC
+            FROM events WHERE seq < $before ORDER BY seq DESC LIMIT $page
             """;
+        command.Parameters.AddWithValue("$before", before);
+        command.Parameters.AddWithValue("$page", page);
         using var reader = command.ExecuteReader();
-        var rows = new List<Row>();
+        var added = 0;
         while (reader.Read())
         {
             var outputBytes = reader.GetInt64(7);
@@ -185,8 +203,9 @@ public sealed class AuditRetention(SessionDatabase database, AuditLog log, TimeP
                 hasOutput,
                 hasOutput && reader.GetInt64(9) != 0,
                 reader.IsDBNull(10) ? null : reader.GetString(10)));
+            added++;
         }
-        return rows;
+        return added;
     }
 
     /// <summary>What the policy takes, oldest first. Sizes are counted from the newest event back, so the newest stay.</summary>
