@@ -353,6 +353,27 @@ public sealed class AuditRetentionTests : IDisposable
         Assert.NotEqual(HashChain.Compute(1, HashChain.Genesis, stored.Entry), stored.Hash);
     }
 
+    [Fact]
+    public void TheRetentionMigrationRunsAgainOnAFileWhoseVersionWasLoweredAndChangesNothing()
+    {
+        // Given a pruned log whose schema version was set back to 3 (restored, or written by hand)
+        AppendAged(3, TimeSpan.FromDays(40));
+        AppendAged(2, TimeSpan.Zero);
+        _retention.Prune(new RetentionPolicy(OlderThan: TimeSpan.FromDays(30)), "local", dryRun: false);
+        _scratch.ExecuteRaw("PRAGMA user_version=3;");
+
+        // When it is opened again, and more is appended and pruned
+        var reopened = new AuditLog(_scratch.OpenAnother());
+        reopened.Append(Entry(9, Now, "s-aaaaaaaa", "again"));
+        new AuditRetention(_scratch.Database, reopened, TimeProvider.System).Prune(new RetentionPolicy(MaxBytes: 0, SessionId: "s-bbbbbbbb"), "local", dryRun: false);
+
+        // Then the migration ran without error, its triggers still guard the events, and everything verifies
+        Assert.Throws<SqliteException>(() => _scratch.ExecuteRaw("DELETE FROM events WHERE seq = 4"));
+        var verified = reopened.VerifyAll();
+        Assert.Null(verified.Break);
+        Assert.Equal((4L, 2), (verified.PrunedEvents, verified.Checkpoints));
+    }
+
     [Theory]
     [InlineData("30d", 30 * 86400L)]
     [InlineData("12h", 12 * 3600L)]
