@@ -249,6 +249,10 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         }
     }
 
+    /// <summary>Whether retention pruned event <paramref name="seq"/> (a checkpoint vouches for it; its rows stay, so the
+    /// files at every later step can still be told).</summary>
+    public bool WasPruned(long seq) => database.Read(connection => Audit.Checkpoints.RunCovering(connection, seq) is not null);
+
     /// <summary>Every (session, event, digest) that workspace rows exist for, for <c>audit verify</c>.</summary>
     public IReadOnlyList<(string SessionId, long Seq)> RecordedSteps() => database.Read(connection =>
     {
