@@ -19,14 +19,14 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
 {
     [McpServerTool(Name = "session_export", Title = "Export a session's work", ReadOnly = false, Destructive = false, Idempotent = false, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        The session's whole change against the source directory it was copied from (a fork: its first ancestor's), as of its latest recorded step. format "patch": a patch `git apply` accepts (binary files included), written to a file on the server whose path is returned, and shown whole when it fits. format "git": a commit on a new branch (default session-mcp/<session_id>) of the source directory's git repository; the working tree, index, HEAD and current branch are never touched. Files above the stored-file limit are named but cannot be included.
+        The session's change against the source_dir it was copied from. "patch": a patch for `git apply`, written to a file on the server (path returned; shown when it fits). "git": a commit on a new branch (default session-mcp/<session_id>) of the source's repository, its working tree, index and HEAD untouched.
         """)]
     public async Task<ExportResult> ExportAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session (destroyed ones too).")] string session_id,
         [Description("\"patch\" (default) or \"git\".")][System.ComponentModel.DataAnnotations.AllowedValues("patch", "git")] string? format = null,
-        [Description("git only: the branch to create (default session-mcp/<session_id>).")] string? branch = null,
-        [Description("git only: move the branch if it exists (never the checked-out one).")] bool force = false,
+        [Description("git: the branch to create.")] string? branch = null,
+        [Description("git: move an existing branch.")] bool force = false,
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
@@ -52,14 +52,14 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
 
     [McpServerTool(Name = "session_diff", Title = "Diff a session's workspace between two points", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        The combined change to a session's files between two events: files added, removed, modified, renamed and mode changes, with a unified diff (binary files named). Default: from the session's start (its source_dir copy, or the state it was forked from) to its latest recorded step. Every call that may change files records its step; changes a still-running job makes are recorded by the next such call.
+        The change to a session's files between two events (added, removed, modified, renamed, mode), with a unified diff. Default: from the session's start to its latest step; a running job's changes are recorded by the next call that may change files.
         """)]
     public WorkspaceDiffResult Diff(
         RequestContext<CallToolRequestParams> request,
-        [Description("The session (destroyed and lost sessions too).")] string session_id,
-        [Description("From the state right after this event (default: the session's start).")] long? from_seq = null,
-        [Description("To the state right after this event (default: the latest recorded step).")] long? to_seq = null,
-        [Description("Only these files or directories (workspace-relative).")] List<string>? paths = null)
+        [Description("The session.")] string session_id,
+        [Description("From after this event (default: the start).")] long? from_seq = null,
+        [Description("To after this event (default: the latest step).")] long? to_seq = null,
+        [Description("Only these files or directories.")] List<string>? paths = null)
     {
         var call = CallAudit.Of(request);
         var session = router.Get(call.Caller, session_id);
@@ -79,7 +79,7 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
 
     [McpServerTool(Name = "session_restore", Title = "Restore a session's files to an earlier step", ReadOnly = false, Destructive = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Puts the session's workspace back to its state right after event to_seq (session_replay lists events): files are written, removed and chmod'ed to match; running jobs and processes are not touched or resurrected. Shows what it changes; dry_run: true only shows it. The restore is itself an audited step, so it can be undone by restoring to the event before it.
+        Puts the session's files back to their state right after event to_seq (files only; running processes are not touched) and shows what it changed; dry_run only shows it. It is itself a step, so it can be undone the same way.
         """)]
     public WorkspaceRestoreResult Restore(
         RequestContext<CallToolRequestParams> request,
@@ -96,14 +96,14 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
 
     [McpServerTool(Name = "session_fork", Title = "Fork a session at a step", ReadOnly = false, Destructive = false, Idempotent = false, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Makes a new session whose workspace is this session's files right after event at_seq (default: as they are now), on any backend (e.g. explored locally, continued in docker). The new session starts with the session's source directory as its origin and a fresh shell (cwd at the workspace root, no exported variables); both sessions keep separate histories, and session_list shows the lineage.
+        A new session whose files are this session's right after event at_seq (default: now), on any backend, with a fresh shell. Both keep separate histories; session_list shows the lineage.
         """)]
     public async Task<ForkResult> ForkAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session to fork.")] string session_id,
-        [Description("The event whose resulting state the fork starts from (default: now).")] long? at_seq = null,
+        [Description("Fork the state after this event (default: now).")] long? at_seq = null,
         [Description("A label for the new session.")] string? name = null,
-        [Description("The new session's backend (default: the same as the session's).")][System.ComponentModel.DataAnnotations.AllowedValues("local", "docker")] string? backend = null,
+        [Description("Default: the session's.")][System.ComponentModel.DataAnnotations.AllowedValues("local", "docker")] string? backend = null,
         CancellationToken cancellationToken = default)
     {
         if (name is { Length: > 200 })
@@ -158,22 +158,18 @@ internal static class ExportFiles
 
 /// <summary>One changed file as history tools report it.</summary>
 /// <param name="Change">added, removed, modified, mode_changed or renamed.</param>
-internal sealed record ChangedFile(string Path, string Change, string? FromPath = null, string? OldMode = null, string? NewMode = null, long? Size = null)
+internal sealed record ChangedFile(string Path, string Change, string? FromPath = null, string? Mode = null)
 {
+    /// <param name="c">A change; its mode is shown as "old -> new" when the git mode changed.</param>
     public static ChangedFile From(FileChange c) => new(
         c.Path,
         HistoryStore.ChangeName(c.Kind),
         c.FromPath,
-        c.Before is { } b && c.After is { } a && b.GitMode != a.GitMode ? b.GitMode : null,
-        c.Before is { } b2 && c.After is { } a2 && b2.GitMode != a2.GitMode ? a2.GitMode : null,
-        c.After?.Size);
+        c.Before is { } b && c.After is { } a && b.GitMode != a.GitMode ? $"{b.GitMode} -> {a.GitMode}" : null);
 
-    public string Line() => Change switch
-    {
-        "renamed" => $"R {FromPath} -> {Path}",
-        "mode_changed" => $"M {Path} ({OldMode} -> {NewMode})",
-        _ => $"{char.ToUpperInvariant(Change[0])} {Path}" + (OldMode is null ? "" : $" ({OldMode} -> {NewMode})"),
-    };
+    public string Line() =>
+        (Change == "renamed" ? $"R {FromPath} -> {Path}" : $"{(Change == "mode_changed" ? 'M' : char.ToUpperInvariant(Change[0]))} {Path}")
+        + (Mode is null ? "" : $" ({Mode})");
 }
 
 /// <summary>Changed files and their diff, cut to fit a result: at most 500 files listed, the diff to an allowance.</summary>

@@ -21,7 +21,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
 
     [McpServerTool(Name = "session_replay", Title = "Replay a session's history", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events; "diff" gives, per step, the command or edit and what it did to the workspace (files added, removed, modified, renamed, mode changes, as a unified diff; binary files named). include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage. mode "rerun" (needs full access) re-executes the recorded commands, writes and edits in order in a fresh session forked at this session's start (or into_session_id), and reports each step whose exit code, output or resulting files differ from the original: a reproducibility check; dry_run lists the steps without running them. The replayed session itself is never changed.
+        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events; "diff": per step, the command or edit and the diff of what it changed in the workspace. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage. mode "rerun" (full access) re-executes the recorded commands, writes and edits in a fork of the session's start (or into_session_id) and reports each step whose exit code, output or files differ; the session itself is not changed.
         """)]
     public async Task<ReplayResult> ReplayAsync(
         RequestContext<CallToolRequestParams> request,
@@ -31,9 +31,9 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
         [Description("Only calls of these tools, e.g. [\"session_exec\"].")] List<string>? tools = null,
         [Description("Default \"events\".")][AllowedValues("events", "transcript", "diff")] string? format = null,
         [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null,
-        [Description("\"history\" (default) reads the events; \"rerun\" executes them again (see above).")][AllowedValues("history", "rerun")] string? mode = null,
-        [Description("rerun only: the running session to rerun into (default: a new session forked at this session's start).")] string? into_session_id = null,
-        [Description("rerun only: list the steps a rerun would execute, without running them.")] bool dry_run = false,
+        [Description("\"history\" (default) or \"rerun\".")][AllowedValues("history", "rerun")] string? mode = null,
+        [Description("rerun: the session to rerun into (default: a new fork).")] string? into_session_id = null,
+        [Description("rerun: only list the steps.")] bool dry_run = false,
         CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
@@ -206,5 +206,5 @@ internal sealed record ReplayEvent(
     JsonNode? Arguments = null,
     JsonNode? Summary = null,
     JsonNode? Output = null,
-    [property: Description("Who made the call: a token's name, or \"local\" (the server's own user); absent for what the server recorded on its own and for events older than principals.")] string? Principal = null,
+    [property: Description("Who made the call: a token's name, or \"local\".")] string? Principal = null,
     [property: Description("true: retention dropped this output.")] bool? OutputPruned = null);

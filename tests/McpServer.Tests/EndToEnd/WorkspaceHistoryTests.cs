@@ -50,7 +50,7 @@ public sealed class WorkspaceHistoryTests
         Assert.Equal("renamed:dir/new.txt", Describe("rename"));
         Assert.Equal("dir/old.txt", Files("rename")[0]!["from_path"]!.GetValue<string>());
         Assert.Equal("mode_changed:tool.sh", Describe("chmod"));
-        Assert.Equal("100755", Files("chmod")[0]!["new_mode"]!.GetValue<string>());
+        Assert.Equal("100644 -> 100755", Files("chmod")[0]!["mode"]!.GetValue<string>());
         Assert.Equal("added:link2", Describe("symlink"));
         Assert.Contains("new file mode 120000", Diff("symlink"));
         Assert.Equal("modified:bin.dat", Describe("binary"));
