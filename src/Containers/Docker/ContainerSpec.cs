@@ -1,5 +1,5 @@
 using System.Globalization;
-using SessionMcp.Containers.Docker.Engine;
+using Docker.DotNet.Models;
 using SessionMcp.SessionRouting.Backends;
 
 namespace SessionMcp.Containers.Docker;
@@ -22,10 +22,10 @@ internal static class ContainerSpec
     /// <summary>PID 1 under docker-init: sleeps forever, so the container lives until the session is destroyed.</summary>
     private static readonly string[] KeepAlive = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"];
 
-    public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace, string hostHelperShellDirectory)
+    public static CreateContainerParameters Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace, string hostHelperShellDirectory)
     {
         var (network, memory, cpus, pids) = Validate(options, spec);
-        return new ContainerCreateRequest
+        return new CreateContainerParameters
         {
             Image = image,
             Cmd = KeepAlive,
@@ -37,14 +37,14 @@ internal static class ContainerSpec
                 [DataDirLabel] = options.DataDir,
                 [HelperLabel] = SealedHelper,
             },
-            HostConfig = new ContainerHostConfig
+            HostConfig = new HostConfig
             {
                 CapDrop = ["ALL"],
                 SecurityOpt = ["no-new-privileges"],
                 NetworkMode = network,
                 Memory = memory,
                 MemorySwap = memory,
-                NanoCpus = (long)(cpus * 1_000_000_000),
+                NanoCPUs = (long)(cpus * 1_000_000_000),
                 PidsLimit = pids,
                 Binds = [$"{hostWorkspace}:{WorkspacePath}:rw", $"{hostHelperShellDirectory}:{HelperShell.ContainerDirectory}:ro"],
                 ReadonlyRootfs = options.ReadOnlyRootfs,
@@ -60,8 +60,12 @@ internal static class ContainerSpec
     }
 
     /// <summary>The helper layout a container was created with (its label says).</summary>
-    public static HelperLayout HelperLayoutOf(ContainerInspect container) =>
-        container.Config.Labels?.GetValueOrDefault(HelperLabel) == SealedHelper ? HelperLayout.Sealed : HelperLayout.Legacy;
+    public static HelperLayout HelperLayoutOf(ContainerInspectResponse container) =>
+        Label(container.Config?.Labels, HelperLabel) == SealedHelper ? HelperLayout.Sealed : HelperLayout.Legacy;
+
+    /// <summary>A label's value, null when the container has no such label.</summary>
+    public static string? Label(IDictionary<string, string>? labels, string name) =>
+        labels is not null && labels.TryGetValue(name, out var value) ? value : null;
 
     /// <summary>The network and limits a request asks for, checked against the server's ranges; called before the engine is asked anything.</summary>
     public static (string Network, long MemoryBytes, double Cpus, long Pids) Validate(DockerBackendOptions options, NewSessionSpec spec)

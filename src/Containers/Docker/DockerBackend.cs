@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using SessionMcp.Containers.Docker.Engine;
 using SessionMcp.SessionRouting.Backends;
@@ -53,7 +54,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
                 WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
             }
 
-            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.Id);
+            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.ID);
             var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
             containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
             // Taken from the container before it starts: nothing of the session has run in it yet.
@@ -165,7 +166,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     }
 
     /// <summary>The container's limits as the engine has them, for notes; null when the engine cannot say.</summary>
-    private async Task<ContainerHostConfig?> LimitsAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<HostConfig?> LimitsAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         try
         {
@@ -266,7 +267,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         return state is null
             ? new ProbeResult(SessionStatus.Lost, $"its container {ContainerId(session)[..12]} was removed")
-            : state.State.Running
+            : state.State?.Running == true
                 ? new ProbeResult(SessionStatus.Running, $"container {ContainerId(session)[..12]} is running")
                 : new ProbeResult(SessionStatus.Lost, Describe(state));
     }
@@ -297,12 +298,12 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         foreach (var container in mine.Where(c => c.State == "running"))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
-            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
+            var sessionId = ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel);
             if (sessionId is not null && live.Contains(sessionId))
             {
                 try
                 {
-                    await SweepAsync(container.Id, cancellationToken).ConfigureAwait(false);
+                    await SweepAsync(container.ID, cancellationToken).ConfigureAwait(false);
                 }
                 catch (DockerEngineException e)
                 {
@@ -312,15 +313,15 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
         foreach (var container in mine)
         {
-            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
+            var sessionId = ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel);
             // A young container may belong to a session another server process on this data dir is still registering.
-            var age = DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(container.Created);
+            var age = DateTimeOffset.UtcNow - new DateTimeOffset(DateTime.SpecifyKind(container.Created, DateTimeKind.Utc));
             if ((sessionId is not null && live.Contains(sessionId)) || age < options.OrphanGracePeriod)
             {
                 continue;
             }
-            await TryRemoveContainerAsync(container.Id).ConfigureAwait(false);
-            LogReaped(logger, container.Id, sessionId ?? "?");
+            await TryRemoveContainerAsync(container.ID).ConfigureAwait(false);
+            LogReaped(logger, container.ID, sessionId ?? "?");
             reaped++;
         }
         return reaped;
@@ -383,21 +384,21 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    private async Task<ContainerInspect> ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspectResponse> ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
             throw new SessionLostException($"its container {ContainerId(session)[..12]} was removed outside session-mcp");
         }
-        if (!state.State.Running)
+        if (state.State?.Running != true)
         {
             throw new SessionLostException(Describe(state));
         }
         return state;
     }
 
-    private async Task<ContainerInspect?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspectResponse?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         try
         {
@@ -409,11 +410,16 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    internal static string Describe(ContainerInspect container) => container.State switch
+    internal static string Describe(ContainerInspectResponse container) => container.State switch
     {
-        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig.Memory)} (memory_mb) at {state.FinishedAt:u}",
-        var state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}",
+        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig?.Memory)} (memory_mb) at {FinishedAt(state):u}",
+        { } state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {FinishedAt(state):u}",
+        null => "its container reports no state",
     };
+
+    /// <summary>The engine's RFC 3339 stop time (0001-01-01 until the container has stopped once).</summary>
+    private static DateTimeOffset FinishedAt(State state) =>
+        DateTimeOffset.TryParse(state.FinishedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at.ToUniversalTime() : default;
 
     private static string ContainerId(SessionRecord session) =>
         (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))?.ContainerId
@@ -486,7 +492,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         return 0;
     }).ConfigureAwait(false);
 
-    private static string? ImageVariable(ImageInspect image, string name) =>
+    private static string? ImageVariable(ImageInspectResponse image, string name) =>
         image.Config?.Env?.FirstOrDefault(e => e.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
 
     private static void TryDeleteDirectory(string directory) => WorkspaceRemoval.RemoveTree(directory);
