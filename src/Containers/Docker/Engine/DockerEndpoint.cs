@@ -31,16 +31,19 @@ internal sealed record DockerEndpoint
     public string? TlsCertificateDirectory { get; }
 
     /// <summary>The explicit endpoint if given, else <c>DOCKER_HOST</c>, else the default unix socket; TLS from the environment.</summary>
-    public static DockerEndpoint Resolve(string? explicitEndpoint)
+    public static DockerEndpoint Resolve(string? explicitEndpoint) => Resolve(explicitEndpoint, Environment.GetEnvironmentVariable);
+
+    /// <param name="environment">Reads an environment variable (the process's, or a test's own).</param>
+    public static DockerEndpoint Resolve(string? explicitEndpoint, Func<string, string?> environment)
     {
         var address = explicitEndpoint;
         if (string.IsNullOrWhiteSpace(address))
         {
-            address = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            address = environment(EnvironmentVariable);
         }
 
-        var tlsVerify = Environment.GetEnvironmentVariable(TlsVerifyVariable);
-        var certPath = Environment.GetEnvironmentVariable(CertPathVariable);
+        var tlsVerify = environment(TlsVerifyVariable);
+        var certPath = environment(CertPathVariable);
         // The CLI's rule: DOCKER_TLS_VERIFY set to anything but empty (or "0") turns TLS on.
         var useTls = !string.IsNullOrEmpty(tlsVerify) && tlsVerify != "0";
         var certificates = useTls

@@ -82,4 +82,29 @@ public sealed class DockerEndpointTests
         // Then
         Assert.Equal("tcp://127.0.0.1:2375", client.Endpoint);
     }
+
+    [Theory]
+    [InlineData("1", "/certs", "/certs")]
+    [InlineData("1", null, "~/.docker")]
+    [InlineData("", "/certs", null)]
+    [InlineData("0", "/certs", null)]
+    [InlineData(null, "/certs", null)]
+    public void TlsIsTakenFromTheEnvironmentAsTheDockerCliTakesIt(string? tlsVerify, string? certPath, string? expected)
+    {
+        // Given
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOCKER_HOST"] = "tcp://engine.example:2376",
+            ["DOCKER_TLS_VERIFY"] = tlsVerify,
+            ["DOCKER_CERT_PATH"] = certPath,
+        };
+
+        // When
+        var endpoint = DockerEndpoint.Resolve(null, name => environment.GetValueOrDefault(name));
+
+        // Then
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        Assert.Equal(expected?.Replace("~", home, StringComparison.Ordinal), endpoint.TlsCertificateDirectory);
+        Assert.Equal("tcp://engine.example:2376", endpoint.Address);
+    }
 }
