@@ -3,6 +3,7 @@ using System.Text.Json;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.Containers.Docker.Pool;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
 using SessionMcp.SessionRouting.Jobs;
@@ -25,16 +26,32 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public string Name => "docker";
 
+    private readonly Lock _poolLock = new();
+    private WarmPool? _pool;
+
     private DockerEngineClient Engine => _engine.Value;
+
+    /// <summary>The warm pool (made on first use, so a server that makes no docker session never starts it).</summary>
+    internal WarmPool Pool
+    {
+        get
+        {
+            lock (_poolLock)
+            {
+                return _pool ??= new WarmPool(options, () => Engine, ContainerUser, logger);
+            }
+        }
+    }
+
+    /// <summary>What the warm pool holds; null while it was never used.</summary>
+    public PoolStatus? PoolStatus => _pool?.Status();
 
     public async Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
     {
         // A bad limit or network is the caller's mistake whatever the engine's state: say so first.
-        ContainerSpec.Validate(options, spec);
-        var image = spec.Image ?? options.DefaultImage;
+        var shape = PoolShape.Of(options, spec);
+        var image = shape.Image;
         var (user, uid, gid) = ContainerUser();
-        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
-
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
         if (workspace.IndexOfAny([':', ',']) >= 0)
@@ -42,6 +59,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
         }
         WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
+        if (Pool.TryClaim(shape, out var pooled))
+        {
+            return await BindAsync(pooled, spec, sessionDir, workspace, uid, gid, cancellationToken).ConfigureAwait(false);
+        }
+        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
         string? containerId = null;
         try
         {
@@ -62,18 +84,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
             _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
 
-            var env = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["PATH"] = ImageVariable(imageInfo, "PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                ["HOME"] = ContainerSpec.WorkspacePath,
-                ["LANG"] = "C.UTF-8",
-                ["TERM"] = "dumb",
-            };
-            foreach (var (key, value) in spec.Env)
-            {
-                env[key] = value;
-            }
-            return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
+            return Provisioned(spec, imageInfo, workspace, containerId);
         }
         catch
         {
@@ -89,6 +100,58 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             TryDeleteDirectory(sessionDir);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Gives a pool's container to a session: its never-used workspace directory becomes the session's (a rename: the
+    /// bind mount follows the directory), then the source is seeded into it, the container takes the session's name
+    /// and its PID 1 is told to stay. Nothing else ran in it but its helper, which the session takes over.
+    /// </summary>
+    private async Task<ProvisionedSession> BindAsync(
+        PooledContainer pooled, NewSessionSpec spec, string sessionDir, string workspace, int? uid, int? gid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Directory.CreateDirectory(sessionDir);
+            Directory.Move(pooled.WorkspaceDirectory, workspace);
+            var control = Path.Combine(sessionDir, "pool-control");
+            Directory.Move(pooled.ControlDirectory, control);
+            Pool.MarkClaimed(control);
+            TryDeleteDirectory(pooled.SlotDirectory);
+            if (spec.SourceDir is not null)
+            {
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+            }
+            await Call(() => Engine.RenameContainerAsync(pooled.Id, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+            _helpers[spec.SessionId] = pooled.Helper;
+            return Provisioned(spec, pooled.Image, workspace, pooled.Id);
+        }
+        catch
+        {
+            _helpers.TryRemove(spec.SessionId, out _);
+            await pooled.Helper.DisposeAsync().ConfigureAwait(false);
+            await TryRemoveContainerAsync(pooled.Id).ConfigureAwait(false);
+            TryDeleteDirectory(pooled.SlotDirectory);
+            TryDeleteDirectory(sessionDir);
+            throw;
+        }
+    }
+
+    /// <summary>The session's starting environment (the helper applies it to every command; the container has none of it).</summary>
+    private static ProvisionedSession Provisioned(NewSessionSpec spec, ImageInspectResponse imageInfo, string workspace, string containerId)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = ImageVariable(imageInfo, "PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["HOME"] = ContainerSpec.WorkspacePath,
+            ["LANG"] = "C.UTF-8",
+            ["TERM"] = "dumb",
+        };
+        foreach (var (key, value) in spec.Env)
+        {
+            env[key] = value;
+        }
+        return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
     }
 
     public async Task<ExecOutcome> ExecAsync(SessionRecord session, ExecRequest request, CancellationToken cancellationToken)
@@ -291,44 +354,77 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
-        var live = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var running = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).ToList();
+        var live = running.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        // A session made from the warm pool keeps the pool's labels (the engine cannot relabel): its id is in its state.
+        var liveContainers = running.Select(s => TryContainerId(s)).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
+        bool IsLive(ContainerListResponse container) =>
+            liveContainers.Contains(container.ID) || ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) is { } id && live.Contains(id);
         var reaped = 0;
-        foreach (var container in mine.Where(c => c.State == "running"))
+        var removed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var container in mine.Where(c => c.State == "running" && IsLive(c)))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
-            var sessionId = ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel);
-            if (sessionId is not null && live.Contains(sessionId))
+            try
             {
-                try
-                {
-                    await SweepAsync(container.ID, cancellationToken).ConfigureAwait(false);
-                }
-                catch (DockerEngineException e)
-                {
-                    LogSweepFailed(logger, e, sessionId);
-                }
+                await SweepAsync(container.ID, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DockerEngineException e)
+            {
+                LogSweepFailed(logger, e, ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) ?? container.ID);
             }
         }
         foreach (var container in mine)
         {
             var sessionId = ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel);
-            // A young container may belong to a session another server process on this data dir is still registering.
+            var pooled = ContainerSpec.Label(container.Labels, ContainerSpec.PoolLabel) is not null;
+            // A young container may belong to a session another server process on this data dir is still registering,
+            // or to that process's warm pool (whose heartbeat keeps it running); a stopped pool container is nobody's.
             var age = DateTimeOffset.UtcNow - new DateTimeOffset(DateTime.SpecifyKind(container.Created, DateTimeKind.Utc));
-            if ((sessionId is not null && live.Contains(sessionId)) || age < options.OrphanGracePeriod)
+            if (IsLive(container) || (_pool?.Owns(container.ID) ?? false) || (age < options.OrphanGracePeriod && !(pooled && container.State != "running")))
             {
                 continue;
             }
             await TryRemoveContainerAsync(container.ID).ConfigureAwait(false);
-            LogReaped(logger, container.ID, sessionId ?? "?");
+            LogReaped(logger, container.ID, sessionId ?? (pooled ? "warm pool" : "?"));
+            removed.Add(container.ID);
             reaped++;
+        }
+        RemoveStaleSlots(mine.Where(c => !removed.Contains(c.ID)).ToList());
+        if (options.PrewarmDefaultShape && options.PoolSize > 0)
+        {
+            Pool.Want(PoolShape.Default(options));
         }
         return reaped;
     }
 
+    /// <summary>Slot directories of the warm pool whose container is gone (older than the grace period).</summary>
+    private void RemoveStaleSlots(IReadOnlyList<ContainerListResponse> containers)
+    {
+        var root = Path.Combine(options.DataDir, "pool");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+        var names = containers.SelectMany(c => c.Names ?? []).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+        foreach (var slot in Directory.EnumerateDirectories(root))
+        {
+            var id = Path.GetFileName(slot);
+            if (!names.Contains($"session-mcp-pool-{id}") && DateTime.UtcNow - Directory.GetCreationTimeUtc(slot) >= options.OrphanGracePeriod)
+            {
+                TryDeleteDirectory(slot);
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_pool is { } pool)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (var helper in _helpers.Values)
         {
             await helper.DisposeAsync().ConfigureAwait(false);
@@ -420,6 +516,18 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     /// <summary>The engine's RFC 3339 stop time (0001-01-01 until the container has stopped once).</summary>
     private static DateTimeOffset FinishedAt(State state) =>
         DateTimeOffset.TryParse(state.FinishedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at.ToUniversalTime() : default;
+
+    private static string? TryContainerId(SessionRecord session)
+    {
+        try
+        {
+            return session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState)?.ContainerId;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     private static string ContainerId(SessionRecord session) =>
         (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))?.ContainerId

@@ -96,6 +96,8 @@ internal static class CommandLineParser
         new("--docker-allow-network", "true|false", null),
         new("--source-roots", "DIR[:DIR]", null),
         new("--docker-orphan-grace", "SECONDS", null),
+        new("--docker-pool-size", "N", null),
+        new("--docker-pool-memory-mb", "MIB", null),
         new("--result-budget", "CHARS", null),
         new("-n", "N", [AuditTail]),
         new("--session", "ID", [AuditTail]),

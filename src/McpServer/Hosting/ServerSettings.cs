@@ -16,7 +16,9 @@ internal sealed record ServerSettings(
     bool DockerAllowNetwork,
     TimeSpan DockerOrphanGrace,
     IReadOnlyList<string> SourceRoots,
-    int ResultBudgetChars)
+    int ResultBudgetChars,
+    int DockerPoolSize = 2,
+    int DockerPoolMemoryMb = 4096)
 {
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
@@ -50,7 +52,9 @@ internal sealed record ServerSettings(
             Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
             TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").WholeNumber(60, 0, "seconds")),
             roots,
-            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"));
+            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"),
+            Get("docker-pool-size", "SESSION_MCP_DOCKER_POOL_SIZE").WholeNumber(2, 0, "containers"),
+            Get("docker-pool-memory-mb", "SESSION_MCP_DOCKER_POOL_MEMORY_MB").WholeNumber(4096, 0, "MiB"));
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>

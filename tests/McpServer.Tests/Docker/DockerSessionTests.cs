@@ -42,7 +42,9 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
         Assert.True(inspect.HostConfig!.PidsLimit > 0);
         Assert.True(inspect.HostConfig!.ReadonlyRootfs);
         Assert.Contains(inspect.HostConfig!.Binds!, b => b.EndsWith(":/workspace:rw", StringComparison.Ordinal));
-        Assert.Equal(sessionId, inspect.Config!.Labels!["session-mcp.session"]);
+        // Made for it, or taken from the warm pool (whose labels it keeps): either way it has its session's name.
+        Assert.Equal($"/session-mcp-{sessionId}", inspect.Name);
+        Assert.True(inspect.Config!.Labels!.TryGetValue("session-mcp.session", out var label) ? label == sessionId : inspect.Config.Labels.ContainsKey("session-mcp.pool"));
         Assert.Equal(_fixture.DataDir, inspect.Config!.Labels!["session-mcp.data-dir"]);
         var lines = inside.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.NotEqual("0", lines[0]);
@@ -465,8 +467,9 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     private static long RssBytes(int pid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
 
+    // By name: a container from the warm pool keeps the pool's labels but takes its session's name.
     private async Task<string> ContainerOfAsync(string sessionId) =>
-        (await _engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.session"] = sessionId }, all: true)).Single().ID;
+        (await _engine.InspectContainerAsync($"session-mcp-{sessionId}")).ID;
 
     /// <summary>The first exec after a helper dies may race the helper's death; the one after must succeed.</summary>
     private async Task<JsonNode> ExecEventuallyAsync(string sessionId, string command)

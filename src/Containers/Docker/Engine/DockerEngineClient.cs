@@ -82,6 +82,10 @@ internal sealed class DockerEngineClient : IDisposable
     public Task StartContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
         Call($"POST /containers/{containerId}/start", () => _client.Containers.StartContainerAsync(containerId, null, cancellationToken), containerId);
 
+    /// <summary>Gives the container another name (a warm pool's container taking its session's).</summary>
+    public Task RenameContainerAsync(string containerId, string newName, CancellationToken cancellationToken = default) =>
+        Call($"POST /containers/{containerId}/rename", () => _client.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = newName }, cancellationToken), containerId);
+
     /// <summary>The stop signal, then SIGKILL after <paramref name="timeoutSeconds"/> (engine default if null).</summary>
     public Task StopContainerAsync(string containerId, int? timeoutSeconds = null, CancellationToken cancellationToken = default) =>
         Call($"POST /containers/{containerId}/stop", () => _client.Containers.StopContainerAsync(
