@@ -63,18 +63,29 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             return await BindAsync(pooled, spec, sessionDir, workspace, uid, gid, cancellationToken).ConfigureAwait(false);
         }
-        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
+        // The engine looks the image up while the workspace is made: a cold create waits for the slower of the two.
+        var inspecting = Call(() => Engine.InspectImageAsync(image, cancellationToken));
         string? containerId = null;
         try
         {
-            if (spec.SourceDir is not null)
+            try
             {
-                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+                if (spec.SourceDir is not null)
+                {
+                    WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+                }
+                else
+                {
+                    WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
+                }
             }
-            else
+            catch
             {
-                WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
+                // Observed, so that an engine failure behind the seeding's own does not go unobserved.
+                await inspecting.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
             }
+            var imageInfo = await inspecting.ConfigureAwait(false);
 
             var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.ID);
             var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
@@ -122,7 +133,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
             }
-            await Call(() => Engine.RenameContainerAsync(pooled.Id, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+            // Not awaited: the engine writes the container's config to disk for a rename, which would double a pooled
+            // create's time; nothing of the server finds a container by name (the session records its id).
+            _ = RenameAsync(pooled.Id, $"session-mcp-{spec.SessionId}");
             _helpers[spec.SessionId] = pooled.Helper;
             return Provisioned(spec, pooled.Image, workspace, pooled.Id);
         }
@@ -134,6 +147,18 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             TryDeleteDirectory(pooled.SlotDirectory);
             TryDeleteDirectory(sessionDir);
             throw;
+        }
+    }
+
+    private async Task RenameAsync(string containerId, string name)
+    {
+        try
+        {
+            await Engine.RenameContainerAsync(containerId, name).ConfigureAwait(false);
+        }
+        catch (DockerEngineException e)
+        {
+            LogRenameFailed(logger, e, containerId, name);
         }
     }
 
@@ -619,6 +644,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed orphan container {ContainerId} (session {SessionId})")]
     private static partial void LogReaped(ILogger logger, string containerId, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not rename pooled container {ContainerId} to {Name}")]
+    private static partial void LogRenameFailed(ILogger logger, Exception exception, string containerId, string name);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
     private static partial void LogRemoveFailed(ILogger logger, Exception exception, string containerId);

@@ -66,8 +66,9 @@ public sealed class WarmPoolTests : IAsyncLifetime
             // The bind mount followed the renamed directory: what the container writes is in the session's workspace.
             await RunAsync(sessions[i].ContainerId, "echo hi > /workspace/from-container");
             Assert.Equal("hi\n", await File.ReadAllTextAsync(Path.Combine(sessions[i].Provisioned.WorkspaceHostPath, "from-container"), Token));
-            var inspect = await _engine.InspectContainerAsync(sessions[i].ContainerId, Token);
-            Assert.Equal($"/session-mcp-{sessions[i].Record.Id}", inspect.Name);
+            var name = $"/session-mcp-{sessions[i].Record.Id}";
+            var id = sessions[i].ContainerId;
+            await WaitUntilAsync(async () => (await _engine.InspectContainerAsync(id, Token)).Name == name);
         }
         Assert.Equal(4, sessions.Select(s => s.ContainerId).Append(first.ContainerId).Distinct().Count());
         Assert.Equal(4, backend.PoolStatus!.Claimed);

@@ -467,9 +467,21 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     private static long RssBytes(int pid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
 
-    // By name: a container from the warm pool keeps the pool's labels but takes its session's name.
-    private async Task<string> ContainerOfAsync(string sessionId) =>
-        (await _engine.InspectContainerAsync($"session-mcp-{sessionId}")).ID;
+    // By name: a container from the warm pool keeps the pool's labels but takes its session's name (just after the create).
+    private async Task<string> ContainerOfAsync(string sessionId)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return (await _engine.InspectContainerAsync($"session-mcp-{sessionId}")).ID;
+            }
+            catch (DockerContainerNotFoundException) when (attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
 
     /// <summary>The first exec after a helper dies may race the helper's death; the one after must succeed.</summary>
     private async Task<JsonNode> ExecEventuallyAsync(string sessionId, string command)

@@ -17,6 +17,9 @@ namespace SessionMcp.Containers.Docker.Pool;
 /// </summary>
 internal sealed partial class WarmPool : IAsyncDisposable
 {
+    /// <summary>How long a claim's refill waits (see <see cref="Want"/>).</summary>
+    internal static readonly TimeSpan RefillDelay = TimeSpan.FromMilliseconds(500);
+
     private readonly DockerBackendOptions _options;
     private readonly Func<DockerEngineClient> _engine;
     private readonly Func<(string User, int? Uid, int? Gid)> _user;
@@ -54,7 +57,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
         {
             return false;
         }
-        Want(shape);
+        Want(shape, RefillDelay);
         if (_ready.TryGetValue(shape, out var queue))
         {
             while (queue.TryDequeue(out var candidate))
@@ -71,8 +74,12 @@ internal sealed partial class WarmPool : IAsyncDisposable
         return false;
     }
 
-    /// <summary>Makes <paramref name="shape"/> one the pool keeps ready (the most recent one) and starts a refill.</summary>
-    public void Want(PoolShape shape)
+    /// <summary>
+    /// Makes <paramref name="shape"/> one the pool keeps ready (the most recent one) and starts a refill, after
+    /// <paramref name="delay"/>: a claim's refill waits a moment so that it does not compete with the new session's
+    /// first command for the CPU.
+    /// </summary>
+    public void Want(PoolShape shape, TimeSpan delay = default)
     {
         if (!Enabled)
         {
@@ -101,7 +108,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
         }
         if (Interlocked.Exchange(ref _fillPending, 1) == 0)
         {
-            _ = Task.Run(FillAsync, CancellationToken.None);
+            _ = Task.Run(() => FillAsync(delay), CancellationToken.None);
         }
     }
 
@@ -140,8 +147,20 @@ internal sealed partial class WarmPool : IAsyncDisposable
         _fill.Release();
     }
 
-    private async Task FillAsync()
+    private async Task FillAsync(TimeSpan delay)
     {
+        if (delay > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Volatile.Write(ref _fillPending, 0);
+                return;
+            }
+        }
         await _fill.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
