@@ -123,12 +123,12 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     {
         try
         {
-            Directory.CreateDirectory(sessionDir);
-            Directory.Move(pooled.WorkspaceDirectory, workspace);
-            var control = Path.Combine(sessionDir, "pool-control");
-            Directory.Move(pooled.ControlDirectory, control);
-            Pool.MarkClaimed(control);
-            TryDeleteDirectory(pooled.SlotDirectory);
+            // One rename: the slot's workspace and control directories become the session's.
+            Directory.Move(pooled.SlotDirectory, sessionDir);
+            // The engine keeps the bind sources it was given (the slot's paths) and resolves them again whenever the
+            // container starts (a restart, a hibernated session resumed): the slot's path leads to the session's.
+            File.CreateSymbolicLink(pooled.SlotDirectory, sessionDir);
+            Pool.MarkClaimed(Path.Combine(sessionDir, "control"));
             if (spec.SourceDir is not null)
             {
                 WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
@@ -144,6 +144,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             _helpers.TryRemove(spec.SessionId, out _);
             await pooled.Helper.DisposeAsync().ConfigureAwait(false);
             await TryRemoveContainerAsync(pooled.Id).ConfigureAwait(false);
+            RemoveSlotLink(pooled.SlotDirectory);
             TryDeleteDirectory(pooled.SlotDirectory);
             TryDeleteDirectory(sessionDir);
             throw;
@@ -375,6 +376,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             TryDeleteDirectory(sessionDir);
         }
+        RemoveSlotLinksTo(sessionDir);
     }
 
     public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
@@ -434,13 +436,53 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             return;
         }
         var names = containers.SelectMany(c => c.Names ?? []).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
-        foreach (var slot in Directory.EnumerateDirectories(root))
+        foreach (var slot in new DirectoryInfo(root).EnumerateFileSystemInfos())
         {
-            var id = Path.GetFileName(slot);
-            if (!names.Contains($"session-mcp-pool-{id}") && DateTime.UtcNow - Directory.GetCreationTimeUtc(slot) >= options.OrphanGracePeriod)
+            if (slot.LinkTarget is { } target)
             {
-                TryDeleteDirectory(slot);
+                // A claimed slot: its link goes when its session's directory has gone.
+                if (!Directory.Exists(target))
+                {
+                    RemoveSlotLink(slot.FullName);
+                }
+                continue;
             }
+            if (!names.Contains($"session-mcp-pool-{slot.Name}") && DateTime.UtcNow - slot.CreationTimeUtc >= options.OrphanGracePeriod)
+            {
+                TryDeleteDirectory(slot.FullName);
+            }
+        }
+    }
+
+    /// <summary>The warm pool's links to a destroyed session's directory (see <see cref="BindAsync"/>).</summary>
+    private void RemoveSlotLinksTo(string sessionDir)
+    {
+        var root = Path.Combine(options.DataDir, "pool");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+        foreach (var entry in new DirectoryInfo(root).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget == sessionDir)
+            {
+                RemoveSlotLink(entry.FullName);
+            }
+        }
+    }
+
+    private static void RemoveSlotLink(string path)
+    {
+        try
+        {
+            if (new FileInfo(path).LinkTarget is not null)
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next start's sweep.
         }
     }
 

@@ -157,6 +157,27 @@ public sealed class WarmPoolTests : IAsyncLifetime
     }
 
     [DockerFact]
+    public async Task APooledSessionsContainerKeepsItsWorkspaceAndStaysUpAcrossARestart()
+    {
+        // Given a session from the pool with a file in its workspace
+        var backend = Backend(poolSize: 1);
+        await FillAsync(backend, DefaultShape);
+        var created = await CreateAsync(backend, "s-restart1", source: null);
+        await RunAsync(created.ContainerId, "echo kept > /workspace/kept.txt");
+
+        // When its container is stopped and started again (as a hibernated session would be), and the pool's idle limit passes
+        await _engine.StopContainerAsync(created.ContainerId, timeoutSeconds: 5, Token);
+        await _engine.StartContainerAsync(created.ContainerId, Token);
+        await Task.Delay(TimeSpan.FromSeconds(8), Token);
+
+        // Then it still runs, on the session's own workspace
+        Assert.True((await _engine.InspectContainerAsync(created.ContainerId, Token)).State!.Running);
+        Assert.Equal("kept\n", await RunAsync(created.ContainerId, "cat /workspace/kept.txt"));
+        await RunAsync(created.ContainerId, "echo after > /workspace/after.txt");
+        Assert.True(File.Exists(Path.Combine(created.Provisioned.WorkspaceHostPath, "after.txt")));
+    }
+
+    [DockerFact]
     public async Task AServerThatStopsRemovesItsIdlePoolContainersButNotItsSessions()
     {
         // Given a filled pool and a session from it
