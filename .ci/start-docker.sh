@@ -15,6 +15,8 @@ missing_packages=()
 command -v docker >/dev/null 2>&1 || missing_packages+=(docker.io)
 command -v dockerd >/dev/null 2>&1 || missing_packages+=(docker.io)
 [ -x /bin/busybox ] || missing_packages+=(busybox-static)
+# The TLS test reaches the engine through a TLS proxy (socat with OpenSSL) in front of the unix socket.
+command -v socat >/dev/null 2>&1 || missing_packages+=(socat)
 if [ "${#missing_packages[@]}" -gt 0 ]; then
   echo "start-docker: installing ${missing_packages[*]}"
   as_root apt-get update -qq

@@ -16,7 +16,8 @@ internal sealed record BenchmarkOptions(
     bool Daemon = false,
     bool HttpClients = false,
     bool History = false,
-    bool Retention = false)
+    bool Retention = false,
+    bool Pool = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
@@ -25,7 +26,9 @@ internal sealed record BenchmarkOptions(
                                 "       SessionMcp.Benchmarks --jobs [--no-docker] [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --http-clients [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --retention [--write FILE]";
+                                "       SessionMcp.Benchmarks --retention [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --history [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --pool [--iterations N (300; 30 used at most)] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -50,6 +53,7 @@ internal sealed record BenchmarkOptions(
                 "--http-clients" => options with { HttpClients = true },
                 "--history" => options with { History = true },
                 "--retention" => options with { Retention = true },
+                "--pool" => options with { Pool = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

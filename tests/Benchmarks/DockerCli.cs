@@ -25,9 +25,18 @@ internal static class DockerCli
 
     public static async Task<string> ContainerOfSessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(["ps", "-q", "--filter", $"label=session-mcp.session={sessionId}"], cancellationToken).ConfigureAwait(false);
-        var ids = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return ids.Length == 1 ? ids[0] : throw new InvalidOperationException($"expected one running container labelled session-mcp.session={sessionId}, found {ids.Length}");
+        // By name: a container from the warm pool keeps the pool's labels but takes its session's name.
+        var ids = Array.Empty<string>();
+        for (var attempt = 0; attempt < 50 && ids.Length == 0; attempt++)
+        {
+            var result = await RunAsync(["ps", "-q", "--filter", $"name=^session-mcp-{sessionId}$"], cancellationToken).ConfigureAwait(false);
+            ids = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (ids.Length == 0)
+            {
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return ids.Length == 1 ? ids[0] : throw new InvalidOperationException($"expected one running container named session-mcp-{sessionId}, found {ids.Length}");
     }
 
     public static async Task ExecTrueAsync(string container, CancellationToken cancellationToken)

@@ -9,6 +9,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --memory-attacks [--no-docker] [--write docs/benchmarks.md]
 // Background jobs and terminals: output and keystroke latency, idle terminals' memory, a neighbour's flood:
 //   dotnet run -c Release --project tests/Benchmarks -- --jobs [--no-docker] [--write docs/benchmarks.md]
+// Docker session_create → first session_exec, cold and from the warm pool, next to `docker run -d`:
+//   dotnet run -c Release --project tests/Benchmarks -- --pool [--iterations 30] [--write docs/benchmarks.md]
 // What the daemon's stdio relay adds to a call (in process vs relayed vs straight to the socket, interleaved):
 //   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
 // Fifty clients at once over Streamable HTTP (errors and the p99):
@@ -78,6 +80,11 @@ if (options.Retention)
 {
     // In process on a real SQLite file.
     return WriteSection("retention", await RetentionBenchmark.RunAsync(interrupt.Token), RetentionBenchmark.WriteSection);
+}
+if (options.Pool)
+{
+    // Docker create → first command, cold and from the warm pool, next to `docker run -d`.
+    return WriteSection("warm pool", await PoolBenchmark.RunAsync(Math.Min(options.Iterations, 30), interrupt.Token), PoolBenchmark.WriteSection);
 }
 if (options.Daemon)
 {

@@ -18,7 +18,7 @@ internal sealed class ServerClient : IAsyncDisposable
     public static Task<ServerClient> StartAsync(string dataDir, string daemon, CancellationToken cancellationToken) =>
         StartAsync(dataDir, daemon, [], cancellationToken);
 
-    /// <summary>As above, with further options of <c>serve</c> (e.g. <c>--history off</c>).</summary>
+    /// <summary>As above, with more options for the server (e.g. <c>--history off</c>, <c>--docker-pool-size</c>).</summary>
     public static async Task<ServerClient> StartAsync(string dataDir, string daemon, IReadOnlyList<string> options, CancellationToken cancellationToken)
     {
         // BENCH_SERVER_DLL measures another build of the server (e.g. an instrumented scratch copy) with the same client.

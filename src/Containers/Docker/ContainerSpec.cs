@@ -1,5 +1,5 @@
 using System.Globalization;
-using SessionMcp.Containers.Docker.Engine;
+using Docker.DotNet.Models;
 using SessionMcp.SessionRouting.Backends;
 
 namespace SessionMcp.Containers.Docker;
@@ -19,13 +19,22 @@ internal static class ContainerSpec
     public const string HelperLabel = "session-mcp.helper";
     private const string SealedHelper = "sealed";
 
+    /// <summary>Set, instead of <see cref="SessionLabel"/>, on a warm pool's containers; the value is the <see cref="Pool.PoolShape.Key"/>.</summary>
+    public const string PoolLabel = "session-mcp.pool";
+
+    /// <summary>Where a pool container sees its control directory (read-only): the heartbeat its PID 1 watches.</summary>
+    public const string PoolControlPath = "/.session-mcp/pool";
+
+    /// <summary>How often the server beats a pool container's heartbeat; its PID 1 reads it as often.</summary>
+    public static readonly TimeSpan PoolHeartbeatInterval = TimeSpan.FromSeconds(2);
+
     /// <summary>PID 1 under docker-init: sleeps forever, so the container lives until the session is destroyed.</summary>
     private static readonly string[] KeepAlive = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"];
 
-    public static ContainerCreateRequest Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace, string hostHelperShellDirectory)
+    public static CreateContainerParameters Build(DockerBackendOptions options, NewSessionSpec spec, string image, string user, string hostWorkspace, string hostHelperShellDirectory)
     {
         var (network, memory, cpus, pids) = Validate(options, spec);
-        return new ContainerCreateRequest
+        return new CreateContainerParameters
         {
             Image = image,
             Cmd = KeepAlive,
@@ -37,14 +46,14 @@ internal static class ContainerSpec
                 [DataDirLabel] = options.DataDir,
                 [HelperLabel] = SealedHelper,
             },
-            HostConfig = new ContainerHostConfig
+            HostConfig = new HostConfig
             {
                 CapDrop = ["ALL"],
                 SecurityOpt = ["no-new-privileges"],
                 NetworkMode = network,
                 Memory = memory,
                 MemorySwap = memory,
-                NanoCpus = (long)(cpus * 1_000_000_000),
+                NanoCPUs = (long)(cpus * 1_000_000_000),
                 PidsLimit = pids,
                 Binds = [$"{hostWorkspace}:{WorkspacePath}:rw", $"{hostHelperShellDirectory}:{HelperShell.ContainerDirectory}:ro"],
                 ReadonlyRootfs = options.ReadOnlyRootfs,
@@ -59,9 +68,47 @@ internal static class ContainerSpec
         };
     }
 
+    /// <summary>
+    /// A warm pool's container: the session's hardening for <paramref name="shape"/>, labelled as the pool's, its
+    /// workspace a fresh empty directory, and a PID 1 that exits when the server's heartbeat (a line in
+    /// <paramref name="hostControlDirectory"/>'s heartbeat file) has not changed for <paramref name="idleLimit"/>: an
+    /// unclaimed container does not outlive a server that died. Once the heartbeat says <c>claimed</c> it keeps the
+    /// container alive like any session's.
+    /// </summary>
+    public static CreateContainerParameters BuildPooled(
+        DockerBackendOptions options, Pool.PoolShape shape, string slotId, string user, string hostWorkspace, string hostHelperShellDirectory, string hostControlDirectory, TimeSpan idleLimit)
+    {
+        var request = Build(options, shape.Spec(slotId), shape.Image, user, hostWorkspace, hostHelperShellDirectory);
+        request.Labels.Remove(SessionLabel);
+        request.Labels[PoolLabel] = shape.Key;
+        request.HostConfig!.Binds.Add($"{hostControlDirectory}:{PoolControlPath}:ro");
+        var beat = (int)PoolHeartbeatInterval.TotalSeconds;
+        var limit = Math.Max((int)Math.Ceiling(idleLimit.TotalSeconds), 3 * beat);
+        request.Cmd =
+        [
+            "/bin/sh", "-c",
+            string.Create(CultureInfo.InvariantCulture, $$"""
+                trap 'exit 0' TERM
+                last=; idle=0
+                while :; do
+                  sleep {{beat}} & wait $!
+                  now=; read -r now < {{PoolControlPath}}/heartbeat
+                  [ "$now" = claimed ] && break
+                  if [ "$now" = "$last" ]; then idle=$((idle + {{beat}})); [ "$idle" -ge {{limit}} ] && exit 0; else idle=0; last=$now; fi
+                done
+                while :; do sleep 3600 & wait $!; done
+                """),
+        ];
+        return request;
+    }
+
     /// <summary>The helper layout a container was created with (its label says).</summary>
-    public static HelperLayout HelperLayoutOf(ContainerInspect container) =>
-        container.Config.Labels?.GetValueOrDefault(HelperLabel) == SealedHelper ? HelperLayout.Sealed : HelperLayout.Legacy;
+    public static HelperLayout HelperLayoutOf(ContainerInspectResponse container) =>
+        Label(container.Config?.Labels, HelperLabel) == SealedHelper ? HelperLayout.Sealed : HelperLayout.Legacy;
+
+    /// <summary>A label's value, null when the container has no such label.</summary>
+    public static string? Label(IDictionary<string, string>? labels, string name) =>
+        labels is not null && labels.TryGetValue(name, out var value) ? value : null;
 
     /// <summary>The network and limits a request asks for, checked against the server's ranges; called before the engine is asked anything.</summary>
     public static (string Network, long MemoryBytes, double Cpus, long Pids) Validate(DockerBackendOptions options, NewSessionSpec spec)

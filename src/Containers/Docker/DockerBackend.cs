@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using SessionMcp.Containers.Docker.Engine;
+using SessionMcp.Containers.Docker.Pool;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
 using SessionMcp.SessionRouting.Jobs;
@@ -24,16 +26,32 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public string Name => "docker";
 
+    private readonly Lock _poolLock = new();
+    private WarmPool? _pool;
+
     private DockerEngineClient Engine => _engine.Value;
+
+    /// <summary>The warm pool (made on first use, so a server that makes no docker session never starts it).</summary>
+    internal WarmPool Pool
+    {
+        get
+        {
+            lock (_poolLock)
+            {
+                return _pool ??= new WarmPool(options, () => Engine, ContainerUser, logger);
+            }
+        }
+    }
+
+    /// <summary>What the warm pool holds; null while it was never used.</summary>
+    public PoolStatus? PoolStatus => _pool?.Status();
 
     public async Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
     {
         // A bad limit or network is the caller's mistake whatever the engine's state: say so first.
-        ContainerSpec.Validate(options, spec);
-        var image = spec.Image ?? options.DefaultImage;
+        var shape = PoolShape.Of(options, spec);
+        var image = shape.Image;
         var (user, uid, gid) = ContainerUser();
-        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
-
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
         if (workspace.IndexOfAny([':', ',']) >= 0)
@@ -41,19 +59,35 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
         }
         WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
+        if (Pool.TryClaim(shape, out var pooled))
+        {
+            return await BindAsync(pooled, spec, sessionDir, workspace, uid, gid, cancellationToken).ConfigureAwait(false);
+        }
+        // The engine looks the image up while the workspace is made: a cold create waits for the slower of the two.
+        var inspecting = Call(() => Engine.InspectImageAsync(image, cancellationToken));
         string? containerId = null;
         try
         {
-            if (spec.SourceDir is not null)
+            try
             {
-                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+                if (spec.SourceDir is not null)
+                {
+                    WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+                }
+                else
+                {
+                    WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
+                }
             }
-            else
+            catch
             {
-                WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
+                // Observed, so that an engine failure behind the seeding's own does not go unobserved.
+                await inspecting.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
             }
+            var imageInfo = await inspecting.ConfigureAwait(false);
 
-            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.Id);
+            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.ID);
             var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
             containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
             // Taken from the container before it starts: nothing of the session has run in it yet.
@@ -61,18 +95,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
             _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
 
-            var env = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["PATH"] = ImageVariable(imageInfo, "PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                ["HOME"] = ContainerSpec.WorkspacePath,
-                ["LANG"] = "C.UTF-8",
-                ["TERM"] = "dumb",
-            };
-            foreach (var (key, value) in spec.Env)
-            {
-                env[key] = value;
-            }
-            return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
+            return Provisioned(spec, imageInfo, workspace, containerId);
         }
         catch
         {
@@ -88,6 +111,73 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             TryDeleteDirectory(sessionDir);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Gives a pool's container to a session: its never-used workspace directory becomes the session's (a rename: the
+    /// bind mount follows the directory), then the source is seeded into it, the container takes the session's name
+    /// and its PID 1 is told to stay. Nothing else ran in it but its helper, which the session takes over.
+    /// </summary>
+    private async Task<ProvisionedSession> BindAsync(
+        PooledContainer pooled, NewSessionSpec spec, string sessionDir, string workspace, int? uid, int? gid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // One rename: the slot's workspace and control directories become the session's.
+            Directory.Move(pooled.SlotDirectory, sessionDir);
+            // The engine keeps the bind sources it was given (the slot's paths) and resolves them again whenever the
+            // container starts (a restart, a hibernated session resumed): the slot's path leads to the session's.
+            File.CreateSymbolicLink(pooled.SlotDirectory, sessionDir);
+            Pool.MarkClaimed(Path.Combine(sessionDir, "control"));
+            if (spec.SourceDir is not null)
+            {
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
+            }
+            // Not awaited: the engine writes the container's config to disk for a rename, which would double a pooled
+            // create's time; nothing of the server finds a container by name (the session records its id).
+            _ = RenameAsync(pooled.Id, $"session-mcp-{spec.SessionId}");
+            _helpers[spec.SessionId] = pooled.Helper;
+            return Provisioned(spec, pooled.Image, workspace, pooled.Id);
+        }
+        catch
+        {
+            _helpers.TryRemove(spec.SessionId, out _);
+            await pooled.Helper.DisposeAsync().ConfigureAwait(false);
+            await TryRemoveContainerAsync(pooled.Id).ConfigureAwait(false);
+            RemoveSlotLink(pooled.SlotDirectory);
+            TryDeleteDirectory(pooled.SlotDirectory);
+            TryDeleteDirectory(sessionDir);
+            throw;
+        }
+    }
+
+    private async Task RenameAsync(string containerId, string name)
+    {
+        try
+        {
+            await Engine.RenameContainerAsync(containerId, name).ConfigureAwait(false);
+        }
+        catch (DockerEngineException e)
+        {
+            LogRenameFailed(logger, e, containerId, name);
+        }
+    }
+
+    /// <summary>The session's starting environment (the helper applies it to every command; the container has none of it).</summary>
+    private static ProvisionedSession Provisioned(NewSessionSpec spec, ImageInspectResponse imageInfo, string workspace, string containerId)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = ImageVariable(imageInfo, "PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["HOME"] = ContainerSpec.WorkspacePath,
+            ["LANG"] = "C.UTF-8",
+            ["TERM"] = "dumb",
+        };
+        foreach (var (key, value) in spec.Env)
+        {
+            env[key] = value;
+        }
+        return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
     }
 
     public async Task<ExecOutcome> ExecAsync(SessionRecord session, ExecRequest request, CancellationToken cancellationToken)
@@ -165,7 +255,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     }
 
     /// <summary>The container's limits as the engine has them, for notes; null when the engine cannot say.</summary>
-    private async Task<ContainerHostConfig?> LimitsAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<HostConfig?> LimitsAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         try
         {
@@ -266,7 +356,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         return state is null
             ? new ProbeResult(SessionStatus.Lost, $"its container {ContainerId(session)[..12]} was removed")
-            : state.State.Running
+            : state.State?.Running == true
                 ? new ProbeResult(SessionStatus.Running, $"container {ContainerId(session)[..12]} is running")
                 : new ProbeResult(SessionStatus.Lost, Describe(state));
     }
@@ -286,48 +376,122 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             TryDeleteDirectory(sessionDir);
         }
+        RemoveSlotLinksTo(sessionDir);
     }
 
     public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
-        var live = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var running = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).ToList();
+        var live = running.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        // A session made from the warm pool keeps the pool's labels (the engine cannot relabel): its id is in its state.
+        var liveContainers = running.Select(s => TryContainerId(s)).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
+        bool IsLive(ContainerListResponse container) =>
+            liveContainers.Contains(container.ID) || ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) is { } id && live.Contains(id);
         var reaped = 0;
-        foreach (var container in mine.Where(c => c.State == "running"))
+        var removed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var container in mine.Where(c => c.State == "running" && IsLive(c)))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
-            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
-            if (sessionId is not null && live.Contains(sessionId))
+            try
             {
-                try
-                {
-                    await SweepAsync(container.Id, cancellationToken).ConfigureAwait(false);
-                }
-                catch (DockerEngineException e)
-                {
-                    LogSweepFailed(logger, e, sessionId);
-                }
+                await SweepAsync(container.ID, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DockerEngineException e)
+            {
+                LogSweepFailed(logger, e, ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) ?? container.ID);
             }
         }
         foreach (var container in mine)
         {
-            var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);
-            // A young container may belong to a session another server process on this data dir is still registering.
-            var age = DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(container.Created);
-            if ((sessionId is not null && live.Contains(sessionId)) || age < options.OrphanGracePeriod)
+            var sessionId = ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel);
+            var pooled = ContainerSpec.Label(container.Labels, ContainerSpec.PoolLabel) is not null;
+            // A young container may belong to a session another server process on this data dir is still registering,
+            // or to that process's warm pool (whose heartbeat keeps it running); a stopped pool container is nobody's.
+            var age = DateTimeOffset.UtcNow - new DateTimeOffset(DateTime.SpecifyKind(container.Created, DateTimeKind.Utc));
+            if (IsLive(container) || (_pool?.Owns(container.ID) ?? false) || (age < options.OrphanGracePeriod && !(pooled && container.State != "running")))
             {
                 continue;
             }
-            await TryRemoveContainerAsync(container.Id).ConfigureAwait(false);
-            LogReaped(logger, container.Id, sessionId ?? "?");
+            await TryRemoveContainerAsync(container.ID).ConfigureAwait(false);
+            LogReaped(logger, container.ID, sessionId ?? (pooled ? "warm pool" : "?"));
+            removed.Add(container.ID);
             reaped++;
+        }
+        RemoveStaleSlots(mine.Where(c => !removed.Contains(c.ID)).ToList());
+        if (options.PrewarmDefaultShape && options.PoolSize > 0)
+        {
+            Pool.Want(PoolShape.Default(options));
         }
         return reaped;
     }
 
+    /// <summary>Slot directories of the warm pool whose container is gone (older than the grace period).</summary>
+    private void RemoveStaleSlots(IReadOnlyList<ContainerListResponse> containers)
+    {
+        var root = Path.Combine(options.DataDir, "pool");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+        var names = containers.SelectMany(c => c.Names ?? []).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+        foreach (var slot in new DirectoryInfo(root).EnumerateFileSystemInfos())
+        {
+            if (slot.LinkTarget is { } target)
+            {
+                // A claimed slot: its link goes when its session's directory has gone.
+                if (!Directory.Exists(target))
+                {
+                    RemoveSlotLink(slot.FullName);
+                }
+                continue;
+            }
+            if (!names.Contains($"session-mcp-pool-{slot.Name}") && DateTime.UtcNow - slot.CreationTimeUtc >= options.OrphanGracePeriod)
+            {
+                TryDeleteDirectory(slot.FullName);
+            }
+        }
+    }
+
+    /// <summary>The warm pool's links to a destroyed session's directory (see <see cref="BindAsync"/>).</summary>
+    private void RemoveSlotLinksTo(string sessionDir)
+    {
+        var root = Path.Combine(options.DataDir, "pool");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+        foreach (var entry in new DirectoryInfo(root).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget == sessionDir)
+            {
+                RemoveSlotLink(entry.FullName);
+            }
+        }
+    }
+
+    private static void RemoveSlotLink(string path)
+    {
+        try
+        {
+            if (new FileInfo(path).LinkTarget is not null)
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next start's sweep.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_pool is { } pool)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (var helper in _helpers.Values)
         {
             await helper.DisposeAsync().ConfigureAwait(false);
@@ -383,21 +547,21 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    private async Task<ContainerInspect> ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspectResponse> ThrowIfContainerGoneAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         var state = await InspectAsync(session, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
             throw new SessionLostException($"its container {ContainerId(session)[..12]} was removed outside session-mcp");
         }
-        if (!state.State.Running)
+        if (state.State?.Running != true)
         {
             throw new SessionLostException(Describe(state));
         }
         return state;
     }
 
-    private async Task<ContainerInspect?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
+    private async Task<ContainerInspectResponse?> InspectAsync(SessionRecord session, CancellationToken cancellationToken)
     {
         try
         {
@@ -409,11 +573,28 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
     }
 
-    internal static string Describe(ContainerInspect container) => container.State switch
+    internal static string Describe(ContainerInspectResponse container) => container.State switch
     {
-        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig.Memory)} (memory_mb) at {state.FinishedAt:u}",
-        var state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}",
+        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig?.Memory)} (memory_mb) at {FinishedAt(state):u}",
+        { } state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {FinishedAt(state):u}",
+        null => "its container reports no state",
     };
+
+    /// <summary>The engine's RFC 3339 stop time (0001-01-01 until the container has stopped once).</summary>
+    private static DateTimeOffset FinishedAt(State state) =>
+        DateTimeOffset.TryParse(state.FinishedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at.ToUniversalTime() : default;
+
+    private static string? TryContainerId(SessionRecord session)
+    {
+        try
+        {
+            return session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState)?.ContainerId;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     private static string ContainerId(SessionRecord session) =>
         (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))?.ContainerId
@@ -486,7 +667,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         return 0;
     }).ConfigureAwait(false);
 
-    private static string? ImageVariable(ImageInspect image, string name) =>
+    private static string? ImageVariable(ImageInspectResponse image, string name) =>
         image.Config?.Env?.FirstOrDefault(e => e.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
 
     private static void TryDeleteDirectory(string directory) => WorkspaceRemoval.RemoveTree(directory);
@@ -505,6 +686,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed orphan container {ContainerId} (session {SessionId})")]
     private static partial void LogReaped(ILogger logger, string containerId, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not rename pooled container {ContainerId} to {Name}")]
+    private static partial void LogRenameFailed(ILogger logger, Exception exception, string containerId, string name);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
     private static partial void LogRemoveFailed(ILogger logger, Exception exception, string containerId);

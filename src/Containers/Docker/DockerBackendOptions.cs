@@ -51,6 +51,25 @@ public sealed class DockerBackendOptions
     public long TmpBytes { get; set; } = 512L << 20;
 
     /// <summary>
+    /// Idle containers kept ready per shape (image, limits, network) by the warm pool; 0 turns the pool off. Two: a
+    /// burst of two creates is served from the pool while the refill (one container at a time, about as long as a
+    /// <c>docker run -d</c>) catches up, and an idle pool costs two sleeping containers with their helpers (a few MiB).
+    /// </summary>
+    public int PoolSize { get; set; } = 2;
+
+    /// <summary>Shapes the pool keeps at once: the most recently asked for; an older one's containers are removed.</summary>
+    public int PoolMaxShapes { get; set; } = 4;
+
+    /// <summary>The ready containers' memory limits together stay within this (their actual use is a few MiB).</summary>
+    public long PoolMaxMemoryBytes { get; set; } = 4L << 30;
+
+    /// <summary>
+    /// Fill the pool with the default shape at start-up (when docker is the default backend). Otherwise a shape joins
+    /// the pool when a session of it is first created, so a server that never makes docker sessions never asks the engine.
+    /// </summary>
+    public bool PrewarmDefaultShape { get; set; }
+
+    /// <summary>
     /// One core less than the host has, at most 2 and at least 1: a session spinning on every CPU it may use (a fork
     /// bomb held at its PID limit) leaves a core to the server and the other sessions. A single-core host gets 1.
     /// </summary>

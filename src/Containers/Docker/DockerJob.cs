@@ -1,3 +1,4 @@
+using Docker.DotNet.Models;
 using System.Globalization;
 using SessionMcp.Containers.Docker.Engine;
 using SessionMcp.Containers.Local;
@@ -49,7 +50,7 @@ internal sealed class DockerJob : IRunningJob
         DockerEngineClient engine, string containerId, IReadOnlyList<string> cmd, IJobSink sink,
         Func<DockerJob, JobSignal?, Task> signal, Func<Task<(string Cwd, Dictionary<string, string> Env)?>> readState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
-        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = cmd, AttachStdin = true, AttachStdout = true, AttachStderr = true, Tty = terminal is not null }, cancellationToken).ConfigureAwait(false);
+        var execId = await engine.CreateExecAsync(containerId, new ContainerExecCreateParameters { Cmd = [.. cmd], AttachStdin = true, AttachStdout = true, AttachStderr = true, TTY = terminal is not null }, cancellationToken).ConfigureAwait(false);
         var stream = await engine.StartExecAttachedAsync(execId, cancellationToken, tty: terminal is not null).ConfigureAwait(false);
         var job = new DockerJob(engine, stream, execId, sink, signal, readState, terminal is not null);
         if (terminal is not null)
@@ -62,7 +63,7 @@ internal sealed class DockerJob : IRunningJob
             var inspect = await engine.InspectExecAsync(execId, cancellationToken).ConfigureAwait(false);
             if (inspect.Pid > 0 || !inspect.Running && attempt > 0)
             {
-                job.Locate(inspect.Pid);
+                job.Locate((int)inspect.Pid);
                 break;
             }
             await Task.Delay(TimeSpan.FromMilliseconds(5), cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Docker.DotNet.Models;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -119,13 +120,13 @@ internal sealed partial class SessionHelper : IAsyncDisposable
     /// <summary>Starts the helper in a running container and waits until it answers.</summary>
     public static async Task<SessionHelper> StartAsync(DockerEngineClient engine, string containerId, HelperLayout layout, ILogger logger, CancellationToken cancellationToken)
     {
-        var execId = await engine.CreateExecAsync(containerId, new ExecCreateRequest
+        var execId = await engine.CreateExecAsync(containerId, new ContainerExecCreateParameters
         {
             Cmd = [layout.ShellPath, "-s"],
             AttachStdin = true,
             AttachStdout = true,
             AttachStderr = true,
-            Tty = false,
+            TTY = false,
         }, cancellationToken).ConfigureAwait(false);
         var stream = await engine.StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false);
         var helper = new SessionHelper(stream, layout, logger);

@@ -92,6 +92,8 @@ internal static class CommandLine
           --source-roots DIR[:DIR]      SESSION_MCP_SOURCE_ROOTS  where source_dir may copy from; a relative source_dir is
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
+          --docker-pool-size N          SESSION_MCP_DOCKER_POOL_SIZE  idle containers kept ready per shape, 0 = no warm pool (default 2)
+          --docker-pool-memory-mb MIB   SESSION_MCP_DOCKER_POOL_MEMORY_MB  the pool's memory limits together (default 4096)
           --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
           --history on|off              SESSION_MCP_HISTORY    record what each step changes in the workspace (default on)
           --history-ignore PATTERNS     SESSION_MCP_HISTORY_IGNORE  comma-separated gitignore patterns history leaves out, on
@@ -144,7 +146,7 @@ internal static class CommandLine
             CommandLineParser.DaemonStatus => await DaemonControl.StatusAsync(settings, stdout, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Attach => await AttachCommand.RunAsync(settings, command.Arguments, command.Write, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Jobs => await ListJobsAsync(settings, command.Arguments[0], stdout, stderr, cancellationToken).ConfigureAwait(false),
-            CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
+            CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, settings, stdout)),
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.AuditExport when command.Format == CommandLineParser.MarkdownFormat =>
                 WithCore(settings, services => ExportMarkdown(services, stdout, stderr, command.Session, command.From)),
@@ -341,7 +343,7 @@ internal static class CommandLine
         return 0;
     }
 
-    private static int ListSessions(IServiceProvider services, TextWriter stdout)
+    private static int ListSessions(IServiceProvider services, ServerSettings settings, TextWriter stdout)
     {
         var sessions = services.GetRequiredService<SessionRegistry>().List();
         stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-8} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
@@ -352,6 +354,10 @@ internal static class CommandLine
         if (sessions.Count == 0)
         {
             stdout.WriteLine("(no sessions)");
+        }
+        if (SessionMcp.Containers.Docker.Pool.PoolReport.DescribeAsync(settings.DockerHost, settings.DataDir).GetAwaiter().GetResult() is { } pool)
+        {
+            stdout.WriteLine(pool);
         }
         return 0;
     }

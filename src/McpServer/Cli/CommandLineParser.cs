@@ -122,6 +122,8 @@ internal static class CommandLineParser
         new("--docker-allow-network", "true|false", null),
         new("--source-roots", "DIR[:DIR]", null),
         new("--docker-orphan-grace", "SECONDS", null),
+        new("--docker-pool-size", "N", null),
+        new("--docker-pool-memory-mb", "MIB", null),
         new("--result-budget", "CHARS", null),
         new("--history", "on|off", null),
         new("--history-ignore", "PATTERNS", null),

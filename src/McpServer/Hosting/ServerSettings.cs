@@ -18,7 +18,9 @@ internal sealed record ServerSettings(
     bool DockerAllowNetwork,
     TimeSpan DockerOrphanGrace,
     IReadOnlyList<string> SourceRoots,
-    int ResultBudgetChars)
+    int ResultBudgetChars,
+    int DockerPoolSize = 2,
+    int DockerPoolMemoryMb = 4096)
 {
     /// <summary>
     /// What a running server prunes on its own (at start, then hourly): <c>--retain-outputs</c>, <c>--retain-events</c>,
@@ -73,7 +75,9 @@ internal sealed record ServerSettings(
             Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
             TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").WholeNumber(60, 0, "seconds")),
             roots,
-            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"))
+            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"),
+            Get("docker-pool-size", "SESSION_MCP_DOCKER_POOL_SIZE").WholeNumber(2, 0, "containers"),
+            Get("docker-pool-memory-mb", "SESSION_MCP_DOCKER_POOL_MEMORY_MB").WholeNumber(4096, 0, "MiB"))
         {
             History = new HistoryOptions
             {

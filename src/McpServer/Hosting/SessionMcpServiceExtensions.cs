@@ -44,6 +44,9 @@ internal static class SessionMcpServiceExtensions
             DataDir = settings.DataDir,
             SessionsDir = settings.SessionsDir,
             OrphanGracePeriod = settings.DockerOrphanGrace,
+            PoolSize = settings.DockerPoolSize,
+            PoolMaxMemoryBytes = (long)settings.DockerPoolMemoryMb << 20,
+            PrewarmDefaultShape = settings.DefaultBackend == "docker",
         });
         services.AddSingleton<ISessionBackend, DockerBackend>();
         services.AddSingleton(new JournalOptions());

@@ -23,7 +23,7 @@ public sealed class ContainerSpecTests
         Assert.Equal(Options.DefaultMemoryBytes, host.Memory);
         Assert.Equal(host.Memory, host.MemorySwap);
         Assert.Equal(Options.DefaultPids, host.PidsLimit);
-        Assert.True(host.NanoCpus > 0);
+        Assert.True(host.NanoCPUs > 0);
         Assert.True(host.ReadonlyRootfs);
         Assert.True(host.Init);
         Assert.Equal(["/data/sessions/s-abcdefgh/workspace:/workspace:rw", "/data/helper-shells/abc:/.session-mcp/bin:ro"], host.Binds);
@@ -65,7 +65,7 @@ public sealed class ContainerSpecTests
         var request = ContainerSpec.Build(Options, Spec(limits: new ResourceLimits(256, 0.5, 64)), "img", "1000:1000", "/w", "/h");
 
         Assert.Equal(256L << 20, request.HostConfig!.Memory);
-        Assert.Equal(500_000_000, request.HostConfig.NanoCpus);
+        Assert.Equal(500_000_000, request.HostConfig.NanoCPUs);
         Assert.Equal(64, request.HostConfig.PidsLimit);
     }
 

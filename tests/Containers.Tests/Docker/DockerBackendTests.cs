@@ -1,5 +1,5 @@
 using SessionMcp.Containers.Docker;
-using SessionMcp.Containers.Docker.Engine;
+using Docker.DotNet.Models;
 
 namespace SessionMcp.Containers.Tests.Docker;
 
@@ -10,7 +10,7 @@ public sealed class DockerBackendTests
     public void AContainerOomKilledAsAWholeIsDescribedWithTheSessionsMemoryLimit()
     {
         // Given a container the kernel stopped for memory
-        var container = Container(new ContainerState { Status = "exited", OOMKilled = true, ExitCode = 137 }, memory: 64L << 20);
+        var container = Container(new State { Status = "exited", OOMKilled = true, ExitCode = 137 }, memory: 64L << 20);
 
         // When
         var detail = DockerBackend.Describe(container);
@@ -23,17 +23,17 @@ public sealed class DockerBackendTests
     [Fact]
     public void AContainerKilledOtherwiseIsNotCalledOom()
     {
-        var detail = DockerBackend.Describe(Container(new ContainerState { Status = "exited", ExitCode = 137 }, memory: 64L << 20));
+        var detail = DockerBackend.Describe(Container(new State { Status = "exited", ExitCode = 137 }, memory: 64L << 20));
 
         Assert.DoesNotContain("OOM", detail);
         Assert.Contains("exit code 137, killed", detail);
     }
 
-    private static ContainerInspect Container(ContainerState state, long memory) => new()
+    private static ContainerInspectResponse Container(State state, long memory) => new()
     {
-        Id = "0123456789abcdef",
+        ID = "0123456789abcdef",
         State = state,
         Config = new ContainerConfig(),
-        HostConfig = new ContainerHostConfig { Memory = memory },
+        HostConfig = new HostConfig { Memory = memory },
     };
 }

@@ -133,7 +133,9 @@ public sealed class SessionHelperTests : IAsyncLifetime
         var request = ContainerSpec.Build(options, new NewSessionSpec("s-helpertest", null, new Dictionary<string, string>(), null, null, null, null), DockerTestImage.Name, "1000:1000", workspace, HelperShell.HostDirectory(_dataDir, "test"));
         if (!sealed_)
         {
-            request = request with { Labels = new Dictionary<string, string>(), HostConfig = request.HostConfig! with { Binds = [request.HostConfig.Binds![0]], Tmpfs = new Dictionary<string, string> { ["/tmp"] = "rw,mode=1777" } } };
+            request.Labels = new Dictionary<string, string>();
+            request.HostConfig!.Binds = [request.HostConfig.Binds[0]];
+            request.HostConfig.Tmpfs = new Dictionary<string, string> { ["/tmp"] = "rw,mode=1777" };
         }
         var id = await _engine.CreateContainerAsync(request, cancellationToken: _timeout.Token);
         _containers.Add(id);

@@ -36,7 +36,7 @@ public sealed class TestImageTests : IDisposable
             var second = DockerRequirement.EnsureImage(tag);
             Assert.True(second.Succeeded);
             Assert.False(second.WasBuilt);
-            Assert.Equal(built.Id, (await _client.InspectImageAsync(tag, _timeout.Token)).Id);
+            Assert.Equal(built.ID, (await _client.InspectImageAsync(tag, _timeout.Token)).ID);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Docker.DotNet.Models;
 using SessionMcp.Containers.Docker.Engine;
 using SessionMcp.McpServer.Tests.Infrastructure;
 using SessionMcp.Tests.Shared;
@@ -29,20 +30,22 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
         var inside = await Server.RunAsync(sessionId, "id -u; grep CapEff /proc/self/status; ls /sys/class/net; touch /etc/x 2>&1 || echo ro-root");
 
         // Then
-        Assert.True(inspect.State.Running);
-        Assert.NotEqual("0", inspect.Config.User!.Split(':')[0]);
-        Assert.NotEqual("root", inspect.Config.User);
-        Assert.Contains("ALL", inspect.HostConfig.CapDrop!);
-        Assert.Contains("no-new-privileges", inspect.HostConfig.SecurityOpt!);
-        Assert.Equal("none", inspect.HostConfig.NetworkMode);
-        Assert.True(inspect.HostConfig.Memory > 0);
-        Assert.Equal(inspect.HostConfig.Memory, inspect.HostConfig.MemorySwap);
-        Assert.True(inspect.HostConfig.NanoCpus > 0);
-        Assert.True(inspect.HostConfig.PidsLimit > 0);
-        Assert.True(inspect.HostConfig.ReadonlyRootfs);
-        Assert.Contains(inspect.HostConfig.Binds!, b => b.EndsWith(":/workspace:rw", StringComparison.Ordinal));
-        Assert.Equal(sessionId, inspect.Config.Labels!["session-mcp.session"]);
-        Assert.Equal(_fixture.DataDir, inspect.Config.Labels!["session-mcp.data-dir"]);
+        Assert.True(inspect.State!.Running);
+        Assert.NotEqual("0", inspect.Config!.User!.Split(':')[0]);
+        Assert.NotEqual("root", inspect.Config!.User);
+        Assert.Contains("ALL", inspect.HostConfig!.CapDrop!);
+        Assert.Contains("no-new-privileges", inspect.HostConfig!.SecurityOpt!);
+        Assert.Equal("none", inspect.HostConfig!.NetworkMode);
+        Assert.True(inspect.HostConfig!.Memory > 0);
+        Assert.Equal(inspect.HostConfig!.Memory, inspect.HostConfig!.MemorySwap);
+        Assert.True(inspect.HostConfig!.NanoCPUs > 0);
+        Assert.True(inspect.HostConfig!.PidsLimit > 0);
+        Assert.True(inspect.HostConfig!.ReadonlyRootfs);
+        Assert.Contains(inspect.HostConfig!.Binds!, b => b.EndsWith(":/workspace:rw", StringComparison.Ordinal));
+        // Made for it, or taken from the warm pool (whose labels it keeps): either way it has its session's name.
+        Assert.Equal($"/session-mcp-{sessionId}", inspect.Name);
+        Assert.True(inspect.Config!.Labels!.TryGetValue("session-mcp.session", out var label) ? label == sessionId : inspect.Config.Labels.ContainsKey("session-mcp.pool"));
+        Assert.Equal(_fixture.DataDir, inspect.Config!.Labels!["session-mcp.data-dir"]);
         var lines = inside.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.NotEqual("0", lines[0]);
         Assert.Equal("CapEff:\t0000000000000000", lines[1]);
@@ -60,9 +63,9 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
 
         // Then
         var inspect = await _engine.InspectContainerAsync(await ContainerOfAsync(created.Text("session_id")));
-        Assert.Equal(256L * 1024 * 1024, inspect.HostConfig.Memory);
-        Assert.Equal(100, inspect.HostConfig.PidsLimit);
-        Assert.Equal(500_000_000, inspect.HostConfig.NanoCpus);
+        Assert.Equal(256L * 1024 * 1024, inspect.HostConfig!.Memory);
+        Assert.Equal(100, inspect.HostConfig!.PidsLimit);
+        Assert.Equal(500_000_000, inspect.HostConfig!.NanoCPUs);
         Assert.Contains("memory_mb must be between", tooMuch);
         Assert.Contains("not allowed", network);
     }
@@ -435,7 +438,7 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
 
             // Then
             await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => _engine.InspectContainerAsync(orphan));
-            Assert.True((await _engine.InspectContainerAsync(foreign)).State.Running);
+            Assert.True((await _engine.InspectContainerAsync(foreign)).State!.Running);
         }
         finally
         {
@@ -446,12 +449,12 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     private async Task<string> StartLabelledContainerAsync(string dataDir)
     {
         DockerRequirement.ThrowIfUnavailable();
-        var id = await _engine.CreateContainerAsync(new ContainerCreateRequest
+        var id = await _engine.CreateContainerAsync(new CreateContainerParameters
         {
             Image = DockerTestImage.Name,
             Cmd = ["sleep", "600"],
             Labels = new Dictionary<string, string> { ["session-mcp.session"] = "s-00000000", ["session-mcp.data-dir"] = dataDir },
-            HostConfig = new ContainerHostConfig { NetworkMode = "none" },
+            HostConfig = new HostConfig { NetworkMode = "none" },
         });
         await _engine.StartContainerAsync(id);
         return id;
@@ -464,8 +467,21 @@ public sealed class DockerSessionTests : IClassFixture<ServerFixture>, IDisposab
     private static long RssBytes(int pid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
 
-    private async Task<string> ContainerOfAsync(string sessionId) =>
-        (await _engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.session"] = sessionId }, all: true)).Single().Id;
+    // By name: a container from the warm pool keeps the pool's labels but takes its session's name (just after the create).
+    private async Task<string> ContainerOfAsync(string sessionId)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return (await _engine.InspectContainerAsync($"session-mcp-{sessionId}")).ID;
+            }
+            catch (DockerContainerNotFoundException) when (attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
 
     /// <summary>The first exec after a helper dies may race the helper's death; the one after must succeed.</summary>
     private async Task<JsonNode> ExecEventuallyAsync(string sessionId, string command)

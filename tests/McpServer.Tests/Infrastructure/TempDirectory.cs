@@ -48,10 +48,10 @@ public sealed class TempDirectory : IDisposable
             {
                 // Under this directory too: a test may put the server's data dir inside it (a source root holding it).
                 var containers = await engine.ListContainersAsync(new Dictionary<string, string?> { ["session-mcp.data-dir"] = null }, all: true).ConfigureAwait(false);
-                foreach (var container in containers.Where(c => c.Labels?.GetValueOrDefault("session-mcp.data-dir") is { } label
+                foreach (var container in containers.Where(c => c.Labels is not null && c.Labels.TryGetValue("session-mcp.data-dir", out var label)
                     && (label == dataDir || label.StartsWith(dataDir + "/", StringComparison.Ordinal))))
                 {
-                    await engine.RemoveContainerAsync(container.Id, force: true).ConfigureAwait(false);
+                    await engine.RemoveContainerAsync(container.ID, force: true).ConfigureAwait(false);
                 }
             }
             catch (SessionMcp.Containers.Docker.Engine.DockerEngineException)

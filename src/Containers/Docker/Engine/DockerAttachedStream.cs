@@ -1,117 +1,87 @@
-using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Docker.DotNet;
 
 namespace SessionMcp.Containers.Docker.Engine;
 
+/// <summary>Which standard stream a frame belongs to.</summary>
+internal enum DockerStreamKind : byte
+{
+    Stdin = 0,
+    Stdout = 1,
+    Stderr = 2,
+}
+
+/// <summary>A piece of one stream's output. The payload is owned by the frame.</summary>
+internal sealed record DockerFrame(DockerStreamKind Stream, ReadOnlyMemory<byte> Payload);
+
 /// <summary>
-/// A hijacked engine connection to a running exec: raw bytes out to the process's stdin, multiplexed frames in.
-/// Owns the socket, which is what allows half-closing stdin while still reading output.
-/// One reader and one writer may use it concurrently.
+/// A hijacked engine connection to a running exec (the library's <see cref="MultiplexedStream"/>): raw bytes out to the
+/// process's stdin, output in as pieces of stdout or stderr. One reader and one writer may use it concurrently.
 /// </summary>
 internal sealed class DockerAttachedStream : IAsyncDisposable
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _network;
-    private readonly DockerStreamDemultiplexer? _demultiplexer;
-    private readonly Stream? _raw;
+    private const int ReadSize = 16 * 1024;
+
+    private readonly MultiplexedStream _stream;
+    private readonly string _endpoint;
+    private readonly byte[] _buffer = new byte[ReadSize];
     private int _disposed;
 
-    /// <param name="alreadyRead">Output bytes that arrived together with the HTTP response head.</param>
-    /// <param name="raw">A TTY exec: the output is the terminal's bytes, not multiplexed frames.</param>
-    internal DockerAttachedStream(Socket socket, NetworkStream network, ReadOnlyMemory<byte> alreadyRead, bool raw = false)
+    internal DockerAttachedStream(MultiplexedStream stream, string endpoint)
     {
-        _socket = socket;
-        _network = network;
-        var output = new PrefixedReadStream(alreadyRead, network);
-        if (raw)
-        {
-            _raw = output;
-        }
-        else
-        {
-            _demultiplexer = new DockerStreamDemultiplexer(output);
-        }
+        _stream = stream;
+        _endpoint = endpoint;
     }
 
     /// <summary>Sends bytes to the process's stdin.</summary>
-    public ValueTask WriteAsync(ReadOnlyMemory<byte> stdin, CancellationToken cancellationToken = default) =>
-        _network.WriteAsync(stdin, cancellationToken);
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> stdin, CancellationToken cancellationToken = default)
+    {
+        var segment = MemoryMarshal.TryGetArray(stdin, out var array) ? array : new ArraySegment<byte>(stdin.ToArray());
+        await _stream.WriteAsync(segment.Array!, segment.Offset, segment.Count, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Half-closes the connection: the process sees end of input, its output keeps flowing.</summary>
     public ValueTask CloseStdinAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        _socket.Shutdown(SocketShutdown.Send);
+        _stream.CloseWrite();
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The next frame of output; null once the process has closed its output (usually: exited).</summary>
-    public ValueTask<DockerFrame?> ReadFrameAsync(CancellationToken cancellationToken = default) =>
-        _demultiplexer?.ReadFrameAsync(cancellationToken) ?? ReadRawFrameAsync(cancellationToken);
-
-    private async ValueTask<DockerFrame?> ReadRawFrameAsync(CancellationToken cancellationToken)
+    /// <summary>The next piece of output; null once the process has closed its output (usually: exited).</summary>
+    /// <exception cref="IOException">The connection broke, or carried something that is not the engine's stream.</exception>
+    public async ValueTask<DockerFrame?> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
-        var buffer = new byte[16 * 1024];
-        var read = await _raw!.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return read == 0 ? null : new DockerFrame(DockerStreamKind.Stdout, buffer.AsMemory(0, read));
+        var result = await _stream.ReadOutputAsync(_buffer, 0, _buffer.Length, cancellationToken).ConfigureAwait(false);
+        if (result.EOF)
+        {
+            return null;
+        }
+
+        return new DockerFrame((DockerStreamKind)result.Target, _buffer.AsSpan(0, result.Count).ToArray());
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Reads stdout and stderr to the end.</summary>
+    public async Task<(string Stdout, string Stderr)> ReadToEndAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        try
         {
-            return;
+            return await _stream.ReadOutputToEndAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        await _network.DisposeAsync().ConfigureAwait(false);
-        _socket.Dispose();
+        catch (IOException e) when (e is not EndOfStreamException)
+        {
+            throw new DockerEngineException($"Docker engine at {_endpoint} broke off an exec's output: {e.Message}", innerException: e);
+        }
     }
 
-    /// <summary>Replays bytes already buffered while reading the response head, then reads the connection.</summary>
-    private sealed class PrefixedReadStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+    public ValueTask DisposeAsync()
     {
-        private ReadOnlyMemory<byte> _prefix = prefix;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
+            _stream.Dispose();
         }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_prefix.IsEmpty)
-            {
-                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            }
-
-            var count = Math.Min(buffer.Length, _prefix.Length);
-            _prefix[..count].CopyTo(buffer);
-            _prefix = _prefix[count..];
-            return count;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) =>
-            throw new NotSupportedException("Read the attached stream asynchronously.");
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        return ValueTask.CompletedTask;
     }
 }

@@ -1,231 +1,146 @@
-using System.Buffers;
-using System.Globalization;
-using System.Net;
-using System.Net.Http;
-using System.Net.Http.Headers;
-using System.Net.Sockets;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Docker.DotNet.X509;
 
 namespace SessionMcp.Containers.Docker.Engine;
 
 /// <summary>
-/// A small typed client for the Docker Engine API over a unix socket or plain TCP. Thread-safe.
-/// The API version is negotiated on first use (the server's, capped at <see cref="HighestApiVersion"/>).
-/// Failures surface as <see cref="DockerEngineException"/> and its subclasses, mapped in <see cref="DockerEngineErrors"/>.
+/// The Docker Engine API through the Docker.DotNet library (<see cref="DockerClient"/>), with every failure mapped
+/// to <see cref="DockerEngineException"/> and its subclasses at one boundary (<see cref="DockerEngineErrors"/>). Thread-safe.
+/// What this adds to the library, and why it is here rather than there:
+/// <list type="bullet">
+/// <item>Endpoint and TLS from the server's option or <c>DOCKER_HOST</c>/<c>DOCKER_TLS_VERIFY</c>/<c>DOCKER_CERT_PATH</c>
+/// (<see cref="DockerEndpoint"/>): the library reads <c>DOCKER_HOST</c> but loads no certificates from the environment,
+/// and its CA check (<see cref="DockerTlsCertificates.CreateCertificateAuthorityValidationCallback"/>) checks the chain
+/// only, not that the certificate names the host, which the docker CLI does too.</item>
+/// <item><see cref="RunExecAsync"/> and <see cref="WaitForExecExitCodeAsync"/>: an exec to completion with its exit
+/// code, which the engine publishes just after it closes the output; the library has no such call.</item>
+/// <item><see cref="EmptyReadGuardStream"/> around archives, for a bug of the library's chunked stream (see there).</item>
+/// </list>
 /// </summary>
 internal sealed class DockerEngineClient : IDisposable
 {
-    /// <summary>The newest API version this client was written against.</summary>
-    public const string HighestApiVersion = "1.43";
-
-    /// <summary>The oldest API version this client relies on (Engine 20.10).</summary>
-    public const string LowestApiVersion = "1.41";
-
     // The engine writes the exit code just before it closes the output; allow a short grace for the race.
     private static readonly TimeSpan ExecExitGrace = TimeSpan.FromSeconds(2);
 
     private readonly DockerEndpoint _endpoint;
-    private readonly HttpClient _http;
-    private readonly SemaphoreSlim _negotiation = new(1, 1);
-    private volatile string? _apiVersion;
+    private readonly DockerClient _client;
 
     private DockerEngineClient(DockerEndpoint endpoint)
     {
         _endpoint = endpoint;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-                new NetworkStream(await endpoint.ConnectAsync(cancellationToken).ConfigureAwait(false), ownsSocket: true),
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-        };
-        _http = new HttpClient(handler, disposeHandler: true)
-        {
-            BaseAddress = endpoint.BaseAddress,
+        var builder = new DockerClientBuilder()
+            .WithEndpoint(endpoint.Uri)
             // Exec output, stop with a grace period and archives can legitimately take long: callers bound them with tokens.
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("session-mcp", "1.0"));
+            .WithTimeout(Timeout.InfiniteTimeSpan);
+        if (endpoint.TlsCertificateDirectory is { } directory)
+        {
+            builder = builder.WithAuthProvider(TlsCredentials(endpoint, directory));
+        }
+        _client = builder.Build();
     }
 
     /// <summary>The endpoint in use, e.g. <c>unix:///var/run/docker.sock</c>.</summary>
     public string Endpoint => _endpoint.Address;
 
+    /// <summary>Whether the engine is reached over TLS with client certificates.</summary>
+    public bool UsesTls => _endpoint.TlsCertificateDirectory is not null;
+
     /// <summary>Creates a client for <paramref name="endpoint"/>, else <c>DOCKER_HOST</c>, else the default unix socket.</summary>
-    /// <exception cref="ArgumentException">The endpoint is neither unix:// nor tcp://.</exception>
+    /// <exception cref="ArgumentException">The endpoint is neither unix:// nor tcp://, or its TLS certificates cannot be loaded.</exception>
     public static DockerEngineClient Create(string? endpoint = null) => new(DockerEndpoint.Resolve(endpoint));
+
+    /// <summary>Creates a client for an endpoint already resolved (and its TLS settings).</summary>
+    public static DockerEngineClient Create(DockerEndpoint endpoint) => new(endpoint);
 
     // ---- System ----
 
-    /// <summary>GET /version (unversioned). Also settles the API version if not yet negotiated.</summary>
-    public async Task<DockerVersion> GetVersionAsync(CancellationToken cancellationToken = default)
-    {
-        using var response = await SendRawAsync(HttpMethod.Get, "/version", content: null, HttpCompletionOption.ResponseContentRead, imageName: null, cancellationToken)
-            .ConfigureAwait(false);
-        var version = await ReadJsonAsync(response, DockerEngineJsonContext.Default.DockerVersion, cancellationToken).ConfigureAwait(false);
-        _apiVersion ??= NegotiateApiVersion(version.ApiVersion);
-        return version;
-    }
+    public Task<VersionResponse> GetVersionAsync(CancellationToken cancellationToken = default) =>
+        Call("GET /version", () => _client.System.GetVersionAsync(cancellationToken));
 
-    /// <summary>The API version used in request paths, negotiated on first call.</summary>
-    public async ValueTask<string> GetApiVersionAsync(CancellationToken cancellationToken = default)
-    {
-        if (_apiVersion is { } known)
-        {
-            return known;
-        }
-
-        await _negotiation.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_apiVersion is null)
-            {
-                await GetVersionAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return _apiVersion!;
-        }
-        finally
-        {
-            _negotiation.Release();
-        }
-    }
-
-    /// <summary>GET /_ping; completes when the engine answers, throws <see cref="DockerEngineUnreachableException"/> when it does not.</summary>
-    public async Task PingAsync(CancellationToken cancellationToken = default)
-    {
-        using var response = await SendRawAsync(HttpMethod.Get, "/_ping", content: null, HttpCompletionOption.ResponseContentRead, imageName: null, cancellationToken)
-            .ConfigureAwait(false);
-    }
-
-    /// <summary>The server's API version, capped at <see cref="HighestApiVersion"/> and floored at <see cref="LowestApiVersion"/>.</summary>
-    internal static string NegotiateApiVersion(string? serverApiVersion)
-    {
-        var highest = Version.Parse(HighestApiVersion);
-        var lowest = Version.Parse(LowestApiVersion);
-        if (!Version.TryParse(serverApiVersion, out var server))
-        {
-            return LowestApiVersion;
-        }
-
-        var chosen = server > highest ? highest : server < lowest ? lowest : server;
-        return string.Create(CultureInfo.InvariantCulture, $"{chosen.Major}.{chosen.Minor}");
-    }
+    /// <summary>Completes when the engine answers, throws <see cref="DockerEngineUnreachableException"/> when it does not.</summary>
+    public Task PingAsync(CancellationToken cancellationToken = default) =>
+        Call("GET /_ping", () => _client.System.PingAsync(cancellationToken));
 
     // ---- Containers ----
 
-    /// <summary>POST /containers/create; returns the new container's id.</summary>
+    /// <summary>Creates a container (named <paramref name="name"/> if given) and returns its id.</summary>
     /// <exception cref="DockerImageNotFoundException">The image is not on the engine.</exception>
     /// <exception cref="DockerConflictException">The name is already in use.</exception>
-    public async Task<string> CreateContainerAsync(ContainerCreateRequest request, string? name = null, CancellationToken cancellationToken = default)
+    public async Task<string> CreateContainerAsync(CreateContainerParameters request, string? name = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var path = name is null ? "/containers/create" : $"/containers/create?name={Uri.EscapeDataString(name)}";
-        using var response = await SendAsync(HttpMethod.Post, path, Json(request, DockerEngineJsonContext.Default.ContainerCreateRequest), request.Image, cancellationToken)
-            .ConfigureAwait(false);
-        var created = await ReadJsonAsync(response, DockerEngineJsonContext.Default.ContainerCreateResponse, cancellationToken).ConfigureAwait(false);
-        return created.Id;
+        request.Name = name;
+        var created = await Call("POST /containers/create", () => _client.Containers.CreateContainerAsync(request, cancellationToken), image: request.Image).ConfigureAwait(false);
+        return created.ID;
     }
 
-    /// <summary>POST /containers/{id}/start; starting a running container is not an error.</summary>
-    public async Task StartContainerAsync(string containerId, CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(HttpMethod.Post, $"/containers/{Segment(containerId)}/start", content: null, imageName: null, cancellationToken, notModifiedIsSuccess: true)
-            .ConfigureAwait(false);
-    }
+    /// <summary>Starting a running container is not an error.</summary>
+    public Task StartContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
+        Call($"POST /containers/{containerId}/start", () => _client.Containers.StartContainerAsync(containerId, null, cancellationToken), containerId);
 
-    /// <summary>POST /containers/{id}/stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/> (engine default if null).</summary>
-    public async Task StopContainerAsync(string containerId, int? timeoutSeconds = null, CancellationToken cancellationToken = default)
-    {
-        var path = $"/containers/{Segment(containerId)}/stop" + (timeoutSeconds is { } seconds ? $"?t={seconds.ToString(CultureInfo.InvariantCulture)}" : "");
-        using var response = await SendAsync(HttpMethod.Post, path, content: null, imageName: null, cancellationToken, notModifiedIsSuccess: true).ConfigureAwait(false);
-    }
+    /// <summary>Gives the container another name (a warm pool's container taking its session's).</summary>
+    public Task RenameContainerAsync(string containerId, string newName, CancellationToken cancellationToken = default) =>
+        Call($"POST /containers/{containerId}/rename", () => _client.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = newName }, cancellationToken), containerId);
 
-    /// <summary>POST /containers/{id}/kill.</summary>
+    /// <summary>The stop signal, then SIGKILL after <paramref name="timeoutSeconds"/> (engine default if null).</summary>
+    public Task StopContainerAsync(string containerId, int? timeoutSeconds = null, CancellationToken cancellationToken = default) =>
+        Call($"POST /containers/{containerId}/stop", () => _client.Containers.StopContainerAsync(
+            containerId, new ContainerStopParameters { WaitBeforeKillSeconds = timeoutSeconds is { } seconds ? (uint)seconds : null }, cancellationToken), containerId);
+
     /// <exception cref="DockerConflictException">The container is not running.</exception>
-    public async Task KillContainerAsync(string containerId, string signal = "SIGKILL", CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(
-                HttpMethod.Post, $"/containers/{Segment(containerId)}/kill?signal={Uri.EscapeDataString(signal)}", content: null, imageName: null, cancellationToken)
-            .ConfigureAwait(false);
-    }
+    public Task KillContainerAsync(string containerId, string signal = "SIGKILL", CancellationToken cancellationToken = default) =>
+        Call($"POST /containers/{containerId}/kill", () => _client.Containers.KillContainerAsync(containerId, new ContainerKillParameters { Signal = signal }, cancellationToken), containerId);
 
-    /// <summary>DELETE /containers/{id}.</summary>
-    public async Task RemoveContainerAsync(string containerId, bool force = false, bool removeVolumes = false, CancellationToken cancellationToken = default)
-    {
-        var path = $"/containers/{Segment(containerId)}?force={Flag(force)}&v={Flag(removeVolumes)}";
-        using var response = await SendAsync(HttpMethod.Delete, path, content: null, imageName: null, cancellationToken).ConfigureAwait(false);
-    }
+    public Task RemoveContainerAsync(string containerId, bool force = false, bool removeVolumes = false, CancellationToken cancellationToken = default) =>
+        Call($"DELETE /containers/{containerId}", () => _client.Containers.RemoveContainerAsync(
+            containerId, new ContainerRemoveParameters { Force = force, RemoveVolumes = removeVolumes }, cancellationToken), containerId);
 
-    /// <summary>GET /containers/{id}/json.</summary>
     /// <exception cref="DockerContainerNotFoundException">No such container.</exception>
-    public async Task<ContainerInspect> InspectContainerAsync(string containerId, CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(HttpMethod.Get, $"/containers/{Segment(containerId)}/json", content: null, imageName: null, cancellationToken)
-            .ConfigureAwait(false);
-        return await ReadJsonAsync(response, DockerEngineJsonContext.Default.ContainerInspect, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<ContainerInspectResponse> InspectContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
+        Call($"GET /containers/{containerId}/json", () => _client.Containers.InspectContainerAsync(containerId, cancellationToken), containerId);
 
-    /// <summary>GET /containers/json filtered by labels: a null value matches any value of that label.</summary>
-    public async Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(
+    /// <summary>Containers filtered by labels: a null value matches any value of that label.</summary>
+    public async Task<IReadOnlyList<ContainerListResponse>> ListContainersAsync(
         IReadOnlyDictionary<string, string?> labelFilters, bool all = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(labelFilters);
-        var filters = new Dictionary<string, List<string>>
-        {
-            ["label"] = labelFilters.Select(label => label.Value is null ? label.Key : $"{label.Key}={label.Value}").ToList(),
-        };
-        var filterJson = JsonSerializer.Serialize(filters, DockerEngineJsonContext.Default.DictionaryStringListString);
-        var path = $"/containers/json?all={Flag(all)}&filters={Uri.EscapeDataString(filterJson)}";
-        using var response = await SendAsync(HttpMethod.Get, path, content: null, imageName: null, cancellationToken).ConfigureAwait(false);
-        return await ReadJsonAsync(response, DockerEngineJsonContext.Default.IReadOnlyListContainerSummary, cancellationToken).ConfigureAwait(false);
+        var labels = labelFilters.ToDictionary(label => label.Value is null ? label.Key : $"{label.Key}={label.Value}", _ => true);
+        var parameters = new ContainersListParameters { All = all, Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels } };
+        var list = await Call("GET /containers/json", () => _client.Containers.ListContainersAsync(parameters, cancellationToken)).ConfigureAwait(false);
+        return list.AsReadOnly();
     }
 
     // ---- Images ----
 
-    /// <summary>GET /images/{name}/json.</summary>
     /// <exception cref="DockerImageNotFoundException">The image is not on the engine.</exception>
-    public async Task<ImageInspect> InspectImageAsync(string image, CancellationToken cancellationToken = default)
+    public Task<ImageInspectResponse> InspectImageAsync(string image, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(image);
-        using var response = await SendAsync(HttpMethod.Get, $"/images/{Uri.EscapeDataString(image)}/json", content: null, image, cancellationToken)
-            .ConfigureAwait(false);
-        return await ReadJsonAsync(response, DockerEngineJsonContext.Default.ImageInspect, cancellationToken).ConfigureAwait(false);
+        return Call($"GET /images/{image}/json", () => _client.Images.InspectImageAsync(image, cancellationToken), image: image);
     }
 
     // ---- Exec ----
 
-    /// <summary>POST /containers/{id}/exec; returns the exec id.</summary>
+    /// <summary>Creates an exec and returns its id.</summary>
     /// <exception cref="DockerConflictException">The container is not running.</exception>
-    public async Task<string> CreateExecAsync(string containerId, ExecCreateRequest request, CancellationToken cancellationToken = default)
+    public async Task<string> CreateExecAsync(string containerId, ContainerExecCreateParameters request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var response = await SendAsync(
-                HttpMethod.Post, $"/containers/{Segment(containerId)}/exec", Json(request, DockerEngineJsonContext.Default.ExecCreateRequest), imageName: null, cancellationToken)
+        var created = await Call($"POST /containers/{containerId}/exec", () => _client.Exec.CreateContainerExecAsync(containerId, request, cancellationToken), containerId)
             .ConfigureAwait(false);
-        var created = await ReadJsonAsync(response, DockerEngineJsonContext.Default.ExecCreateResponse, cancellationToken).ConfigureAwait(false);
-        return created.Id;
+        return created.ID;
     }
 
-    /// <summary>POST /exec/{id}/resize: a TTY exec's terminal size.</summary>
-    public async Task ResizeExecAsync(string execId, int columns, int rows, CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(
-                HttpMethod.Post, FormattableString.Invariant($"/exec/{Segment(execId)}/resize?h={rows}&w={columns}"), content: null, imageName: null, cancellationToken)
-            .ConfigureAwait(false);
-    }
+    /// <summary>A TTY exec's terminal size.</summary>
+    public Task ResizeExecAsync(string execId, int columns, int rows, CancellationToken cancellationToken = default) =>
+        Call($"POST /exec/{execId}/resize", () => _client.Exec.ResizeExecTtyAsync(execId, new ContainerResizeParameters { Width = columns, Height = rows }, cancellationToken));
 
-    /// <summary>GET /exec/{id}/json.</summary>
-    public async Task<ExecInspect> InspectExecAsync(string execId, CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(HttpMethod.Get, $"/exec/{Segment(execId)}/json", content: null, imageName: null, cancellationToken).ConfigureAwait(false);
-        return await ReadJsonAsync(response, DockerEngineJsonContext.Default.ExecInspect, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<ContainerExecInspectResponse> InspectExecAsync(string execId, CancellationToken cancellationToken = default) =>
+        Call($"GET /exec/{execId}/json", () => _client.Exec.InspectContainerExecAsync(execId, cancellationToken));
 
     /// <summary>
     /// Starts an exec on a hijacked connection: stdin is written raw, output arrives as frames (a TTY exec's raw
@@ -233,44 +148,13 @@ internal sealed class DockerEngineClient : IDisposable
     /// </summary>
     public async Task<DockerAttachedStream> StartExecAttachedAsync(string execId, CancellationToken cancellationToken = default, bool tty = false)
     {
-        var apiVersion = await GetApiVersionAsync(cancellationToken).ConfigureAwait(false);
-        var requestUri = new Uri(_endpoint.BaseAddress, $"/v{apiVersion}/exec/{Segment(execId)}/start");
-        var body = JsonSerializer.SerializeToUtf8Bytes(new ExecStartRequest(Detach: false, Tty: tty), DockerEngineJsonContext.Default.ExecStartRequest);
-
-        Socket? socket = null;
-        NetworkStream? network = null;
-        try
-        {
-            socket = await _endpoint.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            network = new NetworkStream(socket, ownsSocket: false);
-            var upgrade = await DockerHttpUpgrade.SendAsync(network, _endpoint.HostHeader, HttpMethod.Post, requestUri, body, cancellationToken)
-                .ConfigureAwait(false);
-            if (!upgrade.IsHijacked)
-            {
-                using (upgrade.Head)
-                {
-                    throw await DockerEngineErrors.ToExceptionAsync(upgrade.Head, imageName: null, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            var attached = new DockerAttachedStream(socket, network, upgrade.AlreadyRead, raw: tty);
-            socket = null;
-            network = null;
-            return attached;
-        }
-        catch (Exception exception) when (DockerEngineErrors.TryMapTransportFailure(exception, Endpoint, out var mapped))
-        {
-            throw mapped;
-        }
-        finally
-        {
-            network?.Dispose();
-            socket?.Dispose();
-        }
+        var stream = await Call($"POST /exec/{execId}/start", () => _client.Exec.StartContainerExecAsync(execId, new ContainerExecStartParameters { Detach = false, TTY = tty }, cancellationToken))
+            .ConfigureAwait(false);
+        return new DockerAttachedStream(stream, Endpoint);
     }
 
     /// <summary>
-    /// Runs a command to completion and collects its output: create, start (output streamed to the end), inspect.
+    /// Runs a command to completion and collects its output: create, start (output read to the end), inspect.
     /// A missing binary is not an error here: the exit code is 126/127 and the shell's message is in the output.
     /// </summary>
     public async Task<ExecOutput> RunExecAsync(
@@ -279,46 +163,18 @@ internal sealed class DockerEngineClient : IDisposable
         ArgumentNullException.ThrowIfNull(cmd);
         var execId = await CreateExecAsync(
                 containerId,
-                new ExecCreateRequest { Cmd = cmd, User = user, WorkingDir = workingDir, AttachStdout = true, AttachStderr = true },
+                new ContainerExecCreateParameters { Cmd = cmd, User = user ?? "", WorkingDir = workingDir ?? "", AttachStdout = true, AttachStderr = true },
                 cancellationToken)
             .ConfigureAwait(false);
 
-        var stdout = new ArrayBufferWriter<byte>();
-        var stderr = new ArrayBufferWriter<byte>();
-        using (var response = await SendAsync(
-                       HttpMethod.Post,
-                       $"/exec/{Segment(execId)}/start",
-                       Json(new ExecStartRequest(Detach: false, Tty: false), DockerEngineJsonContext.Default.ExecStartRequest),
-                       imageName: null,
-                       cancellationToken,
-                       completion: HttpCompletionOption.ResponseHeadersRead)
-                   .ConfigureAwait(false))
+        string stdout, stderr;
+        await using (var attached = await StartExecAttachedAsync(execId, cancellationToken).ConfigureAwait(false))
         {
-            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using (body.ConfigureAwait(false))
-            {
-                var demultiplexer = new DockerStreamDemultiplexer(body);
-                while (await demultiplexer.ReadFrameAsync(cancellationToken).ConfigureAwait(false) is { } frame)
-                {
-                    switch (frame.Stream)
-                    {
-                        case DockerStreamKind.Stdout:
-                            stdout.Write(frame.Payload.Span);
-                            break;
-                        case DockerStreamKind.Stderr:
-                            stderr.Write(frame.Payload.Span);
-                            break;
-                        case DockerStreamKind.SystemError:
-                            throw new DockerEngineException(
-                                $"Docker engine failed during exec in container '{containerId}': {Encoding.UTF8.GetString(frame.Payload.Span)}",
-                                engineMessage: Encoding.UTF8.GetString(frame.Payload.Span));
-                    }
-                }
-            }
+            (stdout, stderr) = await attached.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var exitCode = await WaitForExecExitCodeAsync(execId, cancellationToken).ConfigureAwait(false);
-        return new ExecOutput(exitCode, Encoding.UTF8.GetString(stdout.WrittenSpan), Encoding.UTF8.GetString(stderr.WrittenSpan));
+        return new ExecOutput(exitCode, stdout, stderr);
     }
 
     internal async Task<int> WaitForExecExitCodeAsync(string execId, CancellationToken cancellationToken)
@@ -330,7 +186,7 @@ internal sealed class DockerEngineClient : IDisposable
             var inspect = await InspectExecAsync(execId, cancellationToken).ConfigureAwait(false);
             if (!inspect.Running && inspect.ExitCode is { } exitCode)
             {
-                return exitCode;
+                return (int)exitCode;
             }
 
             if (DateTime.UtcNow >= deadline)
@@ -345,114 +201,73 @@ internal sealed class DockerEngineClient : IDisposable
 
     // ---- Archives ----
 
-    /// <summary>PUT /containers/{id}/archive: extracts a tar stream into an existing directory of the container.</summary>
-    public async Task PutArchiveAsync(string containerId, string containerPath, Stream tar, CancellationToken cancellationToken = default)
+    /// <summary>Extracts a tar stream into an existing directory of the container.</summary>
+    public Task PutArchiveAsync(string containerId, string containerPath, Stream tar, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(containerPath);
         ArgumentNullException.ThrowIfNull(tar);
-        var content = new StreamContent(tar);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-        var path = $"/containers/{Segment(containerId)}/archive?path={Uri.EscapeDataString(containerPath)}";
-        using var response = await SendAsync(HttpMethod.Put, path, content, imageName: null, cancellationToken).ConfigureAwait(false);
+        return Call($"PUT /containers/{containerId}/archive", () => _client.Containers.ExtractArchiveToContainerAsync(
+            containerId, new CopyToContainerParameters { Path = containerPath }, tar, cancellationToken), containerId);
     }
 
-    /// <summary>GET /containers/{id}/archive: a tar stream of the file or directory. The caller disposes it.</summary>
+    /// <summary>A tar stream of the file or directory. The caller disposes it.</summary>
     public async Task<Stream> GetArchiveAsync(string containerId, string containerPath, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(containerPath);
-        var path = $"/containers/{Segment(containerId)}/archive?path={Uri.EscapeDataString(containerPath)}";
-        var response = await SendAsync(HttpMethod.Get, path, content: null, imageName: null, cancellationToken, completion: HttpCompletionOption.ResponseHeadersRead)
-            .ConfigureAwait(false);
-        try
-        {
-            // Disposing the content stream releases the connection; the response itself holds nothing else.
-            return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            response.Dispose();
-            throw;
-        }
+        var archive = await Call($"GET /containers/{containerId}/archive", () => _client.Containers.GetArchiveFromContainerAsync(
+            containerId, new ContainerPathStatParameters { Path = containerPath }, statOnly: false, cancellationToken), containerId).ConfigureAwait(false);
+        return archive.Stream is { } stream
+            ? new EmptyReadGuardStream(stream)
+            : throw new DockerEngineException($"Docker engine sent no archive of {containerPath} in container '{containerId}'.");
     }
 
-    public void Dispose()
-    {
-        _http.Dispose();
-        _negotiation.Dispose();
-    }
+    public void Dispose() => _client.Dispose();
 
     // ---- Plumbing ----
 
-    private async Task<HttpResponseMessage> SendAsync(
-        HttpMethod method,
-        string pathAndQuery,
-        HttpContent? content,
-        string? imageName,
-        CancellationToken cancellationToken,
-        bool notModifiedIsSuccess = false,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    private async Task<T> Call<T>(string operation, Func<Task<T>> action, string? containerId = null, string? image = null)
     {
-        var apiVersion = await GetApiVersionAsync(cancellationToken).ConfigureAwait(false);
-        var response = await SendRawAsync(method, $"/v{apiVersion}{pathAndQuery}", content, completion, imageName, cancellationToken, notModifiedIsSuccess)
-            .ConfigureAwait(false);
-        return response;
-    }
-
-    /// <summary>Sends one request; returns a successful response or throws the mapped exception.</summary>
-    private async Task<HttpResponseMessage> SendRawAsync(
-        HttpMethod method,
-        string pathAndQuery,
-        HttpContent? content,
-        HttpCompletionOption completion,
-        string? imageName,
-        CancellationToken cancellationToken,
-        bool notModifiedIsSuccess = false)
-    {
-        using var request = new HttpRequestMessage(method, pathAndQuery) { Content = content, Version = HttpVersion.Version11 };
-        HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+            return await action().ConfigureAwait(false);
         }
-        catch (Exception exception) when (DockerEngineErrors.TryMapTransportFailure(exception, Endpoint, out var mapped))
+        catch (Exception exception) when (DockerEngineErrors.TryMap(exception, Endpoint, operation, containerId, image, out var mapped))
         {
             throw mapped;
         }
+    }
 
-        if (response.IsSuccessStatusCode || (notModifiedIsSuccess && response.StatusCode == HttpStatusCode.NotModified))
+    private Task Call(string operation, Func<Task> action, string? containerId = null, string? image = null) =>
+        Call(operation, async () =>
         {
-            return response;
+            await action().ConfigureAwait(false);
+            return 0;
+        }, containerId, image);
+
+    /// <summary>Client certificate from cert.pem/key.pem; the server must chain to ca.pem and name the host it was reached at.</summary>
+    private static CertificateCredentials TlsCredentials(DockerEndpoint endpoint, string directory)
+    {
+        X509Certificate2 certificate, authority;
+        try
+        {
+            certificate = DockerTlsCertificates.LoadCertificateFromPemFiles(Path.Combine(directory, "cert.pem"), Path.Combine(directory, "key.pem"));
+            authority = DockerTlsCertificates.LoadCertificateAuthorityFromPemFile(Path.Combine(directory, "ca.pem"));
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new ArgumentException(
+                $"Docker endpoint '{endpoint.Address}' asks for TLS ({DockerEndpoint.TlsVerifyVariable}) but the certificates in {directory} (ca.pem, cert.pem, key.pem) could not be loaded: {e.Message}", e);
         }
 
-        using (response)
+        var chainsToAuthority = DockerTlsCertificates.CreateCertificateAuthorityValidationCallback(authority);
+        return new CertificateCredentials(certificate)
         {
-            throw await DockerEngineErrors.ToExceptionAsync(response, imageName, cancellationToken).ConfigureAwait(false);
-        }
+            ServerCertificateValidationCallback = (sender, serverCertificate, chain, errors) =>
+                (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
+                && chainsToAuthority(sender, serverCertificate, chain, errors),
+        };
     }
-
-    private static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
-    {
-        var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (body.ConfigureAwait(false))
-        {
-            return await JsonSerializer.DeserializeAsync(body, typeInfo, cancellationToken).ConfigureAwait(false)
-                   ?? throw new DockerEngineException(
-                       $"Docker engine answered {response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath} with an empty body.");
-        }
-    }
-
-    private static ByteArrayContent Json<T>(T value, JsonTypeInfo<T> typeInfo)
-    {
-        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, typeInfo));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
-    }
-
-    private static string Segment(string id)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(id);
-        return Uri.EscapeDataString(id);
-    }
-
-    private static string Flag(bool value) => value ? "1" : "0";
 }
+
+/// <summary>The result of <see cref="DockerEngineClient.RunExecAsync"/>.</summary>
+internal sealed record ExecOutput(int ExitCode, string Stdout, string Stderr);

@@ -2,95 +2,84 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
+using Docker.DotNet;
 
 namespace SessionMcp.Containers.Docker.Engine;
 
 /// <summary>
-/// The one place where engine answers and transport failures become typed exceptions,
-/// so callers can catch <see cref="DockerContainerNotFoundException"/> instead of parsing status codes.
+/// The one place where the library's answers (<see cref="DockerApiException"/>) and transport failures become typed
+/// exceptions, so callers can catch <see cref="DockerContainerNotFoundException"/> instead of parsing status codes.
 /// </summary>
 internal static class DockerEngineErrors
 {
     // Error bodies are short JSON; anything longer is not worth carrying into an exception message.
     private const int MaxEngineMessageLength = 2000;
 
-    /// <summary>Throws the typed exception for an unsuccessful answer; does nothing for 2xx.</summary>
-    /// <param name="imageName">The image the request was about, if any, so a 404 on create can name it.</param>
-    public static async ValueTask EnsureSuccessAsync(HttpResponseMessage response, string? imageName, CancellationToken cancellationToken)
+    /// <summary>Maps a failure of <paramref name="operation"/> (e.g. <c>POST /containers/abc/exec</c>); false for anything else (cancellation, bugs).</summary>
+    /// <param name="containerId">The container the request was about, if any, so a 404 can name it.</param>
+    /// <param name="image">The image the request was about, if any, so a 404 on create can name it.</param>
+    public static bool TryMap(
+        Exception exception, string endpoint, string operation, string? containerId, string? image, [NotNullWhen(true)] out DockerEngineException? mapped)
     {
-        if (response.IsSuccessStatusCode)
+        mapped = exception switch
         {
-            return;
-        }
-
-        throw await ToExceptionAsync(response, imageName, cancellationToken).ConfigureAwait(false);
+            DockerEngineException already => already,
+            DockerApiException answer => FromAnswer(answer.StatusCode, answer.ResponseBody, operation, containerId, image),
+            _ => FromTransport(exception, endpoint),
+        };
+        return mapped is not null;
     }
 
-    public static async Task<DockerEngineException> ToExceptionAsync(HttpResponseMessage response, string? imageName, CancellationToken cancellationToken)
+    /// <summary>The typed exception for an engine's error answer.</summary>
+    public static DockerEngineException FromAnswer(HttpStatusCode status, string? body, string operation, string? containerId, string? image)
     {
-        var engineMessage = await ReadEngineMessageAsync(response, cancellationToken).ConfigureAwait(false);
-        var method = response.RequestMessage?.Method.Method ?? "?";
-        var path = response.RequestMessage?.RequestUri?.AbsolutePath ?? "?";
-        var status = response.StatusCode;
-
+        var engineMessage = EngineMessage(body);
         if (status == HttpStatusCode.NotFound)
         {
-            var isImageRequest = path.Contains("/images/", StringComparison.Ordinal);
-            var isCreate = path.EndsWith("/containers/create", StringComparison.Ordinal);
-            if (isImageRequest || (isCreate && (engineMessage?.Contains("No such image", StringComparison.OrdinalIgnoreCase) ?? true)))
+            var isImageRequest = operation.Contains(" /images/", StringComparison.Ordinal);
+            var isCreate = operation.EndsWith("/containers/create", StringComparison.Ordinal);
+            if (image is not null && (isImageRequest || (isCreate && (engineMessage?.Contains("No such image", StringComparison.OrdinalIgnoreCase) ?? true))))
             {
-                return new DockerImageNotFoundException(imageName ?? ImageNameFromPath(path) ?? "?", engineMessage);
+                return new DockerImageNotFoundException(image, engineMessage);
             }
 
-            if (ContainerIdFromPath(path) is { } containerId && !IsMissingFileInsideContainer(path, engineMessage))
+            if (containerId is not null && !IsMissingFileInsideContainer(operation, engineMessage))
             {
                 return new DockerContainerNotFoundException(containerId, engineMessage);
             }
         }
 
-        var summary = $"Docker engine answered {(int)status} {status} to {method} {path}";
+        var summary = $"Docker engine answered {(int)status} {status} to {operation}";
         var message = engineMessage is null ? summary + "." : $"{summary}: {engineMessage}";
         return status == HttpStatusCode.Conflict
             ? new DockerConflictException(message, engineMessage)
             : new DockerEngineException(message, status, engineMessage);
     }
 
-    /// <summary>Maps a failure to connect (or a connection that broke before an answer) to an exception naming the endpoint.</summary>
-    public static bool TryMapTransportFailure(Exception exception, string endpoint, [NotNullWhen(true)] out DockerEngineException? mapped)
+    /// <summary>A failure to connect (or a connection that broke before an answer), naming the endpoint; null when it is not one.</summary>
+    private static DockerEngineException? FromTransport(Exception exception, string endpoint) => exception switch
     {
-        switch (exception)
-        {
-            case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.ProxyTunnelError }:
-            case HttpRequestException { InnerException: SocketException }:
-            case SocketException:
-            case IOException { InnerException: SocketException }:
-                mapped = new DockerEngineUnreachableException(endpoint, exception);
-                return true;
-            case HttpRequestException other:
-                mapped = new DockerEngineException($"Docker engine at {endpoint} broke off the exchange: {other.Message}", innerException: other);
-                return true;
-            default:
-                mapped = null;
-                return false;
-        }
-    }
+        HttpRequestException { InnerException: SocketException }
+            or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
+            or SocketException
+            or IOException { InnerException: SocketException }
+            // The library's TCP connect tries each address of the host and throws them all together.
+            or AggregateException { InnerExceptions: [SocketException, ..] } => new DockerEngineUnreachableException(endpoint, exception),
+        AuthenticationException or HttpRequestException { InnerException: AuthenticationException } or IOException { InnerException: AuthenticationException } =>
+            new DockerEngineException(
+                $"Docker engine at {endpoint} failed the TLS handshake ({exception.GetBaseException().Message}): check that DOCKER_CERT_PATH's ca.pem signed the engine's certificate, that it names the host, and that the engine accepts cert.pem",
+                innerException: exception),
+        HttpRequestException or IOException => new DockerEngineException($"Docker engine at {endpoint} broke off the exchange: {exception.Message}", innerException: exception),
+        _ => null,
+    };
 
-    private static async Task<string?> ReadEngineMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static string? EngineMessage(string? body)
     {
-        string body;
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is IOException or HttpRequestException)
-        {
-            return null;
-        }
-
-        body = body.Trim();
-        if (body.Length == 0)
+        body = body?.Trim();
+        if (string.IsNullOrEmpty(body))
         {
             return null;
         }
@@ -99,10 +88,13 @@ internal static class DockerEngineErrors
         {
             try
             {
-                var error = JsonSerializer.Deserialize(body, DockerEngineJsonContext.Default.DockerErrorResponse);
-                if (!string.IsNullOrWhiteSpace(error?.Message))
+                using var document = JsonDocument.Parse(body);
+                if (document.RootElement.ValueKind == JsonValueKind.Object
+                    && document.RootElement.TryGetProperty("message", out var message)
+                    && message.ValueKind == JsonValueKind.String
+                    && !string.IsNullOrWhiteSpace(message.GetString()))
                 {
-                    return Truncate(error.Message.Trim());
+                    return Truncate(message.GetString()!.Trim());
                 }
             }
             catch (JsonException)
@@ -118,32 +110,7 @@ internal static class DockerEngineErrors
         text.Length <= MaxEngineMessageLength ? text : new StringBuilder(text, 0, MaxEngineMessageLength, MaxEngineMessageLength + 1).Append('…').ToString();
 
     // A 404 from the archive endpoints can mean the path inside an existing container is missing.
-    private static bool IsMissingFileInsideContainer(string path, string? engineMessage) =>
-        path.EndsWith("/archive", StringComparison.Ordinal)
+    private static bool IsMissingFileInsideContainer(string operation, string? engineMessage) =>
+        operation.EndsWith("/archive", StringComparison.Ordinal)
         && !(engineMessage?.StartsWith("No such container", StringComparison.OrdinalIgnoreCase) ?? false);
-
-    private static string? ContainerIdFromPath(string path) => SegmentAfter(path, "containers");
-
-    private static string? ImageNameFromPath(string path)
-    {
-        // /v1.43/images/{name with slashes}/json
-        var start = path.IndexOf("/images/", StringComparison.Ordinal);
-        if (start < 0)
-        {
-            return null;
-        }
-
-        var name = path[(start + "/images/".Length)..];
-        var lastSlash = name.LastIndexOf('/');
-        return Uri.UnescapeDataString(lastSlash > 0 ? name[..lastSlash] : name);
-    }
-
-    private static string? SegmentAfter(string path, string collection)
-    {
-        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var index = Array.IndexOf(segments, collection);
-        return index >= 0 && index + 1 < segments.Length && segments[index + 1] is not ("create" or "json")
-            ? Uri.UnescapeDataString(segments[index + 1])
-            : null;
-    }
 }

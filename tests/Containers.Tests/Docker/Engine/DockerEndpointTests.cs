@@ -12,7 +12,8 @@ public sealed class DockerEndpointTests
 
         // Then
         Assert.True(endpoint.IsUnixSocket);
-        Assert.Equal("/var/run/docker.sock", endpoint.UnixSocketPath);
+        Assert.Equal("/var/run/docker.sock", endpoint.Uri.LocalPath);
+        Assert.Null(endpoint.TlsCertificateDirectory);
         Assert.Equal("unix:///var/run/docker.sock", endpoint.Address);
     }
 
@@ -28,8 +29,34 @@ public sealed class DockerEndpointTests
 
         // Then
         Assert.False(endpoint.IsUnixSocket);
-        Assert.Equal(host, endpoint.Host);
-        Assert.Equal(port, endpoint.Port);
+        Assert.Equal("tcp", endpoint.Uri.Scheme);
+        Assert.Equal(host, endpoint.Uri.Host.Trim('[', ']'));
+        Assert.Equal(port, endpoint.Uri.Port);
+    }
+
+    [Fact]
+    public void ATlsAddressWithoutAPortIsOnDockersTlsPort()
+    {
+        // Given / When
+        var endpoint = DockerEndpoint.Parse("tcp://docker-host", tlsCertificateDirectory: "/etc/docker-certs");
+
+        // Then
+        Assert.Equal(2376, endpoint.Uri.Port);
+        Assert.Equal("/etc/docker-certs", endpoint.TlsCertificateDirectory);
+    }
+
+    [Fact]
+    public void ATlsEndpointWithoutItsCertificatesFailsNamingTheDirectory()
+    {
+        // Given
+        var directory = Path.Combine(Path.GetTempPath(), $"session-mcp-no-certs-{Guid.NewGuid():N}");
+
+        // When
+        var exception = Assert.Throws<ArgumentException>(() => DockerEngineClient.Create(DockerEndpoint.Parse("tcp://127.0.0.1:2376", directory)));
+
+        // Then
+        Assert.Contains(directory, exception.Message, StringComparison.Ordinal);
+        Assert.Contains("ca.pem, cert.pem, key.pem", exception.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -57,36 +84,27 @@ public sealed class DockerEndpointTests
     }
 
     [Theory]
-    [InlineData("1.41", "1.41")]
-    [InlineData("1.42", "1.42")]
-    [InlineData("1.43", "1.43")]
-    [InlineData("1.51", "1.43")]
-    [InlineData("2.0", "1.43")]
-    [InlineData("1.40", "1.41")]
-    [InlineData("garbage", "1.41")]
-    [InlineData(null, "1.41")]
-    public void TheNegotiatedApiVersionIsTheServersCappedAtWhatWeCodedAgainst(string? server, string expected)
-    {
-        // Given / When
-        var negotiated = DockerEngineClient.NegotiateApiVersion(server);
-
-        // Then
-        Assert.Equal(expected, negotiated);
-    }
-
-    [Fact]
-    public void AChunkedErrorBodyIsDecodedOnlyOnceComplete()
+    [InlineData("1", "/certs", "/certs")]
+    [InlineData("1", null, "~/.docker")]
+    [InlineData("", "/certs", null)]
+    [InlineData("0", "/certs", null)]
+    [InlineData(null, "/certs", null)]
+    public void TlsIsTakenFromTheEnvironmentAsTheDockerCliTakesIt(string? tlsVerify, string? certPath, string? expected)
     {
         // Given
-        var complete = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"u8.ToArray();
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOCKER_HOST"] = "tcp://engine.example:2376",
+            ["DOCKER_TLS_VERIFY"] = tlsVerify,
+            ["DOCKER_CERT_PATH"] = certPath,
+        };
 
         // When
-        var incomplete = DockerHttpUpgrade.TryDecodeChunked(complete.AsSpan(0, 12), out _);
-        var decoded = DockerHttpUpgrade.TryDecodeChunked(complete, out var body);
+        var endpoint = DockerEndpoint.Resolve(null, name => environment.GetValueOrDefault(name));
 
         // Then
-        Assert.False(incomplete);
-        Assert.True(decoded);
-        Assert.Equal("hello world", System.Text.Encoding.ASCII.GetString(body));
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        Assert.Equal(expected?.Replace("~", home, StringComparison.Ordinal), endpoint.TlsCertificateDirectory);
+        Assert.Equal("tcp://engine.example:2376", endpoint.Address);
     }
 }

@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Text;
+using Docker.DotNet.Models;
 using SessionMcp.Containers.Docker.Engine;
 using SessionMcp.Tests.Shared;
 
@@ -43,21 +44,15 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
     }
 
     [DockerFact]
-    public async Task TheApiVersionIsTheServersCappedAtTheHighestWeSupport()
+    public async Task TheEngineTellsItsVersionAndOs()
     {
-        // Given
+        // Given / When
         var server = await _client.GetVersionAsync(Token);
-
-        // When
-        var negotiated = await _client.GetApiVersionAsync(Token);
 
         // Then
         Assert.False(string.IsNullOrEmpty(server.Version));
+        Assert.False(string.IsNullOrEmpty(server.APIVersion));
         Assert.Equal("linux", server.Os);
-        var expected = Version.Parse(server.ApiVersion) > Version.Parse(DockerEngineClient.HighestApiVersion)
-            ? DockerEngineClient.HighestApiVersion
-            : server.ApiVersion;
-        Assert.Equal(expected, negotiated);
     }
 
     [DockerFact]
@@ -68,21 +63,21 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
         var inspect = await _client.InspectContainerAsync(containerId, Token);
 
         // Then
-        Assert.Equal(containerId, inspect.Id);
-        Assert.True(inspect.State.Running);
-        Assert.Equal("running", inspect.State.Status);
-        Assert.True(inspect.State.Pid > 0);
-        Assert.Equal("1000:1000", inspect.Config.User);
-        Assert.Equal(DockerTestImage.Name, inspect.Config.Image);
-        Assert.Equal("1", inspect.Config.Labels![TestLabel]);
-        Assert.Equal("none", inspect.HostConfig.NetworkMode);
-        Assert.Equal(["ALL"], inspect.HostConfig.CapDrop!);
-        Assert.Contains("no-new-privileges", inspect.HostConfig.SecurityOpt!);
-        Assert.Equal(64L * 1024 * 1024, inspect.HostConfig.Memory);
-        Assert.Equal(64L * 1024 * 1024, inspect.HostConfig.MemorySwap);
-        Assert.Equal(64L, inspect.HostConfig.PidsLimit);
-        Assert.Equal(500_000_000L, inspect.HostConfig.NanoCpus);
-        Assert.Equal("rw,size=16m", inspect.HostConfig.Tmpfs!["/tmp"]);
+        Assert.Equal(containerId, inspect.ID);
+        Assert.True(inspect.State!.Running);
+        Assert.Equal("running", inspect.State!.Status);
+        Assert.True(inspect.State!.Pid > 0);
+        Assert.Equal("1000:1000", inspect.Config!.User);
+        Assert.Equal(DockerTestImage.Name, inspect.Config!.Image);
+        Assert.Equal("1", inspect.Config!.Labels![TestLabel]);
+        Assert.Equal("none", inspect.HostConfig!.NetworkMode);
+        Assert.Equal(["ALL"], inspect.HostConfig!.CapDrop!);
+        Assert.Contains("no-new-privileges", inspect.HostConfig!.SecurityOpt!);
+        Assert.Equal(64L * 1024 * 1024, inspect.HostConfig!.Memory);
+        Assert.Equal(64L * 1024 * 1024, inspect.HostConfig!.MemorySwap);
+        Assert.Equal(64L, inspect.HostConfig!.PidsLimit);
+        Assert.Equal(500_000_000L, inspect.HostConfig!.NanoCPUs);
+        Assert.Equal("rw,size=16m", inspect.HostConfig!.Tmpfs!["/tmp"]);
     }
 
     [DockerFact]
@@ -97,9 +92,9 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
         var inspect = await _client.InspectContainerAsync(containerId, Token);
 
         // Then: stopping twice is fine, and the container is no longer running
-        Assert.False(inspect.State.Running);
-        Assert.Equal("exited", inspect.State.Status);
-        Assert.True(inspect.State.FinishedAt > DateTimeOffset.UnixEpoch);
+        Assert.False(inspect.State!.Running);
+        Assert.Equal("exited", inspect.State!.Status);
+        Assert.True(DateTimeOffset.Parse(inspect.State!.FinishedAt, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UnixEpoch);
     }
 
     [DockerFact]
@@ -147,7 +142,7 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
     {
         // Given
         var containerId = await StartSandboxContainerAsync();
-        var execId = await _client.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = ["/bin/sh"], AttachStdin = true }, Token);
+        var execId = await _client.CreateExecAsync(containerId, new ContainerExecCreateParameters { Cmd = ["/bin/sh"], AttachStdin = true, AttachStdout = true, AttachStderr = true }, Token);
         await using var attached = await _client.StartExecAttachedAsync(execId, Token);
 
         // When
@@ -166,7 +161,7 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
     {
         // Given
         var containerId = await StartSandboxContainerAsync();
-        var execId = await _client.CreateExecAsync(containerId, new ExecCreateRequest { Cmd = ["/bin/sh"], AttachStdin = true }, Token);
+        var execId = await _client.CreateExecAsync(containerId, new ContainerExecCreateParameters { Cmd = ["/bin/sh"], AttachStdin = true, AttachStdout = true, AttachStderr = true }, Token);
         await using var attached = await _client.StartExecAttachedAsync(execId, Token);
 
         // When
@@ -204,7 +199,7 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
 
         // When
         var exception = await Assert.ThrowsAsync<DockerImageNotFoundException>(
-            () => _client.CreateContainerAsync(new ContainerCreateRequest { Image = missingImage }, cancellationToken: Token));
+            () => _client.CreateContainerAsync(new CreateContainerParameters { Image = missingImage }, cancellationToken: Token));
 
         // Then
         Assert.Equal(missingImage, exception.Image);
@@ -309,11 +304,11 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
 
         // Then
         var listed = Assert.Single(byValue);
-        Assert.Equal(containerId, listed.Id);
+        Assert.Equal(containerId, listed.ID);
         Assert.Equal("running", listed.State);
         Assert.Equal(testCase, listed.Labels!["session-mcp.test.case"]);
-        Assert.DoesNotContain(byOtherValue, summary => summary.Id == containerId);
-        Assert.Contains(byPresence, summary => summary.Id == containerId);
+        Assert.DoesNotContain(byOtherValue, summary => summary.ID == containerId);
+        Assert.Contains(byPresence, summary => summary.ID == containerId);
     }
 
     [DockerFact]
@@ -338,13 +333,13 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
         }
 
         var containerId = await _client.CreateContainerAsync(
-            new ContainerCreateRequest
+            new CreateContainerParameters
             {
                 Image = DockerTestImage.Name,
                 Cmd = ["sleep", "3600"],
                 User = "1000:1000",
                 Labels = labels,
-                HostConfig = new ContainerHostConfig
+                HostConfig = new HostConfig
                 {
                     NetworkMode = "none",
                     CapDrop = ["ALL"],
@@ -352,7 +347,7 @@ public sealed class DockerEngineClientTests : IAsyncLifetime
                     Memory = 64L * 1024 * 1024,
                     MemorySwap = 64L * 1024 * 1024,
                     PidsLimit = 64,
-                    NanoCpus = 500_000_000,
+                    NanoCPUs = 500_000_000,
                     Tmpfs = new Dictionary<string, string> { ["/tmp"] = "rw,size=16m" },
                 },
             },

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http;
 using System.Net.Sockets;
-using System.Text;
 using SessionMcp.Containers.Docker.Engine;
 
 namespace SessionMcp.Containers.Tests.Docker.Engine;
@@ -10,13 +8,10 @@ namespace SessionMcp.Containers.Tests.Docker.Engine;
 public sealed class DockerEngineErrorsTests
 {
     [Fact]
-    public async Task A404OnAContainerPathBecomesContainerNotFound()
+    public void A404OnAContainerPathBecomesContainerNotFound()
     {
-        // Given
-        using var response = EngineAnswer(HttpStatusCode.NotFound, HttpMethod.Get, "/v1.41/containers/abc123/json", "No such container: abc123");
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: null, CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(HttpStatusCode.NotFound, Body("No such container: abc123"), "GET /containers/abc123/json", "abc123", image: null);
 
         // Then
         var notFound = Assert.IsType<DockerContainerNotFoundException>(exception);
@@ -26,13 +21,10 @@ public sealed class DockerEngineErrorsTests
     }
 
     [Fact]
-    public async Task A404OnCreateNamesTheMissingImageAndHowToBuildIt()
+    public void A404OnCreateNamesTheMissingImageAndHowToBuildIt()
     {
-        // Given
-        using var response = EngineAnswer(HttpStatusCode.NotFound, HttpMethod.Post, "/v1.41/containers/create", "No such image: acme/tool:1");
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: "acme/tool:1", CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(HttpStatusCode.NotFound, Body("No such image: acme/tool:1"), "POST /containers/create", containerId: null, "acme/tool:1");
 
         // Then
         var notFound = Assert.IsType<DockerImageNotFoundException>(exception);
@@ -42,27 +34,21 @@ public sealed class DockerEngineErrorsTests
     }
 
     [Fact]
-    public async Task A404OnImageInspectNamesTheImageFromThePath()
+    public void A404OnImageInspectNamesTheImage()
     {
-        // Given
-        using var response = EngineAnswer(HttpStatusCode.NotFound, HttpMethod.Get, "/v1.41/images/acme%2Ftool%3A1/json", "No such image: acme/tool:1");
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: null, CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(HttpStatusCode.NotFound, Body("No such image: acme/tool:1"), "GET /images/acme/tool:1/json", containerId: null, "acme/tool:1");
 
         // Then
         Assert.Equal("acme/tool:1", Assert.IsType<DockerImageNotFoundException>(exception).Image);
     }
 
     [Fact]
-    public async Task A404ForAPathInsideAnExistingContainerIsNotContainerNotFound()
+    public void A404ForAPathInsideAnExistingContainerIsNotContainerNotFound()
     {
-        // Given
-        using var response = EngineAnswer(
-            HttpStatusCode.NotFound, HttpMethod.Get, "/v1.41/containers/abc/archive", "Could not find the file /nope in container abc");
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: null, CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(
+            HttpStatusCode.NotFound, Body("Could not find the file /nope in container abc"), "GET /containers/abc/archive", "abc", image: null);
 
         // Then
         Assert.IsType<DockerEngineException>(exception);
@@ -70,31 +56,21 @@ public sealed class DockerEngineErrorsTests
     }
 
     [Fact]
-    public async Task A409BecomesAConflictQuotingTheEngine()
+    public void A409BecomesAConflictQuotingTheEngine()
     {
-        // Given
-        using var response = EngineAnswer(HttpStatusCode.Conflict, HttpMethod.Post, "/v1.41/containers/abc/exec", "Container abc is not running");
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: null, CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(HttpStatusCode.Conflict, Body("Container abc is not running"), "POST /containers/abc/exec", "abc", image: null);
 
         // Then
         var conflict = Assert.IsType<DockerConflictException>(exception);
-        Assert.Equal("Docker engine answered 409 Conflict to POST /v1.41/containers/abc/exec: Container abc is not running", conflict.Message);
+        Assert.Equal("Docker engine answered 409 Conflict to POST /containers/abc/exec: Container abc is not running", conflict.Message);
     }
 
     [Fact]
-    public async Task AnyOtherErrorKeepsStatusAndTheRawBodyWhenItIsNotJson()
+    public void AnyOtherErrorKeepsStatusAndTheRawBodyWhenItIsNotJson()
     {
-        // Given
-        using var response = new HttpResponseMessage(HttpStatusCode.InternalServerError)
-        {
-            RequestMessage = new HttpRequestMessage(HttpMethod.Post, "http://docker.sock/v1.41/containers/abc/start"),
-            Content = new StringContent("runc exploded\n"),
-        };
-
-        // When
-        var exception = await DockerEngineErrors.ToExceptionAsync(response, imageName: null, CancellationToken.None);
+        // Given / When
+        var exception = DockerEngineErrors.FromAnswer(HttpStatusCode.InternalServerError, "runc exploded\n", "POST /containers/abc/start", "abc", image: null);
 
         // Then
         Assert.Equal(typeof(DockerEngineException), exception.GetType());
@@ -154,10 +130,5 @@ public sealed class DockerEngineErrorsTests
         Assert.Contains("tcp://127.0.0.1:1", exception.Message, StringComparison.Ordinal);
     }
 
-    private static HttpResponseMessage EngineAnswer(HttpStatusCode status, HttpMethod method, string path, string engineMessage) =>
-        new(status)
-        {
-            RequestMessage = new HttpRequestMessage(method, "http://docker.sock" + path),
-            Content = new StringContent($$"""{"message":"{{engineMessage}}"}""", Encoding.UTF8, "application/json"),
-        };
+    private static string Body(string engineMessage) => $$"""{"message":"{{engineMessage}}"}""";
 }
