@@ -295,6 +295,40 @@ await step('error: invalid enum value (format: "xml")', async () => {
   return oneLine(text);
 });
 
+await step('session_replay format diff: each step with what it changed', async () => {
+  const result = await ok('session_replay', { session_id: id, format: 'diff', limit: 100 });
+  assert.ok(Array.isArray(result.steps), 'steps is not an array');
+  const edit = result.steps.find((s) => s.tool === 'session_edit_file' && s.changes);
+  assert.ok(edit, 'no edit step with changes');
+  assert.match(edit.changes.diff, /^diff --git a\/src\/app.txt b\/src\/app.txt$/m);
+  return `${result.steps.length} steps, ${result.steps.filter((s) => s.changes).length} with changes`;
+});
+
+let forkId;
+let editSeq;
+await step('session_diff from the start, session_fork at a step, session_restore, session_export', async () => {
+  const diff = await ok('session_diff', { session_id: id });
+  assert.ok(diff.changes.files.some((f) => f.path === 'src/app.txt' && f.change === 'added'), JSON.stringify(diff.changes.files));
+  const steps = (await ok('session_replay', { session_id: id, format: 'diff', limit: 100 })).steps;
+  editSeq = steps.find((s) => s.tool === 'session_write_file').seq;
+  const fork = await ok('session_fork', { session_id: id, at_seq: editSeq, name: 'ts-fork' });
+  forkId = fork.session.session_id;
+  assert.equal(fork.session.forked_from, id);
+  const restored = await ok('session_restore', { session_id: id, to_seq: editSeq, dry_run: true });
+  assert.equal(restored.dry_run, true);
+  const patch = await ok('session_export', { session_id: id, format: 'patch' });
+  assert.match(patch.patch_path, /\.patch$/);
+  return `${diff.changes.total_files} files since the start; fork ${forkId}; restore would change ${restored.changes.total_files}; patch ${patch.patch_path}`;
+});
+
+await step('session_replay mode rerun: the session replayed in a fork of its start', async () => {
+  const result = await ok('session_replay', { session_id: id, mode: 'rerun' });
+  assert.ok(result.rerun.run > 5, `${result.rerun.run} steps run`);
+  assert.equal(typeof result.rerun.into_session_id, 'string');
+  assert.ok(result.rerun.steps.every((s) => ['same', 'differs', 'skipped'].includes(s.status)), JSON.stringify(result.rerun.steps));
+  return `${result.rerun.run} steps run, ${result.rerun.differing} differ, into ${result.rerun.into_session_id}`;
+});
+
 await step('session_list: the session is listed', async () => {
   const result = await ok('session_list', {});
   const listed = result.sessions.find((entry) => entry.session_id === id);
