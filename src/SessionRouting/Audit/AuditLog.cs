@@ -83,7 +83,30 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             // the next start's check, and the start-up check reports a file it cannot read.
             HeadWriteFailure = e;
         }
+        Notify(appended);
         return appended;
+    }
+
+    /// <summary>
+    /// Raised in this process after each event is committed (on the appending thread, so a handler must be quick and
+    /// must not append): live views (the dashboard, metrics, attention) learn of an event without polling the database.
+    /// A handler that throws is ignored; the event stays committed.
+    /// </summary>
+    public event Action<AuditEvent>? Appended;
+
+    private void Notify(AuditEvent appended)
+    {
+        foreach (var handler in Appended?.GetInvocationList().Cast<Action<AuditEvent>>() ?? [])
+        {
+            try
+            {
+                handler(appended);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A view that fails must not turn a recorded call into a failed one.
+            }
+        }
     }
 
     /// <summary>
