@@ -60,6 +60,7 @@ internal sealed class DashboardFeed : IDisposable
             ["duration_ms"] = entry.DurationMs,
             ["error"] = entry.Error is { } error && error.Length > MaxErrorChars ? error[..MaxErrorChars] + "..." : entry.Error,
             ["summary"] = Parse(entry.Summary),
+            ["target"] = Target(entry.Arguments),
         };
         if (withDetails)
         {
@@ -98,6 +99,17 @@ internal sealed class DashboardFeed : IDisposable
         {
             channel.Writer.TryWrite(item);
         }
+    }
+
+    /// <summary>What a call acted on, for a one-line view: its command or path (arguments are already redacted), cut short.</summary>
+    private static string? Target(string? arguments)
+    {
+        if (Parse(arguments) is not JsonObject args)
+        {
+            return null;
+        }
+        var text = (args["command"] ?? args["path"] ?? args["job_id"] ?? args["terminal_id"]) is JsonValue value && value.TryGetValue<string>(out var s) ? s : null;
+        return text is { Length: > 200 } ? text[..197] + "..." : text;
     }
 
     private static JsonNode? Parse(string? json)

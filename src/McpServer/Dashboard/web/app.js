@@ -277,7 +277,7 @@
         return el('div', { class: 'card' + (flags.length ? ' flagged' : ''), 'data-session': s.session_id, onclick: () => { location.hash = '#/s/' + s.session_id; } },
           el('div', { class: 'title' }, el('span', { class: 'name', text: s.name || s.session_id }), statusPill(s.status)),
           el('div', { class: 'muted mono', text: s.session_id }),
-          el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, title: v })])),
+          el('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, title: v })])),
           flagList(flags));
       });
       grid.replaceChildren(...(cards.length ? cards : [el('div', { class: 'empty', text: 'No sessions yet. An agent makes one with session_create.' })]));
@@ -297,9 +297,13 @@
 
   function describe(e) {
     const s = e.summary || {}, a = e.arguments || {};
-    if (e.tool === 'session_exec') return (a.command ? '$ ' + a.command + '  ' : '') + (s.exit_code !== undefined && s.exit_code !== null ? `exit ${s.exit_code}` : '');
+    const command = a.command || (e.tool === 'session_exec' || e.tool === 'session_terminal_open' ? e.target : null);
+    if (e.tool === 'session_exec') return (command ? '$ ' + command + '  ' : '') + (s.exit_code !== undefined && s.exit_code !== null ? `→ exit ${s.exit_code}` : s.job_id ? `→ job ${s.job_id}` : '');
+    if (e.tool === 'session_terminal_send') return typeof a.text === 'string' || a.keys ? (typeof a.text === 'string' ? JSON.stringify(a.text) : '') + (a.keys ? ' ' + a.keys.join(' ') : '') : e.target || '';
+    if (e.tool === 'session_terminal_open') return (command || 'shell') + (s.terminal_id ? ` → ${s.terminal_id}` : '');
+    if (e.kind === 'session_created') return [s.name, s.backend].filter(Boolean).join(' · ');
     if (e.kind === 'job_ended' || e.kind === 'job_lost') return `${s.job_id}: ${s.command || ''} ${s.exit_code !== null && s.exit_code !== undefined ? 'exit ' + s.exit_code : ''}`;
-    if (a.path) return a.path;
+    if (a.path || e.target) return a.path || e.target;
     if (e.error) return e.error;
     return s.detail || '';
   }
@@ -412,9 +416,10 @@
       return el('div', { class: 'step', 'data-seq': e.seq },
         el('div', { class: 'line', onclick: (ev) => { if (ev.target.tagName !== 'BUTTON') details.hidden = !details.hidden; } },
           el('span', { class: 'muted', text: '#' + e.seq }), el('span', { class: 'muted', text: time(e.ts) }),
-          el('span', { class: 'what', text: e.tool || e.kind }), el('span', { class: 'detail mono', text: describe(e) }),
-          el('span', { class: 'outcome-' + e.outcome, text: e.outcome }), el('span', { class: 'muted', text: `${e.duration_ms} ms` }),
-          e.principal ? el('span', { class: 'muted', text: e.principal }) : '', actions),
+          el('span', { class: 'what', text: e.tool || e.kind }),
+          el('span', { class: 'meta' }, el('span', { class: 'outcome-' + e.outcome, text: e.outcome }), el('span', { class: 'muted', text: `${e.duration_ms} ms` }),
+            e.principal ? el('span', { class: 'muted', text: e.principal }) : '', actions)),
+        el('div', { class: 'detail mono', text: describe(e) }),
         details);
     }
 
