@@ -25,7 +25,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var (playwright, browser) = await Chromium.LaunchAsync();
         using var _ = playwright;
         await using var __ = browser;
-        var page = await LogInAsync(browser, daemon, "alice");
+        var page = await LogInAsync(browser, daemon, "alice", screenshot: "dashboard-login.png");
 
         // When the agent makes a session
         var id = await agent.CreateSessionAsync("refactor-parser");
@@ -168,16 +168,48 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         await Assertions.Expect(page).ToHaveTitleAsync("session-mcp");
     }
 
+    [ChromiumFact]
+    public async Task AFullTokenWatchesAJobsOutputAndKillsItFromTheSessionsPageThroughMcp()
+    {
+        // Given a session with a background job that prints and then waits, and its owner on the session's page
+        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"));
+        var agent = await daemon.ConnectAsync("alice");
+        var id = await agent.CreateSessionAsync("long-build");
+        var job = (await agent.CallAsync("session_exec", new { session_id = id, command = "for i in 1 2 3; do echo tick-$i; done; sleep 300", background = true }))["job_id"]!.GetValue<string>();
+        var (playwright, browser) = await Chromium.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LogInAsync(browser, daemon, "alice");
+        await page.GotoAsync($"{daemon.BaseUrl}/dashboard/#/s/{id}");
+
+        // When the person opens its output, then kills it
+        await page.Locator($"tr[data-job='{job}'] button", new() { HasText = "output" }).ClickAsync();
+        await Assertions.Expect(page.Locator($"pre[data-output='{job}']")).ToContainTextAsync("tick-3");
+        await page.Locator($"tr[data-job='{job}'] button.danger").ClickAsync();
+
+        // Then the job is killed, the page shows it, and the kill was an audited MCP call with the person's principal
+        await Assertions.Expect(page.Locator($"tr[data-job='{job}']")).ToContainTextAsync("killed");
+        var status = await agent.CallAsync("session_jobs", new { session_id = id });
+        Assert.Equal("killed", status["jobs"]!.AsArray().Single(j => j!["job_id"]!.GetValue<string>() == job)!["state"]!.GetValue<string>());
+        var kill = (await ServerCli.ExportAsync(daemon.DataDir)).Single(e => e["tool"]?.GetValue<string>() == "session_job_kill");
+        Assert.Equal("alice", kill["principal"]!.GetValue<string>());
+        Assert.StartsWith("session-mcp-dashboard", kill["client"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     // The rendered text of the open terminal, from xterm.js's buffer.
     private const string TerminalText = "(() => { const b = window.__dashboard.terminal.buffer.active; let t = ''; for (let i = 0; i < b.length; i++) t += b.getLine(i).translateToString(true) + '\\n'; return t; })()";
 
-    private static async Task<IPage> LogInAsync(IBrowser browser, DashboardDaemon daemon, string token)
+    private static async Task<IPage> LogInAsync(IBrowser browser, DashboardDaemon daemon, string token, string? screenshot = null)
     {
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1400, Height = 900 } });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(15_000);
         await page.GotoAsync(daemon.BaseUrl + "/dashboard/");
         await page.FillAsync("#token", daemon.Tokens[token]);
+        if (screenshot is not null)
+        {
+            await ScreenshotAsync(page, screenshot);
+        }
         await page.ClickAsync("#login-button");
         await Assertions.Expect(page.Locator("#feed-state")).ToHaveTextAsync("live");
         await Assertions.Expect(page.Locator("#who")).ToContainTextAsync(token);

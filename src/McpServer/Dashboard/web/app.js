@@ -27,7 +27,7 @@
       else if (key === 'text') node.textContent = value;
       else node.setAttribute(key, value === true ? '' : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -197,7 +197,7 @@
         updateBadge();
         if (state.view && state.view.sessions) state.view.sessions();
       } catch (e) { if (e.message !== 'unauthorized') fail(e); }
-    }, 80);
+    }, 200);
   }
 
   function onFeed(type, data) {
@@ -254,6 +254,8 @@
     if (match) sessionPage(match[1]); else sessionsPage();
   }
 
+  const SHOWN = new Set(['session_id', 'name', 'backend', 'status', 'workdir', 'cwd', 'created_at', 'last_activity_at', 'owner', 'jobs', 'attention']);
+
   function statusPill(status) { return el('span', { class: 'status ' + status, text: status }); }
 
   function flagList(flags) {
@@ -273,7 +275,11 @@
           ['cwd', s.cwd],
           ['now', running.length ? running.map((j) => (j.waiting_for_input ? '⌨ ' : '') + j.command).join(' · ') : '—'],
         ];
-        for (const key of ['health', 'resources', 'cpu_percent', 'memory_bytes', 'pids', 'processes']) if (s[key] !== undefined) facts.push([key.replace('_', ' '), typeof s[key] === 'object' ? JSON.stringify(s[key]) : s[key]]);
+        // Whatever else session_list reports (health, resource use …) is shown as it comes.
+        for (const [key, value] of Object.entries(s)) {
+          if (SHOWN.has(key) || value === null || value === undefined) continue;
+          facts.push([key.replaceAll('_', ' '), typeof value === 'object' ? JSON.stringify(value) : String(value)]);
+        }
         return el('div', { class: 'card' + (flags.length ? ' flagged' : ''), 'data-session': s.session_id, onclick: () => { location.hash = '#/s/' + s.session_id; } },
           el('div', { class: 'title' }, el('span', { class: 'name', text: s.name || s.session_id }), statusPill(s.status)),
           el('div', { class: 'muted mono', text: s.session_id }),
