@@ -41,46 +41,48 @@ internal static class AttentionRules
     public static AttentionFlag? FromEvent(AuditEvent e, AttentionThresholds thresholds)
     {
         var entry = e.Entry;
-        if (entry.SessionId is not { } session)
+        if (entry.SessionId is not { } session || entry.Kind is not (AuditKinds.SessionLost or "job_lost" or "job_ended" or AuditKinds.ToolCall))
         {
             return null;
         }
+        var summary = Fields.Of(entry.Summary);
+        var lasted = TimeSpan.FromMilliseconds(entry.DurationMs);
         switch (entry.Kind)
         {
             case AuditKinds.SessionLost:
-                return new AttentionFlag(session, AttentionReasons.SessionLost, "session lost" + (Text(entry.Summary, "detail") is { } detail ? ": " + detail : ""), entry.Time, e.Seq);
+                return new AttentionFlag(session, AttentionReasons.SessionLost, "session lost" + (summary.Text("detail") is { } detail ? ": " + detail : ""), entry.Time, e.Seq);
             case "job_lost":
-                return new AttentionFlag(session, AttentionReasons.CommandFailed, $"job {Text(entry.Summary, "job_id")} was lost: {entry.Error ?? "the server stopped while it ran"}", entry.Time, e.Seq, Text(entry.Summary, "job_id"));
+                return new AttentionFlag(session, AttentionReasons.CommandFailed, $"job {summary.Text("job_id")} was lost: {entry.Error ?? "the server stopped while it ran"}", entry.Time, e.Seq, summary.Text("job_id"));
             case "job_ended":
             {
-                var jobId = Text(entry.Summary, "job_id");
-                var command = Shorten(Text(entry.Summary, "command") ?? "");
-                if (Bool(entry.Summary, "killed") == true)
+                var jobId = summary.Text("job_id");
+                var command = Shorten(summary.Text("command") ?? "");
+                if (summary.Bool("killed") == true)
                 {
                     return null; // someone stopped it on purpose: nothing to look at
                 }
-                if (Int(entry.Summary, "exit_code") is { } code && code != 0 || Int(entry.Summary, "signal") is not null)
+                if (summary.Int("exit_code") is { } code && code != 0 || summary.Int("signal") is not null)
                 {
-                    var how = Int(entry.Summary, "exit_code") is { } c ? $"exited {c}" : $"died of signal {Int(entry.Summary, "signal")}";
+                    var how = summary.Int("exit_code") is { } c ? $"exited {c}" : $"died of signal {summary.Int("signal")}";
                     return new AttentionFlag(session, AttentionReasons.CommandFailed, $"job {jobId} {how}: {command}", entry.Time, e.Seq, jobId);
                 }
-                return TimeSpan.FromMilliseconds(entry.DurationMs) >= thresholds.LongCommand
+                return lasted >= thresholds.LongCommand
                     ? new AttentionFlag(session, AttentionReasons.LongCommandFinished, $"job {jobId} finished after {Seconds(entry.DurationMs)}: {command}", entry.Time, e.Seq, jobId)
                     : null;
             }
             case AuditKinds.ToolCall when entry.Tool == "session_exec" && entry.Outcome == AuditOutcomes.Ok:
             {
-                var command = Shorten(Text(entry.Arguments, "command") ?? "");
-                if (Bool(entry.Summary, "timed_out") == true)
+                var command = Shorten(Fields.Of(entry.Arguments).Text("command") ?? "");
+                if (summary.Bool("timed_out") == true)
                 {
                     return new AttentionFlag(session, AttentionReasons.CommandFailed, $"timed out after {Seconds(entry.DurationMs)}: {command}", entry.Time, e.Seq);
                 }
-                if (Int(entry.Summary, "exit_code") is { } code && code != 0)
+                if (summary.Int("exit_code") is not { } code)
                 {
-                    return new AttentionFlag(session, AttentionReasons.CommandFailed, $"exit {code}: {command}", entry.Time, e.Seq);
+                    return null; // it runs on as a job: its end tells
                 }
-                return Int(entry.Summary, "exit_code") is not null && TimeSpan.FromMilliseconds(entry.DurationMs) >= thresholds.LongCommand
-                    ? new AttentionFlag(session, AttentionReasons.LongCommandFinished, $"finished after {Seconds(entry.DurationMs)}: {command}", entry.Time, e.Seq)
+                return code != 0 ? new AttentionFlag(session, AttentionReasons.CommandFailed, $"exit {code}: {command}", entry.Time, e.Seq)
+                    : lasted >= thresholds.LongCommand ? new AttentionFlag(session, AttentionReasons.LongCommandFinished, $"finished after {Seconds(entry.DurationMs)}: {command}", entry.Time, e.Seq)
                     : null;
             }
             default:
@@ -95,26 +97,36 @@ internal static class AttentionRules
 
     private static string Shorten(string text) => text.Length <= 120 ? text : text[..117] + "...";
 
-    private static JsonElement? Property(string? json, string name)
+    /// <summary>The top-level fields of a stored JSON object (summary, arguments), parsed once; empty when it is not one.</summary>
+    private readonly struct Fields
     {
-        if (string.IsNullOrEmpty(json))
+        private readonly JsonElement _root;
+
+        private Fields(JsonElement root) => _root = root;
+
+        public static Fields Of(string? json)
         {
-            return null;
+            if (string.IsNullOrEmpty(json))
+            {
+                return default;
+            }
+            try
+            {
+                using var document = JsonDocument.Parse(json);
+                return document.RootElement.ValueKind == JsonValueKind.Object ? new Fields(document.RootElement.Clone()) : default;
+            }
+            catch (JsonException)
+            {
+                return default;
+            }
         }
-        try
-        {
-            using var document = JsonDocument.Parse(json);
-            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty(name, out var value) ? value.Clone() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+
+        public string? Text(string name) => Get(name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+
+        public int? Int(string name) => Get(name) is { ValueKind: JsonValueKind.Number } v && v.TryGetInt32(out var i) ? i : null;
+
+        public bool? Bool(string name) => Get(name) is { ValueKind: JsonValueKind.True or JsonValueKind.False } v ? v.GetBoolean() : null;
+
+        private JsonElement? Get(string name) => _root.ValueKind == JsonValueKind.Object && _root.TryGetProperty(name, out var value) ? value : null;
     }
-
-    private static string? Text(string? json, string name) => Property(json, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
-
-    private static int? Int(string? json, string name) => Property(json, name) is { ValueKind: JsonValueKind.Number } v && v.TryGetInt32(out var i) ? i : null;
-
-    private static bool? Bool(string? json, string name) => Property(json, name) is { ValueKind: JsonValueKind.True or JsonValueKind.False } v ? v.GetBoolean() : null;
 }

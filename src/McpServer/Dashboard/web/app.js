@@ -58,6 +58,7 @@
 
   async function stream(path, onEvent, signal) {
     const response = await fetch('/dashboard/api' + path, { headers: { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' }, signal });
+    if (response.status === 401) { logout('The token was refused (unknown or revoked).'); throw new Error('unauthorized'); }
     if (!response.ok) throw new Error(`${path}: ${response.status}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
