@@ -144,7 +144,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var (playwright, browser) = await Chromium.LaunchAsync();
         using var _ = playwright;
         await using var __ = browser;
-        var page = await LogInAsync(browser, daemon, "alice");
+        // (system notifications allowed, and recorded: a headless browser has no notification centre to look at)
+        var page = await LogInAsync(browser, daemon, "alice", initScript: RecordNotifications);
         await page.Locator($"[data-session='{id}']").WaitForAsync();
 
         // When a job starts waiting for input
@@ -154,6 +155,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         await page.Locator($"[data-session='{id}'].flagged").WaitForAsync(new() { Timeout = 10_000 });
         await Assertions.Expect(page.Locator($"[data-session='{id}'] .flag.waiting_for_input")).ToContainTextAsync(job);
         await Assertions.Expect(page).ToHaveTitleAsync(new System.Text.RegularExpressions.Regex(@"^\(1\) "));
+        await page.WaitForFunctionAsync($"() => window.__notified.some(n => n.body.includes('{job}'))");
         var posted = await webhook.NextAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(id, posted["session_id"]!.GetValue<string>());
         Assert.Equal("waiting_for_input", posted["reason"]!.GetValue<string>());
@@ -196,12 +198,26 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.StartsWith("session-mcp-dashboard", kill["client"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    // The Notification API, allowed and recording what the page shows.
+    private const string RecordNotifications = """
+        window.__notified = [];
+        window.Notification = class {
+            constructor(title, options) { window.__notified.push({ title, body: (options && options.body) || '' }); }
+            static get permission() { return 'granted'; }
+            static requestPermission() { return Promise.resolve('granted'); }
+        };
+        """;
+
     // The rendered text of the open terminal, from xterm.js's buffer.
     private const string TerminalText = "(() => { const b = window.__dashboard.terminal.buffer.active; let t = ''; for (let i = 0; i < b.length; i++) t += b.getLine(i).translateToString(true) + '\\n'; return t; })()";
 
-    private static async Task<IPage> LogInAsync(IBrowser browser, DashboardDaemon daemon, string token, string? screenshot = null)
+    private static async Task<IPage> LogInAsync(IBrowser browser, DashboardDaemon daemon, string token, string? screenshot = null, string? initScript = null)
     {
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1400, Height = 900 } });
+        if (initScript is not null)
+        {
+            await context.AddInitScriptAsync(initScript);
+        }
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(15_000);
         await page.GotoAsync(daemon.BaseUrl + "/dashboard/");

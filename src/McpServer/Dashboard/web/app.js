@@ -123,12 +123,12 @@
 
   // ---- log in / out ----
   function showLogin(message) {
-    $('who').textContent = ''; $('logout').hidden = true; $('notify').hidden = true;
+    $('who').textContent = ''; $('feed-state').textContent = ''; $('logout').hidden = true; $('notify').hidden = true;
     const input = el('input', { id: 'token', type: 'password', placeholder: 'smcp_…', autocomplete: 'off', 'aria-label': 'token' });
     const error = el('div', { class: 'error', id: 'login-error', text: message || '' });
     main().replaceChildren(el('div', { class: 'login' },
       el('h1', { text: 'session-mcp dashboard' }),
-      el('div', { class: 'muted', text: 'Log in with a bearer token from `session-mcp token create`. A read token watches; typing and killing need a full token.' }),
+      el('div', { class: 'muted' }, 'Log in with a bearer token from ', el('code', { text: 'session-mcp token create' }), '. A read token watches; typing into terminals and killing jobs need a full token.'),
       el('form', { onsubmit: (e) => { e.preventDefault(); login(input.value.trim()); } }, input, el('button', { class: 'primary', type: 'submit', id: 'login-button', text: 'Log in' })),
       error));
     input.focus();
