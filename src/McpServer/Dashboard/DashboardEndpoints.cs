@@ -97,7 +97,7 @@ internal static class DashboardEndpoints
     }
 
     /// <summary>The sessions the token may see, as <c>session_list</c> shows them, with their jobs and attention flags.</summary>
-    private static async Task<IResult> Sessions(HttpContext context, SessionRouter router, AttentionBoard board)
+    private static async Task<IResult> Sessions(HttpContext context, SessionRouter router, AttentionBoard board, AuditLog audit)
     {
         var principal = PrincipalOf(context);
         var sessions = await router.ListAsync(new CallContext(principal, "session_list"), context.RequestAborted).ConfigureAwait(false);
@@ -116,7 +116,7 @@ internal static class DashboardEndpoints
             node["attention"] = new JsonArray([.. board.Of(session.Id).Select(f => (JsonNode)DashboardFeed.Describe(f))]);
             list.Add(node);
         }
-        return Json(new JsonObject { ["sessions"] = list, ["last_seq"] = context.RequestServices.GetRequiredService<AuditLog>().LastSeq() });
+        return Json(new JsonObject { ["sessions"] = list, ["last_seq"] = audit.LastSeq() });
     }
 
     /// <summary>One session's history, oldest first, a page at a time: each call with its arguments and (cut) output.</summary>
