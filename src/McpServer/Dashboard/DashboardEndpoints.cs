@@ -119,14 +119,17 @@ internal static class DashboardEndpoints
         return Json(new JsonObject { ["sessions"] = list, ["last_seq"] = audit.LastSeq() });
     }
 
-    /// <summary>One session's history, oldest first, a page at a time: each call with its arguments and (cut) output.</summary>
-    private static IResult Events(HttpContext context, string sessionId, SessionRouter router, AuditLog audit, long? from_seq = null)
+    /// <summary>
+    /// One session's history a page at a time, newest pages first (<c>before_seq</c>: the page before that event), each
+    /// page oldest first: every call with its arguments and (cut) output. <c>older</c> is where the next page ends.
+    /// </summary>
+    private static IResult Events(HttpContext context, string sessionId, SessionRouter router, AuditLog audit, long? before_seq = null)
     {
         if (Visible(context, router, sessionId) is null)
         {
             return Unknown(sessionId);
         }
-        var events = audit.ReadSession(sessionId, from_seq ?? 0, EventPage);
+        var events = audit.ReadLast(EventPage, sessionId, before_seq);
         var list = new JsonArray();
         foreach (var e in events)
         {
@@ -137,7 +140,7 @@ internal static class DashboardEndpoints
             }
             list.Add(node);
         }
-        return Json(new JsonObject { ["events"] = list, ["next_seq"] = events.Count == EventPage ? events[^1].Seq + 1 : null });
+        return Json(new JsonObject { ["events"] = list, ["older"] = events.Count == EventPage ? events[0].Seq : null });
     }
 
     /// <summary>A job's or terminal's output as server-sent events: the backlog from <c>from</c> on, then live, then its end.</summary>

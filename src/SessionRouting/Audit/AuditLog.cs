@@ -188,13 +188,23 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
         return ReadAll(command);
     });
 
-    /// <summary>The newest <paramref name="count"/> events (of one session, when given), oldest first.</summary>
-    public IReadOnlyList<AuditEvent> ReadLast(int count, string? sessionId = null) => database.Read(connection =>
+    /// <summary>The newest <paramref name="count"/> events (of one session, when given; before <paramref name="beforeSeq"/>, when given), oldest first.</summary>
+    public IReadOnlyList<AuditEvent> ReadLast(int count, string? sessionId = null, long? beforeSeq = null) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        var sessionFilter = sessionId is null ? "" : " WHERE session_id = $session";
-        command.CommandText = $"SELECT {Columns} FROM events{sessionFilter} ORDER BY seq DESC LIMIT $limit";
+        var filters = new List<string>();
+        if (sessionId is not null)
+        {
+            filters.Add("session_id = $session");
+        }
+        if (beforeSeq is not null)
+        {
+            filters.Add("seq < $before");
+        }
+        var where = filters.Count == 0 ? "" : " WHERE " + string.Join(" AND ", filters);
+        command.CommandText = $"SELECT {Columns} FROM events{where} ORDER BY seq DESC LIMIT $limit";
         command.Parameters.AddWithValue("$session", (object?)sessionId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$before", (object?)beforeSeq ?? DBNull.Value);
         command.Parameters.AddWithValue("$limit", count);
         var newestFirst = ReadAll(command);
         newestFirst.Reverse();

@@ -402,16 +402,14 @@
       downloads.replaceChildren(...(items.length ? items : [el('span', { class: 'muted', text: 'Nothing to download yet.' })]));
     }
 
-    async function loadTimeline() {
-      const steps = [];
-      let from = 0;
-      for (;;) {
-        const page = await api(`/sessions/${id}/events?from_seq=${from}`);
-        steps.push(...page.events);
-        if (!page.next_seq) break;
-        from = page.next_seq;
-      }
-      timeline.replaceChildren(...steps.reverse().map(step));
+    // The newest steps first; older ones a page at a time, on request.
+    async function loadTimeline(before) {
+      const page = await api(`/sessions/${id}/events` + (before ? `?before_seq=${before}` : ''));
+      const more = timeline.querySelector('.older');
+      if (more) more.remove();
+      const shown = new Set([...timeline.querySelectorAll('.step')].map((n) => Number(n.dataset.seq)));
+      timeline.append(...page.events.reverse().filter((e) => !shown.has(e.seq)).map(step));
+      if (page.older) timeline.append(el('button', { class: 'older', onclick: () => loadTimeline(page.older).catch(fail), text: 'older steps…' }));
     }
 
     function step(e) {
@@ -443,7 +441,7 @@
     loadTimeline().catch(fail);
     state.view = {
       sessions: renderHead,
-      event: (e) => { if (e.session_id === id) { timeline.prepend(step(e)); } },
+      event: (e) => { if (e.session_id === id && !timeline.querySelector(`.step[data-seq="${e.seq}"]`)) timeline.prepend(step(e)); },
       leave: () => { abort.abort(); if (terminal) terminal.close(); for (const o of openOutputs.values()) o.close(); },
     };
   }
