@@ -14,7 +14,7 @@ internal sealed record VersionRequested : ParsedCommandLine;
 /// <param name="Name"><c>serve</c>, <c>sessions</c>, <c>audit tail</c>, <c>audit export</c> or <c>audit verify</c>.</param>
 /// <param name="Settings">The server settings given as flags, by name without dashes (<c>data-dir</c>); see <see cref="Hosting.ServerSettings"/>.</param>
 /// <param name="Count"><c>audit tail -n</c>.</param>
-/// <param name="Session"><c>audit tail --session</c>.</param>
+/// <param name="Session"><c>audit tail --session</c>, <c>audit export --session</c>.</param>
 /// <param name="Follow"><c>audit tail --follow</c>.</param>
 /// <param name="From"><c>audit export --from</c>.</param>
 /// <param name="ExpectSeq"><c>audit verify --expect-seq</c>: the log must hold this event.</param>
@@ -42,6 +42,9 @@ internal sealed record CommandRequested(
 
     /// <summary><c>attach --write</c>: the person's keys go to the terminal.</summary>
     public bool Write { get; init; }
+
+    /// <summary><c>audit export --format</c>: <see cref="CommandLineParser.ExportFormat"/> (default) or <see cref="CommandLineParser.MarkdownFormat"/>.</summary>
+    public string Format { get; init; } = CommandLineParser.ExportFormat;
 
     /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
     public bool Http { get; init; }
@@ -75,6 +78,7 @@ internal static class CommandLineParser
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
     public const string ExportFormat = "jsonl";
+    public const string MarkdownFormat = "markdown";
     public const string TokenCreate = "token create";
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
@@ -97,10 +101,13 @@ internal static class CommandLineParser
         new("--source-roots", "DIR[:DIR]", null),
         new("--docker-orphan-grace", "SECONDS", null),
         new("--result-budget", "CHARS", null),
+        new("--history", "on|off", null),
+        new("--history-ignore", "PATTERNS", null),
+        new("--history-max-file-bytes", "BYTES", null),
         new("-n", "N", [AuditTail]),
-        new("--session", "ID", [AuditTail]),
+        new("--session", "ID", [AuditTail, AuditExport]),
         new("--follow", null, [AuditTail]),
-        new("--format", ExportFormat, [AuditExport]),
+        new("--format", $"{ExportFormat}|{MarkdownFormat}", [AuditExport]),
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
@@ -271,9 +278,13 @@ internal static class CommandLineParser
             }
             parsed = parsed with { ExpectHead = expectHead.ToLowerInvariant() };
         }
-        if (Given("--format") is { } format && format != ExportFormat)
+        if (Given("--format") is { } format)
         {
-            return new CommandLineError($"--format must be {ExportFormat}, the only export format (got '{format}')");
+            if (format is not (ExportFormat or MarkdownFormat))
+            {
+                return new CommandLineError($"--format must be {ExportFormat} (events as JSON lines) or {MarkdownFormat} (a report per session to review) (got '{format}')");
+            }
+            parsed = parsed with { Format = format };
         }
         if (command == TokenCreate)
         {

@@ -1,4 +1,5 @@
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.History;
 
 namespace SessionMcp.McpServer.Hosting;
 
@@ -21,6 +22,10 @@ internal sealed record ServerSettings(
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
     public string SessionsDir => Path.Combine(DataDir, "sessions");
+
+    /// <summary>What workspace history keeps: <c>--history on|off</c>, <c>--history-ignore PATTERN[,PATTERN...]</c>
+    /// (gitignore syntax), <c>--history-max-file-bytes N</c> (larger files are recorded by hash and size only).</summary>
+    public HistoryOptions History { get; init; } = new();
 
     /// <summary>
     /// Resolves every setting; a bad value is an <see cref="ArgumentException"/> that names the flag or the environment
@@ -50,7 +55,16 @@ internal sealed record ServerSettings(
             Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
             TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").WholeNumber(60, 0, "seconds")),
             roots,
-            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"));
+            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"))
+        {
+            History = new HistoryOptions
+            {
+                Enabled = Get("history", "SESSION_MCP_HISTORY").OneOf("on", "off") == "on",
+                IgnorePatterns = (Get("history-ignore", "SESSION_MCP_HISTORY_IGNORE").Value ?? "")
+                    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                MaxStoredFileBytes = Get("history-max-file-bytes", "SESSION_MCP_HISTORY_MAX_FILE_BYTES").WholeNumber(4 * 1024 * 1024, 0, "bytes"),
+            },
+        };
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>
