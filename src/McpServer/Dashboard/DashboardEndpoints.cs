@@ -48,6 +48,7 @@ internal static class DashboardEndpoints
         api.MapGet("/sessions/{sessionId}/events", Events);
         api.MapGet("/sessions/{sessionId}/jobs/{jobId}/stream", JobStream);
         api.MapGet("/sessions/{sessionId}/terminals/{terminalId}/recording", Recording);
+        api.MapGet("/sessions/{sessionId}/report.md", Report);
         api.MapPost("/sessions/{sessionId}/seen", Seen);
         api.MapGet("/feed", Feed);
 
@@ -209,6 +210,19 @@ internal static class DashboardEndpoints
             return TypedResults.NotFound(new JsonObject { ["error"] = $"session {sessionId} has no recording of terminal {terminalId}" });
         }
         return TypedResults.PhysicalFile(path, "application/x-asciicast", $"{sessionId}-{terminalId}.cast");
+    }
+
+    /// <summary>The session's markdown report, as <c>session-mcp audit export --format markdown --session</c> writes it.</summary>
+    private static IResult Report(HttpContext context, string sessionId, SessionRouter router, SessionRegistry registry, AuditLog audit)
+    {
+        if (Visible(context, router, sessionId) is not { } session)
+        {
+            return Unknown(sessionId);
+        }
+        var events = audit.ReadSession(sessionId, 0, int.MaxValue);
+        var report = SessionRouting.History.AuditReport.Render(sessionId, registry.Find(sessionId) ?? session, events);
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"{sessionId}.md\"";
+        return TypedResults.Text(report, "text/markdown; charset=utf-8");
     }
 
     private static IResult Seen(HttpContext context, string sessionId, SessionRouter router, AttentionBoard board)

@@ -198,6 +198,60 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.StartsWith("session-mcp-dashboard", kill["client"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    [ChromiumFact]
+    public async Task FromASessionsHistoryAPersonSeesAStepsDiffRestoresItForksItAndDownloadsTheReportAndPatch()
+    {
+        // Given a session whose file was written, then edited, and its owner on the session's page
+        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"));
+        var agent = await daemon.ConnectAsync("alice");
+        var id = await agent.CreateSessionAsync("history");
+        var written = (await agent.CallAsync("session_write_file", new { session_id = id, path = "notes.txt", content = "one\n" }))["event_seq"]!.GetValue<long>();
+        var edited = (await agent.CallAsync("session_edit_file", new { session_id = id, path = "notes.txt", old_string = "one", new_string = "two" }))["event_seq"]!.GetValue<long>();
+        var (playwright, browser) = await Chromium.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LogInAsync(browser, daemon, "alice");
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await page.GotoAsync($"{daemon.BaseUrl}/dashboard/#/s/{id}");
+
+        // When the person asks for the edit's diff
+        await page.Locator($".step[data-seq='{edited}'] button.diff").ClickAsync();
+
+        // Then it shows the edit
+        await Assertions.Expect(page.Locator($".step[data-seq='{edited}'] pre")).ToContainTextAsync("+two");
+        await Assertions.Expect(page.Locator($".step[data-seq='{edited}'] pre")).ToContainTextAsync("-one");
+        await ScreenshotAsync(page, "dashboard-history.png");
+
+        // When the person downloads the report and the patch
+        var report = await page.RunAndWaitForDownloadAsync(() => page.Locator("#download-report").ClickAsync());
+        var patch = await page.RunAndWaitForDownloadAsync(() => page.Locator("#download-patch").ClickAsync());
+
+        // Then they are the session's markdown report and its change as a patch
+        Assert.Contains(id, await File.ReadAllTextAsync(await report.PathAsync()), StringComparison.Ordinal);
+        Assert.Contains("+two", await File.ReadAllTextAsync(await patch.PathAsync()), StringComparison.Ordinal);
+
+        // When the person restores the session to the write (accepting the preview)
+        await page.Locator($".step[data-seq='{written}'] button.restore").ClickAsync();
+
+        // Then the file is back as written, and the restore was the person's audited call
+        Assert.True(await Poll.UntilAsync(async () =>
+            (await agent.CallAsync("session_exec", new { session_id = id, command = "cat notes.txt" }))["stdout"]!.GetValue<string>() == "one\n", TimeSpan.FromSeconds(10)),
+            "the restore never happened; the page's errors: " + await page.EvaluateAsync<string>("() => window.__dashboard.errors.join(' | ')"));
+        var restores = (await ServerCli.ExportAsync(daemon.DataDir)).Where(e => e["tool"]?.GetValue<string>() == "session_restore").ToList();
+        Assert.Equal(2, restores.Count); // the preview (dry run), then the restore
+        Assert.All(restores, e => Assert.Equal("alice", e["principal"]!.GetValue<string>()));
+
+        // When the person forks at the edit
+        await page.Locator($".step[data-seq='{edited}'] button.fork").ClickAsync();
+
+        // Then the page moves to the new session, whose file is as edited
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex($"#/s/(?!{id}$)s-"));
+        await page.Locator("#timeline .step").First.WaitForAsync();
+        var fork = page.Url[(page.Url.IndexOf("#/s/", StringComparison.Ordinal) + 4)..];
+        Assert.NotEqual(id, fork);
+        Assert.Equal("two\n", (await agent.CallAsync("session_exec", new { session_id = fork, command = "cat notes.txt" }))["stdout"]!.GetValue<string>());
+    }
+
     // The Notification API, allowed and recording what the page shows.
     private const string RecordNotifications = """
         window.__notified = [];

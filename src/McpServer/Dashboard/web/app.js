@@ -255,6 +255,8 @@
     if (match) sessionPage(match[1]); else sessionsPage();
   }
 
+  // Tools that change nothing: their steps have no diff, restore or fork.
+  const READ_ONLY = new Set(['session_list', 'session_read_file', 'session_replay', 'session_job_output', 'session_jobs', 'session_terminal_read', 'session_diff']);
   const SHOWN = new Set(['session_id', 'name', 'backend', 'status', 'workdir', 'cwd', 'created_at', 'last_activity_at', 'owner', 'jobs', 'attention']);
 
   function statusPill(status) { return el('span', { class: 'status ' + status, text: status }); }
@@ -394,8 +396,9 @@
 
     function renderDownloads(jobs) {
       const items = [];
-      if (can('session_export')) items.push(el('button', { onclick: () => download('session_export', { session_id: id, format: 'markdown' }, `${id}.md`, ['markdown', 'content', 'report', 'text']), text: 'report (.md)' }));
-      if (can('session_diff')) items.push(el('button', { onclick: () => download('session_diff', { session_id: id }, `${id}.patch`, ['diff', 'patch', 'content']), text: 'patch' }));
+      items.push(el('button', { id: 'download-report', onclick: () => fetchFile(`/sessions/${id}/report.md`, `${id}.md`), text: 'report (.md)' }));
+      if (can('session_export')) items.push(el('button', { id: 'download-patch', onclick: () => download('session_export', { session_id: id, format: 'patch' }, `${id}.patch`, (r) => r.patch || r.diff || r.content), text: 'patch' }));
+      else if (can('session_diff')) items.push(el('button', { id: 'download-patch', onclick: () => download('session_diff', { session_id: id }, `${id}.patch`, (r) => r.changes && r.changes.diff), text: 'patch' }));
       for (const t of jobs.filter((j) => j.kind === 'terminal')) {
         items.push(el('button', { onclick: () => fetchFile(`/sessions/${id}/terminals/${t.job_id}/recording`, `${id}-${t.job_id}.cast`), text: `recording ${t.job_id} (.cast)` }));
       }
@@ -415,9 +418,11 @@
     function step(e) {
       const details = el('pre', { hidden: true, text: JSON.stringify({ arguments: e.arguments, summary: e.summary, error: e.error || undefined, output: e.output }, null, 2) });
       const actions = el('div', { class: 'actions' });
-      if (can('session_diff')) actions.append(el('button', { onclick: () => showResult('session_diff', { session_id: id, from_seq: Math.max(0, e.seq - 1), to_seq: e.seq }, details), text: 'diff' }));
-      if (can('session_restore')) actions.append(el('button', { onclick: () => confirm(`Restore ${id} to step #${e.seq}?`) && act('session_restore', { session_id: id, to_seq: e.seq }), text: 'restore' }));
-      if (can('session_fork')) actions.append(el('button', { onclick: () => fork(e.seq), text: 'fork' }));
+      // Only steps that could change files have a diff, a state to restore or to fork from.
+      const changes = e.kind === 'tool_call' && !READ_ONLY.has(e.tool) && e.outcome === 'ok';
+      if (changes && can('session_diff')) actions.append(el('button', { class: 'diff', onclick: (ev) => stepDiff(e, ev.target.closest('.step'), details), text: 'diff' }));
+      if (changes && can('session_restore')) actions.append(el('button', { class: 'restore', onclick: () => restore(e.seq), text: 'restore' }));
+      if (changes && can('session_fork')) actions.append(el('button', { class: 'fork', onclick: () => fork(e.seq), text: 'fork' }));
       return el('div', { class: 'step', 'data-seq': e.seq },
         el('div', { class: 'line', onclick: (ev) => { if (ev.target.tagName !== 'BUTTON') details.hidden = !details.hidden; } },
           el('span', { class: 'muted', text: '#' + e.seq }), el('span', { class: 'muted', text: time(e.ts) }),
@@ -429,12 +434,31 @@
     }
 
     async function fork(seq) {
-      const result = await act('session_fork', { session_id: id, at_seq: seq });
-      if (result && result.structured.session_id) location.hash = '#/s/' + result.structured.session_id;
+      const result = await act('session_fork', { session_id: id, at_seq: seq, name: `${(session() && session().name) || id} @${seq}` });
+      const forked = result && (result.structured.session ? result.structured.session.session_id : result.structured.session_id);
+      if (forked) location.hash = '#/s/' + forked;
     }
 
-    async function showResult(tool, args, into) {
-      try { const r = await state.mcp.call(tool, args); into.textContent = r.structured.diff || r.structured.patch || r.text; into.hidden = false; } catch (e) { fail(e); }
+    // Shows what restoring would change (a dry run), and restores only once the person agrees.
+    async function restore(seq) {
+      const preview = await act('session_restore', { session_id: id, to_seq: seq, dry_run: true });
+      if (!preview) return;
+      const files = (preview.structured.changes && preview.structured.changes.files) || [];
+      if (!confirm(`Restore ${id}'s files to their state after step #${seq}? ${files.length} file(s) change:\n` + files.map((f) => `${f.change} ${f.path}`).join('\n'))) return;
+      const done = await act('session_restore', { session_id: id, to_seq: seq });
+      if (done) notice(`Restored to step #${seq}: ${files.length} file(s) changed.`);
+    }
+
+    // What one step changed: from the session's previous step shown (or its start) to this one.
+    async function stepDiff(e, node, into) {
+      const older = node && node.nextElementSibling && node.nextElementSibling.dataset.seq;
+      const args = { session_id: id, to_seq: e.seq };
+      if (older) args.from_seq = Number(older);
+      try {
+        const r = await state.mcp.call('session_diff', args);
+        into.textContent = (r.structured.changes && r.structured.changes.diff) || r.text || '(no change to files)';
+        into.hidden = false;
+      } catch (err) { fail(err); }
     }
 
     renderHead();
@@ -451,11 +475,11 @@
     try { notice(''); return await state.mcp.call(tool, args); } catch (e) { fail(e); return null; }
   }
 
-  async function download(tool, args, name, fields) {
+  async function download(tool, args, name, pick) {
     const result = await act(tool, args);
     if (!result) return;
-    const field = fields.find((f) => typeof result.structured[f] === 'string');
-    save(new Blob([field ? result.structured[field] : result.text], { type: 'text/plain' }), name);
+    const text = pick(result.structured);
+    save(new Blob([typeof text === 'string' ? text : result.text], { type: 'text/plain' }), name);
   }
 
   async function fetchFile(path, name) {
