@@ -13,6 +13,10 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
 // Fifty clients at once over Streamable HTTP (errors and the p99):
 //   dotnet run -c Release --project tests/Benchmarks -- --http-clients [--write docs/benchmarks.md]
+// Workspace history: what recording adds to session_exec (against size and against what changed), replay, fork, restore:
+//   dotnet run -c Release --project tests/Benchmarks -- --history [--write docs/benchmarks.md]
+// Audit retention on a 100,000-event log: verify, and each kind of pruning followed by a verify:
+//   dotnet run -c Release --project tests/Benchmarks -- --retention [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -64,6 +68,16 @@ if (options.HttpClients)
 {
     // Fifty clients at once over Streamable HTTP.
     return WriteSection("HTTP clients", await HttpClientsBenchmark.RunAsync(interrupt.Token), HttpClientsBenchmark.WriteSection);
+}
+if (options.History)
+{
+    // Two servers (history on and off) side by side, then a replay of a 10,000-event session.
+    return WriteSection("history", await HistoryBenchmark.RunAsync(interrupt.Token), HistoryBenchmark.WriteSection);
+}
+if (options.Retention)
+{
+    // In process on a real SQLite file.
+    return WriteSection("retention", await RetentionBenchmark.RunAsync(interrupt.Token), RetentionBenchmark.WriteSection);
 }
 if (options.Daemon)
 {

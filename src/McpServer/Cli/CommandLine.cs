@@ -50,6 +50,21 @@ internal static class CommandLine
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          export SESSION [--format patch|git] [--branch NAME] [--force]
+                                        the session's change against its source directory: patch (default) on
+                                        stdout, for git apply; git: a commit on a new branch (default
+                                        session-mcp/SESSION) of the source's repository, its working tree, index
+                                        and HEAD untouched
+          apply SESSION [--dry-run] [--merge]
+                                        apply the session's change to its source directory; refused (files listed,
+                                        nothing written) where the source changed since the copy, unless --merge
+          audit prune [--older-than AGE] [--max-bytes SIZE] [--max-session-bytes SIZE]
+                      [--session ID] [--outputs-only] [--dry-run]
+                                        retention: remove events older than AGE (30d, 12h), or the oldest beyond
+                                        SIZE in all (or --session's) events or per session (500M, 1G); the newest
+                                        stay. Leaves an audited checkpoint, so audit verify still checks the whole
+                                        chain. --outputs-only: drop full outputs, keep the events; --dry-run: show
+                                        what would go
           jobs SESSION                  the session's jobs and terminals, live from the daemon
           attach SESSION [TERMINAL] [--write]
                                         attach this terminal to a session's terminal through the daemon: its
@@ -82,6 +97,10 @@ internal static class CommandLine
           --history-ignore PATTERNS     SESSION_MCP_HISTORY_IGNORE  comma-separated gitignore patterns history leaves out, on
                                         top of .git/ and the workspace's .gitignore
           --history-max-file-bytes BYTES  SESSION_MCP_HISTORY_MAX_FILE_BYTES  larger files are recorded by hash and size only (default 4194304)
+          --retain-outputs AGE          SESSION_MCP_RETAIN_OUTPUTS  a running server prunes full outputs older than AGE (at
+                                        start, then hourly; default: never)
+          --retain-events AGE           SESSION_MCP_RETAIN_EVENTS  ... and events older than AGE (default: never)
+          --retain-bytes SIZE           SESSION_MCP_RETAIN_BYTES  ... and the oldest events beyond SIZE in all (default: never)
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";
@@ -131,7 +150,10 @@ internal static class CommandLine
                 WithCore(settings, services => ExportMarkdown(services, stdout, stderr, command.Session, command.From)),
             CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From, command.Session)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
+            CommandLineParser.AuditPrune => WithCore(settings, services => Prune(services, command, stdout, stderr)),
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Export => await WithCoreAsync(settings, services => WorkCommands.ExportAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
+            CommandLineParser.Apply => await WithCoreAsync(settings, services => WorkCommands.ApplyAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
             CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
             CommandLineParser.TokenRevoke => WithCore(settings, services => TokenCommands.Revoke(services, command.Arguments[0], stdout, stderr)),
@@ -218,6 +240,7 @@ internal static class CommandLine
             .AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithStdioServerTransport();
         builder.Services.AddHostedService<SessionResumer>();
+        builder.Services.AddHostedService<AuditRetentionService>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
@@ -444,9 +467,15 @@ internal static class CommandLine
             return 2;
         }
         // Each step's workspace diff comes from history once it is recorded; without it the report shows the calls only.
+        var history = services.GetRequiredService<HistoryStore>();
+        var bySeq = events.ToDictionary(e => e.Seq);
+        string? StepDiff(long seq) =>
+            bySeq.TryGetValue(seq, out var e) && e.Entry.SessionId is { } id && e.Entry.Summary?.Contains("\"workspace\"", StringComparison.Ordinal) == true
+                ? GitPatch.Write(history.Changes(id, seq - 1, seq), history, PatchStyle.Review).Text
+                : null;
         stdout.Write(session is null
-            ? SessionRouting.History.AuditReport.RenderAll(events, registry.Find)
-            : SessionRouting.History.AuditReport.Render(session, registry.Find(session), events));
+            ? SessionRouting.History.AuditReport.RenderAll(events, registry.Find, StepDiff)
+            : SessionRouting.History.AuditReport.Render(session, registry.Find(session), events, StepDiff));
         return 0;
     }
 
@@ -472,6 +501,16 @@ internal static class CommandLine
                 ["prev_hash"] = e.PrevHash,
                 ["hash"] = e.Hash,
             };
+            if (e.Encoding == HashChain.EncodingV3)
+            {
+                // What the hash covers instead of the output, so the line can be verified without the store.
+                line["hash_version"] = e.Encoding;
+                line["output_digest"] = e.OutputDigest;
+            }
+            if (e.OutputPruned)
+            {
+                line["output_pruned"] = true;
+            }
             if (e.Corruption is { } corruption)
             {
                 // The row was changed behind the store's back; its placeholders are named here with the raw values.
@@ -485,17 +524,19 @@ internal static class CommandLine
     private static int Verify(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr)
     {
         var audit = services.GetRequiredService<AuditLog>();
-        var (count, chainBreak) = audit.Verify();
+        var report = audit.VerifyAll();
         var head = audit.Head();
         var failed = false;
-        if (chainBreak is null)
+        var crossed = report.Checkpoints == 0 ? ""
+            : $"; {report.PrunedEvents} pruned events crossed through {report.CheckpointsCrossed} checkpoints, {report.OutputsPruned} outputs pruned, {report.Checkpoints} checkpoints checked";
+        if (report.Break is null)
         {
             // The head hash commits to the whole log: recorded elsewhere, it also exposes a log rewritten from scratch.
-            stdout.WriteLine($"audit chain intact: {count} events verified; head event {head.Seq}, head hash {head.Hash}");
+            stdout.WriteLine($"audit chain intact: {report.Checked} events verified{crossed}; head event {head.Seq}, head hash {head.Hash}");
         }
         else
         {
-            stderr.WriteLine($"audit chain BROKEN at event {chainBreak.Seq}: {chainBreak.Reason}");
+            stderr.WriteLine($"audit chain BROKEN at event {report.Break.Seq}: {report.Break.Reason}");
             failed = true;
         }
 
@@ -558,4 +599,53 @@ internal static class CommandLine
         }
         return problems.Count == 0;
     }
+    private static int Prune(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr)
+    {
+        var policy = command.Retention!;
+        if (policy.SessionId is { } session && services.GetRequiredService<AuditLog>().ReadSession(session, 1, 1).Count == 0)
+        {
+            stderr.WriteLine($"session-mcp: no events of session '{session}' to prune; 'session-mcp sessions' lists the sessions");
+            return 1;
+        }
+        PruneReport report;
+        try
+        {
+            report = services.GetRequiredService<AuditRetention>().Prune(policy, Principal.LocalName, command.DryRun);
+        }
+        catch (AuditChainBrokenException e)
+        {
+            stderr.WriteLine($"session-mcp: {e.Message}");
+            return 1;
+        }
+        var what = policy.OutputsOnly ? $"the outputs of {report.Outputs} events" : $"{report.Events} events";
+        var count = policy.OutputsOnly ? report.Outputs : report.Events;
+        var range = count == 0 ? "" : report.FirstSeq == report.LastSeq ? $" (event {report.FirstSeq})" : $" (events {report.FirstSeq}..{report.LastSeq})";
+        var size = FormatBytes(report.Bytes);
+        if (count == 0)
+        {
+            stdout.WriteLine("nothing to prune: no event is beyond these limits");
+        }
+        else if (command.DryRun)
+        {
+            stdout.WriteLine($"would prune {what}{range}, {size}; nothing was removed (--dry-run)");
+        }
+        else
+        {
+            var checkpoints = report.Checkpoint == report.LastCheckpoint ? $"checkpoint {report.Checkpoint}" : $"checkpoints {report.Checkpoint}..{report.LastCheckpoint}";
+            stdout.WriteLine($"pruned {what}{range}, {size}, under {checkpoints} (the last recorded as event {report.EventSeq}); audit verify checks the chain across it. The database reuses the space; VACUUM shrinks the file");
+        }
+        if (report.OldOutputsKept > 0)
+        {
+            stdout.WriteLine($"{report.OldOutputsKept} outputs of events older than retention kept: their hash covers the output itself, so they go only with their events (prune without --outputs-only)");
+        }
+        return 0;
+    }
+
+    private static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GiB"),
+        >= 1L << 20 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.#} MiB"),
+        >= 1L << 10 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 10):0.#} KiB"),
+        _ => $"{bytes} bytes",
+    };
 }

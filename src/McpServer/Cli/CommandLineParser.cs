@@ -1,5 +1,6 @@
 using System.Globalization;
 using SessionMcp.SessionRouting.Access;
+using SessionMcp.SessionRouting.Audit;
 
 namespace SessionMcp.McpServer.Cli;
 
@@ -40,11 +41,27 @@ internal sealed record CommandRequested(
     /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
     public string? Daemon { get; init; }
 
+    /// <summary><c>audit prune</c>: what to remove (its limits already parsed).</summary>
+    public RetentionPolicy? Retention { get; init; }
+
+    /// <summary><c>audit prune --dry-run</c>: report what would go, remove nothing; <c>apply --dry-run</c>: show the plan, write nothing.</summary>
+    public bool DryRun { get; init; }
+
     /// <summary><c>attach --write</c>: the person's keys go to the terminal.</summary>
     public bool Write { get; init; }
 
     /// <summary><c>audit export --format</c>: <see cref="CommandLineParser.ExportFormat"/> (default) or <see cref="CommandLineParser.MarkdownFormat"/>.</summary>
     public string Format { get; init; } = CommandLineParser.ExportFormat;
+
+    /// <summary><c>export --format git --branch</c>: the branch to create (null: session-mcp/SESSION).</summary>
+    public string? Branch { get; init; }
+
+    /// <summary><c>export --force</c>: move an existing branch.</summary>
+    public bool Force { get; init; }
+
+
+    /// <summary><c>apply --merge</c>: three-way merge text files the source changed too.</summary>
+    public bool Merge { get; init; }
 
     /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
     public bool Http { get; init; }
@@ -71,9 +88,14 @@ internal static class CommandLineParser
     public const string AuditTail = "audit tail";
     public const string AuditExport = "audit export";
     public const string AuditVerify = "audit verify";
+    public const string AuditPrune = "audit prune";
     public const string TerminalExport = "terminal export";
     public const string Attach = "attach";
     public const string Jobs = "jobs";
+    public const string Export = "export";
+    public const string Apply = "apply";
+    public const string PatchFormat = "patch";
+    public const string GitFormat = "git";
     public const string Daemon = "daemon";
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
@@ -83,7 +105,7 @@ internal static class CommandLineParser
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, AuditPrune, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs, Export, Apply];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -104,13 +126,24 @@ internal static class CommandLineParser
         new("--history", "on|off", null),
         new("--history-ignore", "PATTERNS", null),
         new("--history-max-file-bytes", "BYTES", null),
+        new("--retain-outputs", "AGE", null),
+        new("--retain-events", "AGE", null),
+        new("--retain-bytes", "SIZE", null),
         new("-n", "N", [AuditTail]),
-        new("--session", "ID", [AuditTail, AuditExport]),
+        new("--session", "ID", [AuditTail, AuditExport, AuditPrune]),
         new("--follow", null, [AuditTail]),
-        new("--format", $"{ExportFormat}|{MarkdownFormat}", [AuditExport]),
+        new("--format", $"{ExportFormat}|{MarkdownFormat} (audit export), {PatchFormat}|{GitFormat} (export)", [AuditExport, Export]),
+        new("--branch", "NAME", [Export]),
+        new("--force", null, [Export]),
+        new("--merge", null, [Apply]),
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
+        new("--older-than", "AGE", [AuditPrune]),
+        new("--max-bytes", "SIZE", [AuditPrune]),
+        new("--max-session-bytes", "SIZE", [AuditPrune]),
+        new("--outputs-only", null, [AuditPrune]),
+        new("--dry-run", null, [AuditPrune, Apply]),
         new("--name", "NAME", [TokenCreate]),
         new("--scope", AccessScopes.Choices, [TokenCreate]),
         new("--daemon", "auto|never|require", [Serve]),
@@ -216,6 +249,18 @@ internal static class CommandLineParser
             positional = [words[1]];
             words = [Jobs];
         }
+        // export SESSION, apply SESSION.
+        if (words.Count >= 1 && words[0] is Export or Apply)
+        {
+            if (words.Count != 2)
+            {
+                return new CommandLineError(words[0] == Export
+                    ? "export needs the session: session-mcp export SESSION [--format patch|git] [--branch NAME] [--force]"
+                    : "apply needs the session: session-mcp apply SESSION [--dry-run] [--merge]");
+            }
+            positional = [words[1]];
+            words = [words[0]];
+        }
         // attach SESSION [TERMINAL].
         if (words.Count >= 1 && words[0] == Attach)
         {
@@ -231,7 +276,7 @@ internal static class CommandLineParser
         {
             var known = Commands.FirstOrDefault(c => command.StartsWith(c + " ", StringComparison.Ordinal));
             return new CommandLineError(
-                command == "audit" ? "audit needs a subcommand: audit tail, audit export or audit verify"
+                command == "audit" ? "audit needs a subcommand: audit tail, audit export, audit verify or audit prune"
                 : command == "token" ? "token needs a subcommand: token create, token list or token revoke"
                 : command.StartsWith(Daemon + " ", StringComparison.Ordinal) ? $"unknown daemon command '{command[(Daemon.Length + 1)..]}': session-mcp daemon (run it), daemon stop or daemon status"
                 : known is not null ? $"{known} takes no word '{command[(known.Length + 1)..]}'"
@@ -278,13 +323,54 @@ internal static class CommandLineParser
             }
             parsed = parsed with { ExpectHead = expectHead.ToLowerInvariant() };
         }
-        if (Given("--format") is { } format)
+        if (command == Export)
+        {
+            var exportFormat = Given("--format") ?? PatchFormat;
+            if (exportFormat is not (PatchFormat or GitFormat))
+            {
+                return new CommandLineError($"--format of export must be {PatchFormat} (a patch on stdout) or {GitFormat} (a branch in the source's repository) (got '{exportFormat}')");
+            }
+            parsed = parsed with { Format = exportFormat, Branch = Given("--branch"), Force = Given("--force") is not null };
+            if (exportFormat == PatchFormat && (parsed.Branch is not null || parsed.Force))
+            {
+                return new CommandLineError("--branch and --force belong to export --format git");
+            }
+        }
+        else if (Given("--format") is { } format)
         {
             if (format is not (ExportFormat or MarkdownFormat))
             {
                 return new CommandLineError($"--format must be {ExportFormat} (events as JSON lines) or {MarkdownFormat} (a report per session to review) (got '{format}')");
             }
             parsed = parsed with { Format = format };
+        }
+        if (command == AuditPrune)
+        {
+            var policy = new RetentionPolicy(SessionId: Given("--session"), OutputsOnly: Given("--outputs-only") is not null);
+            if (Given("--older-than") is { } olderThan)
+            {
+                if (!RetentionPolicy.TryParseAge(olderThan, out var age))
+                {
+                    return new CommandLineError($"--older-than must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '{olderThan}')");
+                }
+                policy = policy with { OlderThan = age };
+            }
+            foreach (var name in new[] { "--max-bytes", "--max-session-bytes" })
+            {
+                if (Given(name) is { } sizeText)
+                {
+                    if (!RetentionPolicy.TryParseSize(sizeText, out var size))
+                    {
+                        return new CommandLineError($"{name} must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got '{sizeText}')");
+                    }
+                    policy = name == "--max-bytes" ? policy with { MaxBytes = size } : policy with { MaxSessionBytes = size };
+                }
+            }
+            if (!policy.HasLimit)
+            {
+                return new CommandLineError("audit prune needs a limit: --older-than AGE, --max-bytes SIZE or --max-session-bytes SIZE (add --dry-run to see what would go)");
+            }
+            parsed = parsed with { Retention = policy, DryRun = Given("--dry-run") is not null };
         }
         if (command == TokenCreate)
         {
@@ -315,7 +401,11 @@ internal static class CommandLineParser
             parsed = parsed with { Daemon = daemon };
         }
         parsed = parsed with { Http = Given("--http") is not null, HttpUrls = Given("--urls"), HttpAllowRemote = Given("--http-allow-remote") is not null };
-        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null };
+        return parsed with
+        {
+            Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null,
+            DryRun = Given("--dry-run") is not null, Merge = Given("--merge") is not null,
+        };
     }
 
     /// <summary>"; did you mean X?" when one candidate is a likely typo of <paramref name="typed"/>, else nothing.</summary>

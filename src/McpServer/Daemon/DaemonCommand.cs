@@ -111,6 +111,7 @@ internal static class DaemonCommand
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // The generic host's console lifetime turns SIGTERM and SIGINT into a graceful stop.
         builder.Services.AddHostedService<SessionResumer>();
+        builder.Services.AddHostedService<AuditRetentionService>();
         return builder.Services.AddSessionCore(settings).AddSessionMcpServer();
     }
 }

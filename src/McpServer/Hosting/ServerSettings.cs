@@ -1,5 +1,6 @@
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.History;
+using SessionMcp.SessionRouting.Audit;
 
 namespace SessionMcp.McpServer.Hosting;
 
@@ -19,6 +20,12 @@ internal sealed record ServerSettings(
     IReadOnlyList<string> SourceRoots,
     int ResultBudgetChars)
 {
+    /// <summary>
+    /// What a running server prunes on its own (at start, then hourly): <c>--retain-outputs</c>, <c>--retain-events</c>,
+    /// <c>--retain-bytes</c>. Empty when none is set: by default nothing is ever pruned.
+    /// </summary>
+    public IReadOnlyList<RetentionPolicy> Retention { get; init; } = [];
+
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
     public string SessionsDir => Path.Combine(DataDir, "sessions");
@@ -45,6 +52,17 @@ internal sealed record ServerSettings(
         {
             throw new ArgumentException($"{sourceRoots.Source} names no directory (got '{sourceRoots.Value}'); give DIR[:DIR...]");
         }
+        var retention = new List<RetentionPolicy>();
+        if (Get("retain-outputs", "SESSION_MCP_RETAIN_OUTPUTS").Age() is { } outputsAge)
+        {
+            retention.Add(new RetentionPolicy(OlderThan: outputsAge, OutputsOnly: true));
+        }
+        var eventsAge = Get("retain-events", "SESSION_MCP_RETAIN_EVENTS").Age();
+        var bytes = Get("retain-bytes", "SESSION_MCP_RETAIN_BYTES").Size();
+        if (eventsAge is not null || bytes is not null)
+        {
+            retention.Add(new RetentionPolicy(OlderThan: eventsAge, MaxBytes: bytes));
+        }
         return new ServerSettings(
             Path.GetFullPath(Get("data-dir", "SESSION_MCP_DATA_DIR").Value ?? DefaultDataDir(environment)),
             Get("backend", "SESSION_MCP_BACKEND").OneOf("local", "docker"),
@@ -64,6 +82,7 @@ internal sealed record ServerSettings(
                     .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 MaxStoredFileBytes = Get("history-max-file-bytes", "SESSION_MCP_HISTORY_MAX_FILE_BYTES").WholeNumber(4 * 1024 * 1024, 0, "bytes"),
             },
+            Retention = retention,
         };
     }
 
@@ -96,6 +115,18 @@ internal readonly record struct Setting(string? Value, string Source)
         "false" or "0" => false,
         _ => throw new ArgumentException($"{Source} must be true or false (got '{Value}')"),
     };
+
+    /// <summary>An age (<c>30d</c>), or null when not given.</summary>
+    public TimeSpan? Age() =>
+        Value is null ? null
+        : RetentionPolicy.TryParseAge(Value, out var age) ? age
+        : throw new ArgumentException($"{Source} must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '{Value}')");
+
+    /// <summary>A size in bytes (<c>1G</c>), or null when not given.</summary>
+    public long? Size() =>
+        Value is null ? null
+        : RetentionPolicy.TryParseSize(Value, out var bytes) ? bytes
+        : throw new ArgumentException($"{Source} must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got '{Value}')");
 
     public int WholeNumber(int fallback, int minimum, string unit) =>
         Value is null ? fallback

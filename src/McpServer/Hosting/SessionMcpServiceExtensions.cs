@@ -28,6 +28,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
         services.AddSingleton<AuditLog>();
+        services.AddSingleton<AuditRetention>();
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton(settings.History);
         services.AddSingleton<HistoryStore>();

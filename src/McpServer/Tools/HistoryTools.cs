@@ -9,13 +9,47 @@ using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
+using SessionMcp.SessionRouting.Sessions;
 
 namespace SessionMcp.McpServer.Tools;
 
 /// <summary>A session's workspace through time: what changed, going back, and branching off.</summary>
 [McpServerToolType]
-internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory history, ResultBudget budget)
+internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory history, SessionRegistry registry, ResultBudget budget)
 {
+    [McpServerTool(Name = "session_export", Title = "Export a session's work", ReadOnly = false, Destructive = false, Idempotent = false, OpenWorld = false, UseStructuredContent = true)]
+    [Description("""
+        The session's whole change against the source directory it was copied from (a fork: its first ancestor's), as of its latest recorded step. format "patch": a patch `git apply` accepts (binary files included), written to a file on the server whose path is returned, and shown whole when it fits. format "git": a commit on a new branch (default session-mcp/<session_id>) of the source directory's git repository; the working tree, index, HEAD and current branch are never touched. Files above the stored-file limit are named but cannot be included.
+        """)]
+    public async Task<ExportResult> ExportAsync(
+        RequestContext<CallToolRequestParams> request,
+        [Description("The session (destroyed ones too).")] string session_id,
+        [Description("\"patch\" (default) or \"git\".")][System.ComponentModel.DataAnnotations.AllowedValues("patch", "git")] string? format = null,
+        [Description("git only: the branch to create (default session-mcp/<session_id>).")] string? branch = null,
+        [Description("git only: move the branch if it exists (never the checked-out one).")] bool force = false,
+        CancellationToken cancellationToken = default)
+    {
+        var call = CallAudit.Of(request);
+        var session = router.Get(call.Caller, session_id);
+        var change = SessionChange.Of(session, registry.Find, history.Store);
+        if (format == "git")
+        {
+            var exported = await GitExport.ExportAsync(new GitExportRequest(
+                change.SourceDir ?? throw new SessionException($"session {session.Id} was not copied from a source directory, so there is no repository to export to; use format \"patch\""),
+                change.Baseline, change.Changes, history.Store, branch ?? GitExportRequest.DefaultBranch(session.Id),
+                "session-mcp", "session-mcp@localhost", $"Work of session {session.Id}{(session.Name is null ? "" : $" ({session.Name})")}", force), cancellationToken).ConfigureAwait(false);
+            call.Summary = new JsonObject { ["format"] = "git", ["branch"] = exported.Branch, ["commit"] = exported.Commit, ["files"] = change.Changes.Count };
+            return call.Complete(new ExportResult(session.Id, "git", change.Changes.Count, 0, Branch: exported.Branch, Commit: exported.Commit,
+                BaseCommit: exported.BaseCommit, BaselineCommit: exported.BaselineCommit, ContentMissing: exported.ContentMissing.Count == 0 ? null : [.. exported.ContentMissing.Take(100)]));
+        }
+        var patch = GitPatch.Write(change.Changes, history.Store);
+        var path = ExportFiles.WritePatch(router.Options.DataDir, session.Id, patch.Text);
+        call.Summary = new JsonObject { ["format"] = "patch", ["path"] = path, ["files"] = patch.FilesChanged };
+        var missing = patch.ContentMissing.Count == 0 ? null : patch.ContentMissing.Take(100).ToList();
+        return call.Complete(budget.Fit(patch.Text.Length, chars => new ExportResult(session.Id, "patch", change.Changes.Count, 0,
+            PatchPath: path, Patch: chars >= patch.Text.Length ? patch.Text : null, LinesAdded: patch.LinesAdded, LinesRemoved: patch.LinesRemoved, ContentMissing: missing), minimum: 0));
+    }
+
     [McpServerTool(Name = "session_diff", Title = "Diff a session's workspace between two points", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
         The combined change to a session's files between two events: files added, removed, modified, renamed and mode changes, with a unified diff (binary files named). Default: from the session's start (its source_dir copy, or the state it was forked from) to its latest recorded step. Every call that may change files records its step; changes a still-running job makes are recorded by the next such call.
@@ -38,7 +72,7 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
             throw new SessionException($"from_seq {from} is after to_seq {to}; give them in order");
         }
         var changes = history.Changes(session.Id, from, to, paths);
-        var diff = StepDiff.Render(changes, history.Store);
+        var diff = GitPatch.Write(changes, history.Store, PatchStyle.Review).Text;
         call.Summary = new JsonObject { ["from_seq"] = from, ["to_seq"] = to, ["files"] = changes.Count };
         return call.Complete(budget.Fit(diff.Length, chars => new WorkspaceDiffResult(session.Id, from, to, ChangeSet.Create(changes, diff, chars), 0)));
     }
@@ -55,7 +89,7 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
     {
         var call = CallAudit.Of(request);
         var changes = router.Restore(call.Caller, session_id, to_seq, dry_run);
-        var diff = StepDiff.Render(changes, history.Store);
+        var diff = GitPatch.Write(changes, history.Store, PatchStyle.Review).Text;
         call.Summary = new JsonObject { ["to_seq"] = to_seq, ["dry_run"] = dry_run, ["files"] = changes.Count };
         return call.Complete(budget.Fit(diff.Length, chars => new WorkspaceRestoreResult(session_id, to_seq, dry_run, ChangeSet.Create(changes, diff, chars), 0)));
     }
@@ -80,6 +114,45 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
         var (fork, forkSeq) = await router.ForkAsync(call.Caller, session_id, at_seq, name, backend, cancellationToken).ConfigureAwait(false);
         call.Summary = new JsonObject { ["fork"] = fork.Id, ["fork_seq"] = forkSeq, ["backend"] = fork.Backend };
         return call.Complete(new ForkResult(SessionInfo.From(fork), session_id, forkSeq, 0));
+    }
+}
+
+/// <summary>The result of session_export: where the work went.</summary>
+/// <param name="Patch">The patch itself, when it fits the result; it is always in the file at <see cref="PatchPath"/>.</param>
+/// <param name="ContentMissing">Changed files named but not included (their content is above the stored-file limit).</param>
+internal sealed record ExportResult(
+    string SessionId, string Format, int Files, long EventSeq,
+    string? PatchPath = null, string? Patch = null, int? LinesAdded = null, int? LinesRemoved = null,
+    string? Branch = null, string? Commit = null, string? BaseCommit = null, string? BaselineCommit = null,
+    IReadOnlyList<string>? ContentMissing = null) : IToolResult
+{
+    public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
+
+    public string Render()
+    {
+        var text = Format == "git"
+            ? $"session {SessionId}: {Files} changed files committed as {Commit} on branch {Branch}" + (BaselineCommit is null ? "" : $" (after a baseline commit {BaselineCommit} of files that differed from HEAD when the session copied them)")
+            : $"session {SessionId}: {Files} changed files (+{LinesAdded} -{LinesRemoved}) as a patch in {PatchPath}; apply it with: git apply {PatchPath}";
+        text += $", event_seq {EventSeq}";
+        if (ContentMissing is { Count: > 0 })
+        {
+            text += $"\nnot included (content above the stored-file limit): {string.Join(", ", ContentMissing)}";
+        }
+        return Patch is null ? text : text + "\n" + Patch;
+    }
+}
+
+/// <summary>Where exported patches go: the data directory's <c>exports/</c>, private to the server's user.</summary>
+internal static class ExportFiles
+{
+    public static string WritePatch(string? dataDir, string sessionId, string patch)
+    {
+        var directory = Path.Combine(dataDir ?? Path.GetTempPath(), "exports");
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var path = Path.Combine(directory, $"{sessionId}-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfff}.patch");
+        File.WriteAllText(path, patch, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
     }
 }
 

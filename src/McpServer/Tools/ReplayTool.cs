@@ -90,7 +90,7 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
                 return ([], "");
             }
             var changes = history.Changes(session.Id, e.Seq - 1, e.Seq);
-            return (changes, StepDiff.Render(changes, history.Store));
+            return (changes, GitPatch.Write(changes, history.Store, PatchStyle.Review).Text);
         }
     }
 }
@@ -135,7 +135,8 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
             SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments), maxStringChars),
             SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Summary), maxStringChars),
             SessionRouting.Audit.Transcript.ShapeOutput(SessionRouting.Audit.Transcript.Parse(e.Entry.Output) as JsonObject, detail, maxStringChars),
-            e.Entry.Principal)).ToList();
+            e.Entry.Principal,
+            e.OutputPruned && detail != OutputDetail.None ? true : null)).ToList();
         return new ReplayResult(sessionId, "events", 0, Events: shaped, NextSeq: next) { Count = events.Count, Rendered = rendered };
     }
 
@@ -205,4 +206,5 @@ internal sealed record ReplayEvent(
     JsonNode? Arguments = null,
     JsonNode? Summary = null,
     JsonNode? Output = null,
-    [property: Description("Who made the call: a token's name, or \"local\" (the server's own user); absent for what the server recorded on its own and for events older than principals.")] string? Principal = null);
+    [property: Description("Who made the call: a token's name, or \"local\" (the server's own user); absent for what the server recorded on its own and for events older than principals.")] string? Principal = null,
+    [property: Description("true: retention dropped this output.")] bool? OutputPruned = null);

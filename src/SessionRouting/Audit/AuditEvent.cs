@@ -20,6 +20,12 @@ public static class AuditKinds
 
     /// <summary>An operator revoked a bearer token.</summary>
     public const string TokenRevoked = "token_revoked";
+
+    /// <summary>
+    /// Retention removed events or outputs (<c>session-mcp audit prune</c>); the summary names the checkpoint it left and
+    /// its digests, so the checkpoint is anchored in the chain. These events are never pruned themselves.
+    /// </summary>
+    public const string AuditPruned = "audit_pruned";
 }
 
 /// <summary>Outcomes of an audited event.</summary>
@@ -60,6 +66,16 @@ public sealed record AuditEntry(
 /// <summary>An event as stored, with its place in the global sequence and the hash chain.</summary>
 public sealed record AuditEvent(long Seq, AuditEntry Entry, string PrevHash, string Hash)
 {
+    /// <summary>How the hash covers the fields: <see cref="HashChain.LegacyEncoding"/> (versions 1 and 2, chosen by the
+    /// principal) or <see cref="HashChain.EncodingV3"/> (the output by its digest).</summary>
+    public int Encoding { get; init; } = HashChain.LegacyEncoding;
+
+    /// <summary>Version 3: the SHA-256 of the output (null when the event has none); the hash covers this, not the output.</summary>
+    public string? OutputDigest { get; init; }
+
+    /// <summary>Retention dropped the output; the event still verifies through <see cref="OutputDigest"/>.</summary>
+    public bool OutputPruned => Encoding == HashChain.EncodingV3 && OutputDigest is not null && Entry.Output is null;
+
     /// <summary>
     /// What could not be read from the stored row (a NULL, a bad timestamp, a hash that is not hex), with the raw values;
     /// null for a sound row. The fields it names hold placeholders, so readers show the event instead of failing.

@@ -11,7 +11,7 @@ namespace SessionMcp.SessionRouting.Audit;
 /// <param name="headFile">Where the newest head is recorded after each append (null: nowhere, as for admin commands).</param>
 public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile = null)
 {
-    private const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal";
+    internal const string Columns = "seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal, output_digest, hash_version";
 
     /// <param name="endsCall">The id <see cref="BeginCall"/> gave the call this event records: its in-flight row goes in
     /// the same transaction, so a call is always either in flight or recorded, never both or neither.</param>
@@ -21,50 +21,7 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
     {
         var appended = database.WriteTransaction((connection, transaction) =>
         {
-            // Under BEGIN IMMEDIATE no other writer (thread or process) can slip in between reading the tip and appending.
-            // The number comes from the counter, the previous hash from the newest event still there: after deleted
-            // events the next one gets a new number, and verify reports the gap it leaves.
-            long seq;
-            string prevHash;
-            using (var tip = connection.CreateCommand())
-            {
-                tip.Transaction = transaction;
-                tip.CommandText = """
-                    SELECT (SELECT last_seq FROM event_sequence WHERE id = 1),
-                           (SELECT seq FROM events ORDER BY seq DESC LIMIT 1),
-                           (SELECT hash FROM events ORDER BY seq DESC LIMIT 1)
-                    """;
-                using var reader = tip.ExecuteReader();
-                reader.Read();
-                var issued = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
-                var newest = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
-                seq = Math.Max(issued, newest) + 1;
-                prevHash = reader.IsDBNull(2) ? HashChain.Genesis : reader.GetString(2);
-            }
-
-            var hash = HashChain.Compute(seq, prevHash, entry);
-            using var insert = connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = $"""
-                INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash, $principal);
-                INSERT INTO event_sequence (id, last_seq) VALUES (1, $seq) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq;
-                """;
-            insert.Parameters.AddWithValue("$seq", seq);
-            insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(entry.Time));
-            insert.Parameters.AddWithValue("$session", (object?)entry.SessionId ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$kind", entry.Kind);
-            insert.Parameters.AddWithValue("$tool", (object?)entry.Tool ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$client", (object?)entry.Client ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$args", (object?)entry.Arguments ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$outcome", entry.Outcome);
-            insert.Parameters.AddWithValue("$error", (object?)entry.Error ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$summary", (object?)entry.Summary ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$duration", entry.DurationMs);
-            insert.Parameters.AddWithValue("$output", (object?)entry.Output ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$prev", prevHash);
-            insert.Parameters.AddWithValue("$hash", hash);
-            insert.Parameters.AddWithValue("$principal", (object?)entry.Principal ?? DBNull.Value);
-            insert.ExecuteNonQuery();
+            var added = AppendIn(connection, transaction, entry);
             if (endsCall is not null)
             {
                 using var end = connection.CreateCommand();
@@ -73,9 +30,78 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 end.Parameters.AddWithValue("$id", endsCall);
                 end.ExecuteNonQuery();
             }
-            alongside?.Invoke(connection, transaction, seq);
-            return new AuditEvent(seq, entry, prevHash, hash);
+            alongside?.Invoke(connection, transaction, added.Seq);
+            return added;
         });
+        RecordHead(appended);
+        return appended;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="entry"/> inside a write transaction the caller holds (retention appends its event in the
+    /// transaction that prunes), hashed with encoding 3. The caller records the head after committing.
+    /// </summary>
+    internal static AuditEvent AppendIn(SqliteConnection connection, SqliteTransaction transaction, AuditEntry entry)
+    {
+        // Under BEGIN IMMEDIATE no other writer (thread or process) can slip in between reading the tip and appending.
+        // The number comes from the counter, the previous hash from the newest event still there or, when retention
+        // pruned the newest ones, from the checkpoint that crossed them: after events deleted outside retention the next
+        // one gets a new number, and verify reports the gap it leaves.
+        long seq;
+        string prevHash;
+        using (var tip = connection.CreateCommand())
+        {
+            tip.Transaction = transaction;
+            tip.CommandText = """
+                SELECT (SELECT last_seq FROM event_sequence WHERE id = 1),
+                       (SELECT seq FROM events ORDER BY seq DESC LIMIT 1),
+                       (SELECT hash FROM events ORDER BY seq DESC LIMIT 1),
+                       (SELECT last_seq FROM pruned_runs ORDER BY first_seq DESC LIMIT 1),
+                       (SELECT last_hash FROM pruned_runs ORDER BY first_seq DESC LIMIT 1)
+                """;
+            using var reader = tip.ExecuteReader();
+            reader.Read();
+            var issued = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
+            var newest = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+            var newestPruned = reader.IsDBNull(3) ? 0 : reader.GetInt64(3);
+            seq = Math.Max(issued, Math.Max(newest, newestPruned)) + 1;
+            prevHash = newestPruned > newest ? reader.GetString(4) : reader.IsDBNull(2) ? HashChain.Genesis : reader.GetString(2);
+        }
+
+        var outputDigest = HashChain.DigestOutput(entry.Output);
+        var hash = HashChain.ComputeV3(seq, prevHash, entry, outputDigest);
+        using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = $"""
+            INSERT INTO events ({Columns}) VALUES ($seq, $ts, $session, $kind, $tool, $client, $args, $outcome, $error, $summary, $duration, $output, $prev, $hash, $principal, $digest, {HashChain.EncodingV3});
+            INSERT INTO event_sequence (id, last_seq) VALUES (1, $seq) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq;
+            """;
+        insert.Parameters.AddWithValue("$seq", seq);
+        insert.Parameters.AddWithValue("$ts", HashChain.FormatTime(entry.Time));
+        insert.Parameters.AddWithValue("$session", (object?)entry.SessionId ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$kind", entry.Kind);
+        insert.Parameters.AddWithValue("$tool", (object?)entry.Tool ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$client", (object?)entry.Client ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$args", (object?)entry.Arguments ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$outcome", entry.Outcome);
+        insert.Parameters.AddWithValue("$error", (object?)entry.Error ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$summary", (object?)entry.Summary ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$duration", entry.DurationMs);
+        insert.Parameters.AddWithValue("$output", (object?)entry.Output ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$prev", prevHash);
+        insert.Parameters.AddWithValue("$hash", hash);
+        insert.Parameters.AddWithValue("$principal", (object?)entry.Principal ?? DBNull.Value);
+        insert.Parameters.AddWithValue("$digest", (object?)outputDigest ?? DBNull.Value);
+        insert.ExecuteNonQuery();
+        return new AuditEvent(seq, entry, prevHash, hash) { Encoding = HashChain.EncodingV3, OutputDigest = outputDigest };
+    }
+
+    /// <summary>
+    /// Records a head appended through <see cref="AppendIn"/> outside the database, as <see cref="Append"/> does, and
+    /// tells the <see cref="Appended"/> listeners.
+    /// </summary>
+    internal void RecordHead(AuditEvent appended)
+    {
         try
         {
             headFile?.Write(new AuditHead(appended.Seq, appended.Hash));
@@ -86,8 +112,8 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             // the next start's check, and the start-up check reports a file it cannot read.
             HeadWriteFailure = e;
         }
+        // Every committed append passes here (Append and retention's own event): live views learn of it now.
         Notify(appended);
-        return appended;
     }
 
     /// <summary>
@@ -242,16 +268,34 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
     /// <summary>Checks the whole chain, page by page, and returns the first broken link (null: intact).</summary>
     public (long Checked, ChainBreak? Break) Verify()
     {
-        // Pages keep memory flat on a large log; the chain state carries across pages.
+        var report = VerifyAll();
+        return (report.Checked, report.Break);
+    }
+
+    /// <summary>
+    /// Checks the whole chain, crossing what retention pruned through its checkpoints, then the checkpoints themselves;
+    /// reports the first broken link (null: intact) and what was crossed.
+    /// </summary>
+    public AuditVerification VerifyAll()
+    {
+        // Pages keep memory flat on a large log; the chain state carries across pages. The runs of pruned events and the
+        // numbers of dropped outputs are small next to the events.
         const int page = 2000;
-        long from = 1, count = 0, last = 0;
-        var chainBreak = HashChain.Verify(Pages());
-        if (chainBreak is null && IssuedSeq() is var issued && issued > last)
+        long from = 1;
+        var (runs, prunedOutputs, checkpoints) = database.Read(connection => (
+            Checkpoints.ReadRuns(connection),
+            Checkpoints.ReadPrunedOutputs(connection).Select(o => o.Seq).ToHashSet(),
+            Checkpoints.Read(connection)));
+        var tally = new ChainTally();
+        var chainBreak = HashChain.Verify(Pages(), runs, prunedOutputs, tally);
+        if (chainBreak is null && IssuedSeq() is var issued && issued > tally.LastSeq)
         {
             // The chain cannot see a missing tail; the counter can: numbers were issued that no event holds.
-            chainBreak = new ChainBreak(last + 1, $"events {Range(last + 1, issued)} were issued but are missing: the newest events were deleted (the log ends at event {last})");
+            chainBreak = new ChainBreak(tally.LastSeq + 1, $"events {Range(tally.LastSeq + 1, issued)} were issued but are missing: the newest events were deleted (the log ends at event {tally.LastSeq})");
         }
-        return (count, chainBreak);
+        chainBreak ??= database.Read(connection => Checkpoints.Verify(connection, seq => ReadAt(connection, seq)));
+        chainBreak ??= Checkpoints.VerifyAnchors(ReadKind(AuditKinds.AuditPruned), checkpoints.Select(c => c.Id).ToHashSet());
+        return new AuditVerification(tally.Events, chainBreak, tally.PrunedEvents, tally.OutputsPruned, tally.Checkpoints.Count, checkpoints.Count);
 
         IEnumerable<AuditEvent> Pages()
         {
@@ -260,8 +304,6 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 var events = ReadRange(from, page);
                 foreach (var e in events)
                 {
-                    count++;
-                    last = e.Seq;
                     yield return e;
                 }
                 if (events.Count < page)
@@ -271,6 +313,25 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 from = events[^1].Seq + 1;
             }
         }
+    }
+
+    /// <summary>The checkpoints retention left, oldest first.</summary>
+    public IReadOnlyList<Checkpoint> ReadCheckpoints() => database.Read(Checkpoints.Read);
+
+    private IReadOnlyList<AuditEvent> ReadKind(string kind) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM events WHERE kind = $kind ORDER BY seq";
+        command.Parameters.AddWithValue("$kind", kind);
+        return ReadAll(command);
+    });
+
+    private static AuditEvent? ReadAt(SqliteConnection connection, long seq)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM events WHERE seq = $seq";
+        command.Parameters.AddWithValue("$seq", seq);
+        return ReadAll(command).FirstOrDefault();
     }
 
     /// <summary>
@@ -294,6 +355,14 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 return expectedHash is null or HashChain.Genesis ? null : $"expected hash {expectedHash} at event 0, which is the empty log's {HashChain.Genesis}";
             }
             var stored = ReadRange(seq, 1);
+            if ((stored.Count == 0 || stored[0].Seq != seq) && database.Read(connection => Checkpoints.RunCovering(connection, seq)) is { } run)
+            {
+                // Retention removed it under a checkpoint (verify checks the chain across it). The hash of the last event
+                // of a run is kept; of one inside a run only the run's digest is, so there the number alone is checked.
+                return expectedHash is not null && seq == run.LastSeq && !string.Equals(run.LastHash, expectedHash, StringComparison.OrdinalIgnoreCase)
+                    ? $"event {seq} was pruned under checkpoint {run.Checkpoint} with hash {run.LastHash}, not the expected {expectedHash}: the log was rewritten up to event {seq}"
+                    : null;
+            }
             if (stored.Count == 0 || stored[0].Seq != seq)
             {
                 return $"expected event {seq}, but the log has no event {seq} (it ends at event {head.Seq}; events were deleted)";
@@ -314,7 +383,11 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
     private long? FindByHash(string hash) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq FROM events WHERE hash = $hash COLLATE NOCASE LIMIT 1";
+        command.CommandText = """
+            SELECT seq FROM events WHERE hash = $hash COLLATE NOCASE
+            UNION ALL SELECT last_seq FROM pruned_runs WHERE last_hash = $hash COLLATE NOCASE
+            LIMIT 1
+            """;
         command.Parameters.AddWithValue("$hash", hash);
         return command.ExecuteScalar() is long seq ? seq : (long?)null;
     });
@@ -332,3 +405,11 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
         return list;
     }
 }
+
+/// <summary>What <see cref="AuditLog.VerifyAll"/> found.</summary>
+/// <param name="Checked">Events whose hash was recomputed.</param>
+/// <param name="PrunedEvents">Events crossed through checkpoints (removed by retention).</param>
+/// <param name="OutputsPruned">Checked events whose output retention dropped.</param>
+/// <param name="CheckpointsCrossed">Checkpoints whose pruned events the chain crossed.</param>
+/// <param name="Checkpoints">Checkpoints checked against their records and their events.</param>
+public sealed record AuditVerification(long Checked, ChainBreak? Break, long PrunedEvents, long OutputsPruned, int CheckpointsCrossed, int Checkpoints);

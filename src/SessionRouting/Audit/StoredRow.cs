@@ -12,7 +12,7 @@ internal static class StoredRow
 {
     public const string Unreadable = "?";
 
-    /// <param name="reader">Positioned on a row of <c>seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal</c>.</param>
+    /// <param name="reader">Positioned on a row of <c>seq, ts, session_id, kind, tool, client, arguments, outcome, error, summary, duration_ms, output, prev_hash, hash, principal, output_digest, hash_version</c>.</param>
     public static AuditEvent Read(SqliteDataReader reader)
     {
         var problems = new List<string>();
@@ -52,7 +52,25 @@ internal static class StoredRow
             duration,
             Text(reader, 11, "output", required: false, problems),
             Text(reader, 14, "principal", required: false, problems));
-        return new AuditEvent(seq, entry, prevHash, hash) { Corruption = problems.Count == 0 ? null : string.Join("; ", problems) };
+        var encoding = HashChain.LegacyEncoding;
+        switch (reader.GetValue(16))
+        {
+            case DBNull:
+                break;
+            case long version when version == HashChain.EncodingV3:
+                encoding = HashChain.EncodingV3;
+                break;
+            case var other:
+                problems.Add($"hash_version is not a known encoding ({Show(other)})");
+                break;
+        }
+        var outputDigest = Text(reader, 15, "output_digest", required: false, problems);
+        return new AuditEvent(seq, entry, prevHash, hash)
+        {
+            Encoding = encoding,
+            OutputDigest = outputDigest,
+            Corruption = problems.Count == 0 ? null : string.Join("; ", problems),
+        };
     }
 
     private static string? Text(SqliteDataReader reader, int ordinal, string name, bool required, List<string> problems)

@@ -23,6 +23,9 @@ public static class Transcript
     /// <summary>Per-stream cap of outputs in truncated mode.</summary>
     public const int TruncatedOutputChars = 2_000;
 
+    /// <summary>What a transcript shows in place of an output retention dropped.</summary>
+    public const string PrunedOutputNote = "  [output pruned by retention: the event and its output's digest remain]";
+
     /// <param name="maxStringChars">Longer strings (outputs, arguments) are cut in the middle, so one huge event cannot
     /// make the transcript unbounded.</param>
     public static string Render(IEnumerable<AuditEvent> events, OutputDetail detail, int maxStringChars = int.MaxValue)
@@ -51,6 +54,11 @@ public static class Transcript
                 text.Append(CultureInfo.InvariantCulture, $" -> {entry.Outcome}: {entry.Error}");
             }
             text.Append(CultureInfo.InvariantCulture, $" ({entry.DurationMs} ms)\n");
+            if (e.OutputPruned && detail != OutputDetail.None)
+            {
+                // Said, not left out: an empty output and a dropped one must not look the same.
+                text.Append(PrunedOutputNote).Append('\n');
+            }
             if (output is not null)
             {
                 foreach (var (name, value) in output)

@@ -155,6 +155,18 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         return WorkspaceTree.From(entries);
     });
 
+    /// <summary>
+    /// The change between the session's files right after event <paramref name="fromSeq"/> and right after event
+    /// <paramref name="toSeq"/> (only under <paramref name="paths"/>, when given: files or directories).
+    /// </summary>
+    public IReadOnlyList<FileChange> Changes(string sessionId, long fromSeq, long toSeq, IReadOnlyCollection<string>? paths = null)
+    {
+        var changed = PathsChanged(sessionId, fromSeq, toSeq)
+            .Where(p => paths is null || paths.Any(wanted => WorkspaceTreePaths.IsAtOrUnder(p, wanted.Trim('/'))))
+            .ToList();
+        return TreeDelta.Between(TreeAt(sessionId, fromSeq, changed), TreeAt(sessionId, toSeq, changed), changed);
+    }
+
     /// <summary>The paths changed by events after <paramref name="fromSeq"/> up to <paramref name="toSeq"/>.</summary>
     public IReadOnlyList<string> PathsChanged(string sessionId, long fromSeq, long toSeq) => database.Read(connection =>
     {
@@ -236,6 +248,10 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
             after = page[^1].Hash;
         }
     }
+
+    /// <summary>Whether retention pruned event <paramref name="seq"/> (a checkpoint vouches for it; its rows stay, so the
+    /// files at every later step can still be told).</summary>
+    public bool WasPruned(long seq) => database.Read(connection => Audit.Checkpoints.RunCovering(connection, seq) is not null);
 
     /// <summary>Every (session, event, digest) that workspace rows exist for, for <c>audit verify</c>.</summary>
     public IReadOnlyList<(string SessionId, long Seq)> RecordedSteps() => database.Read(connection =>

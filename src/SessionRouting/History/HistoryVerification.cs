@@ -6,7 +6,8 @@ namespace SessionMcp.SessionRouting.History;
 /// <summary>
 /// What <c>audit verify</c> checks of workspace history: every event that recorded a workspace change still has rows
 /// that hash to the digest in its summary (the hash chain covers the summary, so rows cannot be altered, added or
-/// removed unseen), no rows exist that no event vouches for, and every stored content still hashes to its name.
+/// removed unseen), no rows exist that no event (or, for a pruned event, its checkpoint) vouches for, and every stored
+/// content still hashes to its name.
 /// </summary>
 internal static class HistoryVerification
 {
@@ -38,7 +39,7 @@ internal static class HistoryVerification
             }
             from = page[^1].Seq + 1;
         }
-        foreach (var (sessionId, seq) in store.RecordedSteps().Where(s => !vouched.Contains(s.Seq)))
+        foreach (var (sessionId, seq) in store.RecordedSteps().Where(s => !vouched.Contains(s.Seq) && !store.WasPruned(s.Seq)))
         {
             problems.Add($"session {sessionId} has workspace rows at event {seq} that no event records (rows were added)");
         }

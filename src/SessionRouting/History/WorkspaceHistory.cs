@@ -55,17 +55,9 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
         }
     }
 
-    /// <summary>
-    /// The change between the session's files right after event <paramref name="fromSeq"/> and right after event
-    /// <paramref name="toSeq"/> (only under <paramref name="paths"/>, when given: files or directories).
-    /// </summary>
-    public IReadOnlyList<FileChange> Changes(string sessionId, long fromSeq, long toSeq, IReadOnlyCollection<string>? paths = null)
-    {
-        var changed = store.PathsChanged(sessionId, fromSeq, toSeq)
-            .Where(p => paths is null || paths.Any(wanted => WorkspaceTreePaths.IsAtOrUnder(p, wanted.Trim('/'))))
-            .ToList();
-        return TreeDelta.Between(store.TreeAt(sessionId, fromSeq, changed), store.TreeAt(sessionId, toSeq, changed), changed);
-    }
+    /// <inheritdoc cref="HistoryStore.Changes"/>
+    public IReadOnlyList<FileChange> Changes(string sessionId, long fromSeq, long toSeq, IReadOnlyCollection<string>? paths = null) =>
+        store.Changes(sessionId, fromSeq, toSeq, paths);
 
     /// <summary>Stops watching a session's workspace (destroyed, lost). Its recorded history stays.</summary>
     public void Forget(string sessionId)

@@ -125,6 +125,7 @@ public sealed class SessionDatabase : IDisposable
         MigrateToVersion2();
         MigrateToVersion3();
         MigrateToVersion4();
+        MigrateToVersion6();
     }
 
     /// <summary>
@@ -270,6 +271,95 @@ public sealed class SessionDatabase : IDisposable
             CREATE TRIGGER IF NOT EXISTS file_changes_are_kept BEFORE UPDATE ON file_changes
                 BEGIN SELECT RAISE(ABORT, 'workspace history is append-only'); END;
             PRAGMA user_version=4;
+            """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Version 6 lets retention prune without losing the chain. Events appended from now on are hashed with encoding 3
+    /// (<c>hash_version</c>), which covers the output by its SHA-256 (<c>output_digest</c>), so the output can be dropped
+    /// and the event still verifies; old events keep their encoding (NULL) and verify as before. <c>checkpoints</c>
+    /// records each pruning, <c>pruned_runs</c> the hash links across the events it removed, <c>pruned_outputs</c> the
+    /// outputs it dropped; all three are append-only. The triggers on <c>events</c> are replaced by ones that still refuse
+    /// every change except the two retention makes after recording them: deleting an event a run covers, and setting to
+    /// NULL the output of a version-3 event listed in <c>pruned_outputs</c> (every other column unchanged).
+    /// </summary>
+    private void MigrateToVersion6()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 6)
+            {
+                return;
+            }
+        }
+        (string Table, string Column, string Type)[] added =
+        [
+            ("events", "output_digest", "TEXT"),
+            ("events", "hash_version", "INTEGER"),
+        ];
+        var alters = added
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+        // Every column but output must stay as it was; a column added to events later belongs in this list.
+        string[] unchanged = ["seq", "ts", "session_id", "kind", "tool", "client", "arguments", "outcome", "error", "summary", "duration_ms", "prev_hash", "hash", "principal", "output_digest", "hash_version"];
+        var sameRow = string.Join(" AND ", unchanged.Select(c => $"NEW.{c} IS OLD.{c}"));
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = string.Concat(alters) + $"""
+            CREATE TABLE IF NOT EXISTS checkpoints (
+                id            INTEGER PRIMARY KEY,
+                created_at    TEXT    NOT NULL,
+                principal     TEXT,
+                event_seq     INTEGER NOT NULL,
+                what          TEXT    NOT NULL CHECK (what IN ('events', 'outputs')),
+                criteria      TEXT    NOT NULL,
+                count         INTEGER NOT NULL,
+                first_seq     INTEGER NOT NULL,
+                last_seq      INTEGER NOT NULL,
+                last_hash     TEXT,
+                pruned_digest TEXT    NOT NULL,
+                digest        TEXT    NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS pruned_runs (
+                first_seq       INTEGER PRIMARY KEY,
+                last_seq        INTEGER NOT NULL,
+                checkpoint      INTEGER NOT NULL REFERENCES checkpoints (id),
+                first_prev_hash TEXT    NOT NULL,
+                last_hash       TEXT    NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS pruned_runs_by_checkpoint ON pruned_runs (checkpoint);
+            CREATE TABLE IF NOT EXISTS pruned_outputs (
+                seq        INTEGER PRIMARY KEY,
+                checkpoint INTEGER NOT NULL REFERENCES checkpoints (id)
+            );
+            CREATE INDEX IF NOT EXISTS pruned_outputs_by_checkpoint ON pruned_outputs (checkpoint);
+            CREATE TRIGGER IF NOT EXISTS checkpoints_are_append_only_update BEFORE UPDATE ON checkpoints
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS checkpoints_are_append_only_delete BEFORE DELETE ON checkpoints
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS pruned_runs_are_append_only_update BEFORE UPDATE ON pruned_runs
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS pruned_runs_are_append_only_delete BEFORE DELETE ON pruned_runs
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS pruned_outputs_are_append_only_update BEFORE UPDATE ON pruned_outputs
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS pruned_outputs_are_append_only_delete BEFORE DELETE ON pruned_outputs
+                BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+            DROP TRIGGER IF EXISTS events_are_append_only_delete;
+            CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+                WHEN COALESCE((SELECT last_seq FROM pruned_runs WHERE first_seq <= OLD.seq ORDER BY first_seq DESC LIMIT 1), 0) < OLD.seq
+                BEGIN SELECT RAISE(ABORT, 'audit events are append-only (only session-mcp audit prune removes events, under a checkpoint)'); END;
+            DROP TRIGGER IF EXISTS events_are_append_only_update;
+            CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+                WHEN NOT (NEW.output IS NULL AND OLD.hash_version IS 3 AND OLD.output_digest IS NOT NULL
+                          AND EXISTS (SELECT 1 FROM pruned_outputs WHERE seq = OLD.seq) AND {sameRow})
+                BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+            PRAGMA user_version=6;
             """;
         migrate.ExecuteNonQuery();
         transaction.Commit();

@@ -174,6 +174,12 @@ public sealed class CommandLineParserTests
     [InlineData(new[] { "audit", "verify", "--expect-seq", "x" }, "--expect-seq must be an event sequence number, 0 or more (got 'x')")]
     [InlineData(new[] { "audit", "verify", "--expect-head", "abc" }, "--expect-head must be a head hash as audit verify prints it, 64 hex digits (got 'abc')")]
     [InlineData(new[] { "audit", "export", "--expect-seq", "3" }, "--expect-seq is an option of audit verify, not of audit export")]
+    [InlineData(new[] { "audit", "prune" }, "audit prune needs a limit: --older-than AGE, --max-bytes SIZE or --max-session-bytes SIZE (add --dry-run to see what would go)")]
+    [InlineData(new[] { "audit", "prune", "--session", "s-1", "--outputs-only" }, "audit prune needs a limit: --older-than AGE, --max-bytes SIZE or --max-session-bytes SIZE (add --dry-run to see what would go)")]
+    [InlineData(new[] { "audit", "prune", "--older-than", "30" }, "--older-than must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '30')")]
+    [InlineData(new[] { "audit", "prune", "--max-bytes", "1.5G" }, "--max-bytes must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got '1.5G')")]
+    [InlineData(new[] { "audit", "prune", "--max-session-bytes", "lots" }, "--max-session-bytes must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got 'lots')")]
+    [InlineData(new[] { "audit", "verify", "--dry-run" }, "--dry-run is an option of audit prune, not of audit verify")]
     public void ABadValueIsAnErrorNotADefault(string[] args, string message)
     {
         // Given / When
@@ -185,7 +191,7 @@ public sealed class CommandLineParserTests
 
     [Theory]
     [InlineData(new[] { "audit", "tial" }, "unknown command 'audit tial'; did you mean audit tail?")]
-    [InlineData(new[] { "audit" }, "audit needs a subcommand: audit tail, audit export or audit verify")]
+    [InlineData(new[] { "audit" }, "audit needs a subcommand: audit tail, audit export, audit verify or audit prune")]
     [InlineData(new[] { "launch" }, "unknown command 'launch'")]
     public void AnUnknownCommandIsAnError(string[] args, string message)
     {
@@ -194,6 +200,22 @@ public sealed class CommandLineParserTests
 
         // Then
         Assert.Equal(message, Assert.IsType<CommandLineError>(parsed).Message);
+    }
+
+    [Fact]
+    public void AuditPruneTakesItsLimitsAndItsScope()
+    {
+        // Given / When
+        var parsed = Assert.IsType<CommandRequested>(CommandLineParser.Parse(
+            ["audit", "prune", "--older-than", "30d", "--max-bytes", "1G", "--max-session-bytes=500M", "--session", "s-abc", "--outputs-only", "--dry-run"]));
+        var bare = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["audit", "prune", "--older-than", "12h"]));
+
+        // Then
+        Assert.Equal(CommandLineParser.AuditPrune, parsed.Name);
+        Assert.Equal(new SessionMcp.SessionRouting.Audit.RetentionPolicy(TimeSpan.FromDays(30), 1L << 30, 500L << 20, "s-abc", OutputsOnly: true), parsed.Retention);
+        Assert.True(parsed.DryRun);
+        Assert.Equal(new SessionMcp.SessionRouting.Audit.RetentionPolicy(TimeSpan.FromHours(12)), bare.Retention);
+        Assert.False(bare.DryRun);
     }
 
     [Fact]

@@ -196,6 +196,72 @@ public sealed class WorkspaceHistoryTests
         Assert.Equal("# Notes\n", await server.RunAsync(into, "cat ../notes.md"));
     }
 
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task TheWorkGoesBackIntoTheProjectAsAPatchAsABranchOrApplied(string backend)
+    {
+        // Given a project under git, and a session that changed it in every way
+        using var data = new TempDirectory("data");
+        using var projects = new TempDirectory("projects");
+        var project = MakeProject(projects.Path);
+        Git(project, "init", "-q");
+        Git(project, "add", "-A");
+        Git(project, "commit", "-q", "-m", "start");
+        var head = Git(project, "rev-parse", "HEAD");
+        await using var server = await ServerProcess.StartAsync(data.Path, ["--source-roots", projects.Path]);
+        var id = (await server.CallAsync("session_create", new { backend, source_dir = project })).Text("session_id");
+        await server.RunAsync(id, "printf 'two\n' >> a.txt && rm gone.txt && mv dir/old.txt dir/new.txt && chmod 755 tool.sh && printf 'b\\000\\377' > bin.dat && echo fresh > 'with space.txt' && ln -s a.txt link");
+
+        // When it is exported as a patch and as a branch
+        var patch = await server.CallAsync("session_export", new { session_id = id });
+        var branch = await server.CallAsync("session_export", new { session_id = id, format = "git" });
+
+        // Then the patch applies to a clean copy of the project and gives the session's files
+        using var copy = new TempDirectory("copy");
+        Git(project, "worktree", "add", "-q", "--detach", Path.Combine(copy.Path, "clean"), "HEAD");
+        var clean = Path.Combine(copy.Path, "clean");
+        Git(clean, "apply", patch.Text("patch_path"));
+        Assert.Equal("one\ntwo\n", File.ReadAllText(Path.Combine(clean, "a.txt")));
+        Assert.False(File.Exists(Path.Combine(clean, "gone.txt")));
+        Assert.Equal("moved\n", File.ReadAllText(Path.Combine(clean, "dir", "new.txt")));
+        Assert.True(File.GetUnixFileMode(Path.Combine(clean, "tool.sh")).HasFlag(UnixFileMode.UserExecute));
+        Assert.Equal(new byte[] { (byte)'b', 0, 0xFF }, File.ReadAllBytes(Path.Combine(clean, "bin.dat")));
+        Assert.Equal("a.txt", new FileInfo(Path.Combine(clean, "link")).LinkTarget);
+        // And the branch holds the same files while the project's working tree, index and HEAD are as they were
+        Assert.Equal("", Git(project, "status", "--porcelain"));
+        Assert.Equal(head, Git(project, "rev-parse", "HEAD"));
+        Assert.Equal("one\ntwo", Git(project, "show", $"{branch.Text("branch")}:a.txt"));
+        Assert.Equal("fresh", Git(project, "show", $"{branch.Text("branch")}:with space.txt"));
+
+        // When the project changed a file the session changed too, apply refuses and writes nothing
+        File.WriteAllText(Path.Combine(project, "a.txt"), "edited by the user\n");
+        var refused = await ServerCli.RunAsync(data.Path, ["apply", id]);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("a.txt", refused.Stderr);
+        Assert.True(File.Exists(Path.Combine(project, "gone.txt")));
+        // And once the user's change is gone, it applies
+        Git(project, "checkout", "-q", "--", "a.txt");
+        var applied = await ServerCli.RunAsync(data.Path, ["apply", id]);
+        Assert.True(applied.ExitCode == 0, applied.ToString());
+        Assert.Equal("one\ntwo\n", File.ReadAllText(Path.Combine(project, "a.txt")));
+        Assert.False(File.Exists(Path.Combine(project, "gone.txt")));
+    }
+
+    private static string Git(string directory, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-c", "user.name=test", "-c", "user.email=test@localhost" }.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var git = System.Diagnostics.Process.Start(start)!;
+        var output = git.StandardOutput.ReadToEnd();
+        var error = git.StandardError.ReadToEnd();
+        git.WaitForExit();
+        Assert.True(git.ExitCode == 0, $"git {string.Join(' ', arguments)} failed: {error}");
+        return output.TrimEnd('\n');
+    }
+
     [Fact]
     public async Task AuditVerifyChecksEveryStoredContentAndEveryStepsRows()
     {

@@ -19,6 +19,23 @@ public sealed class ServerSettingsTests
     }
 
     [Fact]
+    public void RetentionIsOffByDefaultAndOutputsAndEventsArePrunedByTheirOwnLimits()
+    {
+        // Given / When
+        var none = ServerSettings.Resolve(NoFlags, Environment());
+        var both = ServerSettings.Resolve(new Dictionary<string, string> { ["retain-outputs"] = "7d", ["retain-bytes"] = "2G" }, Environment(("SESSION_MCP_RETAIN_EVENTS", "90d")));
+
+        // Then
+        Assert.Empty(none.Retention);
+        Assert.Equal(
+            [
+                new SessionMcp.SessionRouting.Audit.RetentionPolicy(OlderThan: TimeSpan.FromDays(7), OutputsOnly: true),
+                new SessionMcp.SessionRouting.Audit.RetentionPolicy(OlderThan: TimeSpan.FromDays(90), MaxBytes: 2L << 30),
+            ],
+            both.Retention);
+    }
+
+    [Fact]
     public void AFlagWinsOverItsVariableAndAnEmptyVariableCountsAsUnset()
     {
         // Given
@@ -38,6 +55,8 @@ public sealed class ServerSettingsTests
     [InlineData("sync", "fast", "--sync must be normal or full (got 'fast')")]
     [InlineData("backend", "kubernetes", "--backend must be local or docker (got 'kubernetes')")]
     [InlineData("source-roots", ":", "--source-roots names no directory (got ':'); give DIR[:DIR...]")]
+    [InlineData("retain-events", "90", "--retain-events must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '90')")]
+    [InlineData("retain-bytes", "big", "--retain-bytes must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got 'big')")]
     public void ABadFlagValueIsAnErrorNamingTheFlag(string option, string value, string message)
     {
         // Given / When
@@ -52,6 +71,7 @@ public sealed class ServerSettingsTests
     [InlineData("SESSION_MCP_DOCKER_ALLOW_NETWORK", "maybe", "SESSION_MCP_DOCKER_ALLOW_NETWORK must be true or false (got 'maybe')")]
     [InlineData("SESSION_MCP_SYNC", "fast", "SESSION_MCP_SYNC must be normal or full (got 'fast')")]
     [InlineData("SESSION_MCP_BACKEND", "podman", "SESSION_MCP_BACKEND must be local or docker (got 'podman')")]
+    [InlineData("SESSION_MCP_RETAIN_OUTPUTS", "7 days", "SESSION_MCP_RETAIN_OUTPUTS must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '7 days')")]
     public void ABadVariableValueIsAnErrorNamingTheVariable(string variable, string value, string message)
     {
         // Given / When
