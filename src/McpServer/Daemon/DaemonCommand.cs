@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.AspNetCore.Builder;
+using SessionMcp.McpServer.Dashboard;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.McpServer.Http;
 
@@ -37,10 +38,23 @@ internal static class DaemonCommand
                 : $"session-mcp: a server in its client's process (serve --daemon never) uses {settings.DataDir}; a daemon can start there once it ended").ConfigureAwait(false);
             return 1;
         }
+        DashboardSettings? dashboard = null;
+        if (http is not null)
+        {
+            try
+            {
+                dashboard = DashboardSettings.Resolve(Environment.GetEnvironmentVariable);
+            }
+            catch (ArgumentException e)
+            {
+                await stderr.WriteLineAsync($"session-mcp: cannot start the daemon: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+        }
         paths.WritePidFile();
         try
         {
-            var httpNote = http is null ? "" : $", http {string.Join(' ', http.Urls.Select(u => u.GetLeftPart(UriPartial.Authority) + HttpServiceExtensions.McpPath))}";
+            var httpNote = http is null ? "" : $", http {string.Join(' ', http.Urls.Select(u => u.GetLeftPart(UriPartial.Authority) + HttpServiceExtensions.McpPath))}, dashboard {http.Urls[0].GetLeftPart(UriPartial.Authority)}{DashboardEndpoints.Root}/";
             await stdout.WriteLineAsync($"session-mcp daemon: pid {Environment.ProcessId}, socket {paths.Socket}{httpNote}, log {paths.Log}").ConfigureAwait(false);
             await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
             // From here on the log is stdout and stderr: the logger, and a crash's stack trace, land in it.
@@ -60,8 +74,9 @@ internal static class DaemonCommand
                 // Empty: no appsettings.json or ASPNETCORE_ variables from wherever the daemon was started.
                 var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
                 Configure(builder, settings).WithDaemonSocketTransport(paths).WithSessionHttpTransport(builder.WebHost, http);
+                builder.Services.AddSessionDashboard(dashboard!);
                 await using var app = builder.Build();
-                app.MapSessionHttp();
+                app.MapSessionHttp().MapSessionDashboard();
                 await app.RunAsync(cancellationToken).ConfigureAwait(false);
             }
             return 0;

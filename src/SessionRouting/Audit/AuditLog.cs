@@ -96,7 +96,10 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
         return new AuditEvent(seq, entry, prevHash, hash) { Encoding = HashChain.EncodingV3, OutputDigest = outputDigest };
     }
 
-    /// <summary>Records a head appended through <see cref="AppendIn"/> outside the database, as <see cref="Append"/> does.</summary>
+    /// <summary>
+    /// Records a head appended through <see cref="AppendIn"/> outside the database, as <see cref="Append"/> does, and
+    /// tells the <see cref="Appended"/> listeners.
+    /// </summary>
     internal void RecordHead(AuditEvent appended)
     {
         try
@@ -108,6 +111,30 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
             // The event is committed and its caller must learn its number; a head that cannot be recorded only weakens
             // the next start's check, and the start-up check reports a file it cannot read.
             HeadWriteFailure = e;
+        }
+        // Every committed append passes here (Append and retention's own event): live views learn of it now.
+        Notify(appended);
+    }
+
+    /// <summary>
+    /// Raised in this process after each event is committed (on the appending thread, so a handler must be quick and
+    /// must not append): live views (the dashboard, metrics, attention) learn of an event without polling the database.
+    /// A handler that throws is ignored; the event stays committed.
+    /// </summary>
+    public event Action<AuditEvent>? Appended;
+
+    private void Notify(AuditEvent appended)
+    {
+        foreach (var handler in Appended?.GetInvocationList().Cast<Action<AuditEvent>>() ?? [])
+        {
+            try
+            {
+                handler(appended);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A view that fails must not turn a recorded call into a failed one.
+            }
         }
     }
 
@@ -190,13 +217,23 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
         return ReadAll(command);
     });
 
-    /// <summary>The newest <paramref name="count"/> events (of one session, when given), oldest first.</summary>
-    public IReadOnlyList<AuditEvent> ReadLast(int count, string? sessionId = null) => database.Read(connection =>
+    /// <summary>The newest <paramref name="count"/> events (of one session, when given; before <paramref name="beforeSeq"/>, when given), oldest first.</summary>
+    public IReadOnlyList<AuditEvent> ReadLast(int count, string? sessionId = null, long? beforeSeq = null) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        var sessionFilter = sessionId is null ? "" : " WHERE session_id = $session";
-        command.CommandText = $"SELECT {Columns} FROM events{sessionFilter} ORDER BY seq DESC LIMIT $limit";
+        var filters = new List<string>();
+        if (sessionId is not null)
+        {
+            filters.Add("session_id = $session");
+        }
+        if (beforeSeq is not null)
+        {
+            filters.Add("seq < $before");
+        }
+        var where = filters.Count == 0 ? "" : " WHERE " + string.Join(" AND ", filters);
+        command.CommandText = $"SELECT {Columns} FROM events{where} ORDER BY seq DESC LIMIT $limit";
         command.Parameters.AddWithValue("$session", (object?)sessionId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$before", (object?)beforeSeq ?? DBNull.Value);
         command.Parameters.AddWithValue("$limit", count);
         var newestFirst = ReadAll(command);
         newestFirst.Reverse();
