@@ -63,8 +63,7 @@ internal sealed class HistoryTools(SessionRouter router, WorkspaceHistory histor
     {
         var call = CallAudit.Of(request);
         var session = router.Get(call.Caller, session_id);
-        var start = history.Store.StepsWithChanges(session.Id, 0, long.MaxValue) is [var first, ..] ? first
-            : throw new SessionException($"session {session.Id} has no recorded workspace history (it began before history was recorded, or history is off)");
+        var start = history.Store.RequireStart(session.Id);
         var from = from_seq ?? start;
         var to = to_seq ?? history.Store.LastStep(session.Id) ?? start;
         if (from > to)

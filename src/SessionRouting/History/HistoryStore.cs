@@ -184,22 +184,21 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         return paths;
     });
 
-    /// <summary>The events of a session that changed files, between two points, in order.</summary>
-    public IReadOnlyList<long> StepsWithChanges(string sessionId, long fromSeq, long toSeq) => database.Read(connection =>
+    /// <summary>
+    /// The event a session's history starts at: the first one that recorded its baseline (its creation; for a session
+    /// made before history existed, its first call after). Null when history never recorded the session.
+    /// </summary>
+    public long? Start(string sessionId) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT seq FROM file_changes WHERE session_id = $session AND seq >= $from AND seq <= $to ORDER BY seq";
+        command.CommandText = "SELECT MIN(seq) FROM events WHERE session_id = $session AND json_extract(summary, '$.workspace.baseline') = 1";
         command.Parameters.AddWithValue("$session", sessionId);
-        command.Parameters.AddWithValue("$from", fromSeq);
-        command.Parameters.AddWithValue("$to", toSeq);
-        using var reader = command.ExecuteReader();
-        var seqs = new List<long>();
-        while (reader.Read())
-        {
-            seqs.Add(reader.GetInt64(0));
-        }
-        return seqs;
+        return command.ExecuteScalar() is long seq ? seq : (long?)null;
     });
+
+    /// <summary><see cref="Start"/>, or an error saying the session has no history.</summary>
+    public long RequireStart(string sessionId) => Start(sessionId)
+        ?? throw new Backends.SessionException($"session {sessionId} has no recorded workspace history (it began before history was recorded, or history is off)");
 
     /// <summary>The newest event of the session that recorded workspace rows, or null when history has none yet.</summary>
     public long? LastStep(string sessionId) => database.Read(connection =>

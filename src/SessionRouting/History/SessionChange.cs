@@ -17,8 +17,7 @@ internal sealed record SessionChange(string? SourceDir, WorkspaceTree Baseline, 
         {
             root = found;
         }
-        var start = store.StepsWithChanges(root.Id, 0, long.MaxValue) is [var first, ..] ? first
-            : throw new SessionException($"session {root.Id} has no recorded workspace history (it began before history was recorded, or history is off), so there is no change to export");
+        var start = store.RequireStart(root.Id);
         var baseline = store.TreeAt(root.Id, start);
         var current = store.TreeAt(session.Id, store.LastStep(session.Id) ?? start);
         return new SessionChange(session.Origin.SourceDir, baseline, TreeDelta.Between(baseline, current));

@@ -49,8 +49,8 @@ internal sealed class SessionRerunner(SessionRouter router, AuditLog audit, Work
         }
         else
         {
-            var start = history.Store.StepsWithChanges(source.Id, 0, long.MaxValue) is [var first, ..] ? first
-                : throw new SessionException($"session {source.Id} has no recorded workspace history to start a rerun from; give into_session_id to rerun into a session of your own");
+            var start = history.Store.Start(source.Id)
+                ?? throw new SessionException($"session {source.Id} has no recorded workspace history to start a rerun from; give into_session_id to rerun into a session of your own");
             target = (await router.ForkAsync(executor, source.Id, start, $"rerun of {source.Id}", source.Backend, cancellationToken).ConfigureAwait(false)).Fork.Id;
         }
 

@@ -185,8 +185,7 @@ internal sealed partial class SessionRouter(
         {
             throw new SessionException($"event {seq} is not an event of session {session.Id}; session_replay lists its events and their seq");
         }
-        var first = history.Store.StepsWithChanges(session.Id, 0, seq);
-        if (first.Count == 0)
+        if (history.Store.Start(session.Id) is not { } start || seq < start)
         {
             throw new SessionException($"session {session.Id} has no workspace history up to event {seq} (it began before history was recorded, or history is off); pick a later event");
         }
