@@ -37,6 +37,46 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         return content is not null && Convert.ToHexStringLower(SHA256.HashData(content)) == hash ? content : null;
     });
 
+    /// <summary>Several contents in one query, each checked against its hash (those it has and that match).</summary>
+    public IReadOnlyDictionary<string, byte[]> ReadMany(IReadOnlyCollection<string> hashes)
+    {
+        var stored = database.Read(connection =>
+        {
+            using var temp = connection.CreateCommand();
+            temp.CommandText = "CREATE TEMP TABLE IF NOT EXISTS wanted_blobs (hash TEXT PRIMARY KEY); DELETE FROM wanted_blobs;";
+            temp.ExecuteNonQuery();
+            using (var fill = connection.CreateCommand())
+            {
+                fill.CommandText = "INSERT OR IGNORE INTO wanted_blobs (hash) VALUES ($hash)";
+                var p = fill.Parameters.Add("$hash", SqliteType.Text);
+                foreach (var hash in hashes)
+                {
+                    p.Value = hash;
+                    fill.ExecuteNonQuery();
+                }
+            }
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hash, size, data FROM blobs WHERE hash IN (SELECT hash FROM wanted_blobs) AND data IS NOT NULL";
+            using var reader = command.ExecuteReader();
+            var rows = new List<(string Hash, long Size, byte[] Data)>();
+            while (reader.Read())
+            {
+                rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetValue(2) as byte[] ?? []));
+            }
+            return rows;
+        });
+        // Decoded and checked outside the database lock.
+        var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var (hash, size, data) in stored)
+        {
+            if (BlobCodec.Decode(data, size) is { } content && Convert.ToHexStringLower(SHA256.HashData(content)) == hash)
+            {
+                contents[hash] = content;
+            }
+        }
+        return contents;
+    }
+
     /// <summary>
     /// Writes one step's changes and the blobs they need, inside the transaction that appends event <paramref name="seq"/>.
     /// </summary>

@@ -216,7 +216,7 @@ internal sealed class WorkspaceScanner : IDisposable
         var parentFd = OpenDirectory(rootFd, WorkspaceTreePaths.Parent(path));
         if (parentFd < 0)
         {
-            RemoveUnder(path); // its directory is gone or is no longer a directory
+            Remove(path, deep); // its directory is gone or is no longer a directory
             return;
         }
         try
@@ -226,7 +226,7 @@ internal sealed class WorkspaceScanner : IDisposable
             if (status is not { } found || found.Type is not (Libc.S_IFREG or Libc.S_IFLNK or Libc.S_IFDIR)
                 || _ignore.IsIgnored(path, isDirectory: found.Type == Libc.S_IFDIR))
             {
-                RemoveUnder(path);
+                Remove(path, deep);
                 return;
             }
             if (found.Type == Libc.S_IFDIR)
@@ -247,7 +247,10 @@ internal sealed class WorkspaceScanner : IDisposable
                 }
                 return;
             }
-            RemoveUnder(path + "/"); // a directory that became a file
+            if (deep || _watch?.IsWatched(path) != false)
+            {
+                RemoveUnder(path + "/"); // a directory that became a file (only a watched path was one)
+            }
             LookAtFile(parentFd, name, path);
         }
         finally
@@ -399,6 +402,18 @@ internal sealed class WorkspaceScanner : IDisposable
             _before.TryAdd(path, had ? old : null);
             _working[path] = entry;
         }
+    }
+
+    /// <summary>A path that is gone: a file is one entry; only a directory (watched, or named by a directory event) needs
+    /// the search of everything under it.</summary>
+    private void Remove(string path, bool deep)
+    {
+        if (!deep && _watch?.IsWatched(path) == false)
+        {
+            SetEntry(path, null);
+            return;
+        }
+        RemoveUnder(path);
     }
 
     /// <summary>Removes <paramref name="path"/> and everything under it (a path ending in '/': only what is under it).</summary>

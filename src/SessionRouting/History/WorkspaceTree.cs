@@ -105,4 +105,8 @@ internal interface IBlobReader
     /// <summary>The content whose SHA-256 is <paramref name="hash"/>, checked against it; null when it was never stored
     /// (a file above the size limit) or was pruned.</summary>
     byte[]? Read(string hash);
+
+    /// <summary>Several contents at once (those it has), for writers of many files.</summary>
+    IReadOnlyDictionary<string, byte[]> ReadMany(IReadOnlyCollection<string> hashes) =>
+        hashes.Distinct(StringComparer.Ordinal).Select(h => (h, Read(h))).Where(p => p.Item2 is not null).ToDictionary(p => p.h, p => p.Item2!, StringComparer.Ordinal);
 }

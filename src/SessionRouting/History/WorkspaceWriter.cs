@@ -22,24 +22,12 @@ internal static class WorkspaceWriter
     /// </summary>
     public static void Apply(WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, IBlobReader blobs)
     {
-        var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        var missing = new List<string>();
-        foreach (var change in changes.Where(c => c.After is not null && c.Kind != ChangeKind.ModeChanged))
-        {
-            var after = change.After!;
-            if (contents.ContainsKey(after.Hash))
-            {
-                continue;
-            }
-            if (after.Stored && blobs.Read(after.Hash) is { } content)
-            {
-                contents[after.Hash] = content;
-            }
-            else
-            {
-                missing.Add($"{change.Path} ({after.Size} bytes)");
-            }
-        }
+        var wanted = changes.Where(c => c.After is { Stored: true } && c.Kind != ChangeKind.ModeChanged).Select(c => c.After!.Hash).ToHashSet(StringComparer.Ordinal);
+        var contents = blobs.ReadMany(wanted);
+        var missing = changes
+            .Where(c => c.After is not null && c.Kind != ChangeKind.ModeChanged && !contents.ContainsKey(c.After.Hash))
+            .Select(c => $"{c.Path} ({c.After!.Size} bytes)")
+            .ToList();
         if (missing.Count > 0)
         {
             throw new SessionException($"the content of {missing.Count} file(s) is not in the history (larger than the stored-file limit, or pruned): {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}. Nothing was changed");
@@ -60,15 +48,42 @@ internal static class WorkspaceWriter
             {
                 Remove(root, path);
             }
-            foreach (var change in changes.Where(c => c.After is not null))
+            // Each directory is opened (or made) once, in order, for all the files written into it; the files themselves
+            // are written by as many threads as there are cores (a fork or a restore writes thousands, and each write
+            // waits on the filesystem's journal, not on a core).
+            var directories = new Dictionary<string, int>(StringComparer.Ordinal);
+            try
             {
-                if (change.Kind == ChangeKind.ModeChanged)
+                var writes = changes.Where(c => c.After is not null).ToList();
+                foreach (var directory in writes.Select(c => WorkspaceTreePaths.Parent(c.Path)).Distinct(StringComparer.Ordinal))
                 {
-                    ChangeMode(root, change.Path, change.After!.Mode, workspace);
+                    if (Directory(root, directory, create: true, workspace, directories) < 0)
+                    {
+                        throw Failure(directory, Libc.LastError);
+                    }
                 }
-                else
+                Parallel.ForEach(writes, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) }, change =>
                 {
-                    Write(root, change.Path, change.After!, contents[change.After!.Hash], workspace);
+                    var parent = WorkspaceTreePaths.Parent(change.Path) is { Length: > 0 } directory ? directories[directory] : root;
+                    if (change.Kind == ChangeKind.ModeChanged)
+                    {
+                        ChangeMode(parent, change.Path, change.After!.Mode);
+                    }
+                    else
+                    {
+                        Write(parent, change.Path, change.After!, contents[change.After!.Hash], workspace);
+                    }
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is SessionException first)
+            {
+                throw first;
+            }
+            finally
+            {
+                foreach (var fd in directories.Values)
+                {
+                    Libc.Close(fd);
                 }
             }
         }
@@ -78,9 +93,45 @@ internal static class WorkspaceWriter
         }
     }
 
+    /// <summary>The directory <paramref name="relative"/> from <paramref name="cache"/>, or opened below its own parent
+    /// (made when <paramref name="create"/>) and kept there; -1 when it cannot be reached.</summary>
+    private static int Directory(int root, string relative, bool create, WorkspaceLocation workspace, Dictionary<string, int> cache)
+    {
+        if (relative.Length == 0)
+        {
+            return root;
+        }
+        if (cache.TryGetValue(relative, out var known))
+        {
+            return known;
+        }
+        var parent = Directory(root, WorkspaceTreePaths.Parent(relative), create, workspace, cache);
+        if (parent < 0)
+        {
+            return -1;
+        }
+        var name = NameOf(relative);
+        var flags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
+        var fd = Libc.OpenAt(parent, name, flags, 0);
+        if (fd < 0 && Libc.LastError == Libc.ENOENT && create
+            && (Libc.MkdirAt(parent, name, DirectoryMode) == 0 || Libc.LastError == Libc.EEXIST))
+        {
+            fd = Libc.OpenAt(parent, name, flags, 0);
+            if (fd >= 0)
+            {
+                GiveToOwner(workspace, fd);
+            }
+        }
+        if (fd >= 0)
+        {
+            cache[relative] = fd;
+        }
+        return fd;
+    }
+
     private static void Remove(int root, string path)
     {
-        var parent = OpenParent(root, path, create: false, workspace: null);
+        var parent = OpenParent(root, path);
         if (parent < 0)
         {
             return; // its directory is gone already
@@ -105,7 +156,7 @@ internal static class WorkspaceWriter
     {
         while (directory.Length > 0)
         {
-            var parent = OpenParent(root, directory, create: false, workspace: null);
+            var parent = OpenParent(root, directory);
             if (parent < 0)
             {
                 return;
@@ -120,84 +171,59 @@ internal static class WorkspaceWriter
         }
     }
 
-    private static void Write(int root, string path, FileEntry entry, byte[] content, WorkspaceLocation workspace)
+    private static void Write(int parent, string path, FileEntry entry, byte[] content, WorkspaceLocation workspace)
     {
-        var parent = OpenParent(root, path, create: true, workspace);
-        if (parent < 0)
+        var name = NameOf(path);
+        var temporary = $".{name}.session-mcp-{Guid.NewGuid():N}.tmp";
+        if (entry.Kind == EntryKind.Symlink)
         {
-            throw Failure(path, Libc.LastError);
-        }
-        try
-        {
-            var name = NameOf(path);
-            // A directory where a file goes: it may only be replaced when empty (what is in it is not history's to drop).
-            if (Libc.StatAt(parent, name) is { Type: Libc.S_IFDIR } && Libc.UnlinkAt(parent, name, Libc.AT_REMOVEDIR) != 0)
+            if (Libc.SymlinkAt(System.Text.Encoding.UTF8.GetString(content), parent, temporary) != 0)
             {
-                throw new SessionException($"cannot restore {path}: a directory that is not empty is in its place (it holds files history does not track, such as ignored ones). Nothing more was changed");
-            }
-            var temporary = $".{name}.session-mcp-{Guid.NewGuid():N}.tmp";
-            if (entry.Kind == EntryKind.Symlink)
-            {
-                if (Libc.SymlinkAt(System.Text.Encoding.UTF8.GetString(content), parent, temporary) != 0)
-                {
-                    throw Failure(path, Libc.LastError);
-                }
-            }
-            else
-            {
-                var fd = Libc.OpenAt(parent, temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, entry.Mode & 0xFFF);
-                if (fd < 0)
-                {
-                    throw Failure(path, Libc.LastError);
-                }
-                using var handle = new SafeFileHandle(fd, ownsHandle: true);
-                Libc.FChmod(fd, entry.Mode & 0xFFF);
-                GiveToOwner(workspace, fd);
-                RandomAccess.Write(handle, content, 0);
-            }
-            if (Libc.RenameAt(parent, temporary, parent, name) != 0)
-            {
-                var errno = Libc.LastError;
-                Libc.UnlinkAt(parent, temporary, 0);
-                throw Failure(path, errno);
+                throw Failure(path, Libc.LastError);
             }
         }
-        finally
+        else
         {
-            Libc.Close(parent);
+            var fd = Libc.OpenAt(parent, temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, entry.Mode & 0xFFF);
+            if (fd < 0)
+            {
+                throw Failure(path, Libc.LastError);
+            }
+            using var handle = new SafeFileHandle(fd, ownsHandle: true);
+            Libc.FChmod(fd, entry.Mode & 0xFFF);
+            GiveToOwner(workspace, fd);
+            RandomAccess.Write(handle, content, 0);
+        }
+        // A directory where a file goes may only be replaced when empty (what is in it is not history's to drop).
+        if (Libc.RenameAt(parent, temporary, parent, name) != 0
+            && !(Libc.LastError is Libc.EISDIR && Libc.UnlinkAt(parent, name, Libc.AT_REMOVEDIR) == 0 && Libc.RenameAt(parent, temporary, parent, name) == 0))
+        {
+            var errno = Libc.LastError;
+            Libc.UnlinkAt(parent, temporary, 0);
+            throw errno is Libc.ENOTEMPTY or Libc.EEXIST
+                ? new SessionException($"cannot write {path}: a directory that is not empty is in its place (it holds files history does not track, such as ignored ones)")
+                : Failure(path, errno);
         }
     }
 
-    private static void ChangeMode(int root, string path, int mode, WorkspaceLocation workspace)
+    private static void ChangeMode(int parent, string path, int mode)
     {
-        var parent = OpenParent(root, path, create: false, workspace);
-        if (parent < 0)
+        var fd = Libc.OpenAt(parent, NameOf(path), Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        if (fd < 0 || Libc.FChmod(fd, mode & 0xFFF) != 0)
         {
-            throw Failure(path, Libc.LastError);
-        }
-        try
-        {
-            var fd = Libc.OpenAt(parent, NameOf(path), Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
-            if (fd < 0 || Libc.FChmod(fd, mode & 0xFFF) != 0)
+            var errno = Libc.LastError;
+            if (fd >= 0)
             {
-                var errno = Libc.LastError;
-                if (fd >= 0)
-                {
-                    Libc.Close(fd);
-                }
-                throw Failure(path, errno);
+                Libc.Close(fd);
             }
-            Libc.Close(fd);
+            throw Failure(path, errno);
         }
-        finally
-        {
-            Libc.Close(parent);
-        }
+        Libc.Close(fd);
     }
 
-    /// <summary>The directory holding <paramref name="path"/>, walked down from the root without following links; missing
-    /// directories are made when <paramref name="create"/>. -1 when it cannot be reached.</summary>
-    private static int OpenParent(int root, string path, bool create, WorkspaceLocation? workspace)
+    /// <summary>The directory holding <paramref name="path"/>, walked down from the root without following links; -1 when
+    /// it cannot be reached (it is gone, or a link or a file is on the way).</summary>
+    private static int OpenParent(int root, string path)
     {
         var fd = Libc.OpenAt(root, ".", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         var parent = WorkspaceTreePaths.Parent(path);
@@ -207,19 +233,7 @@ internal static class WorkspaceWriter
         }
         foreach (var component in parent.Split('/'))
         {
-            var flags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
-            var next = Libc.OpenAt(fd, component, flags, 0);
-            if (next < 0 && Libc.LastError == Libc.ENOENT && create)
-            {
-                if (Libc.MkdirAt(fd, component, DirectoryMode) == 0 || Libc.LastError == Libc.EEXIST)
-                {
-                    next = Libc.OpenAt(fd, component, flags, 0);
-                    if (next >= 0 && workspace is not null)
-                    {
-                        GiveToOwner(workspace, next);
-                    }
-                }
-            }
+            var next = Libc.OpenAt(fd, component, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             var errno = Libc.LastError;
             Libc.Close(fd);
             if (next < 0)

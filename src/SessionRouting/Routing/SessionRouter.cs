@@ -96,7 +96,7 @@ internal sealed partial class SessionRouter(
     /// Makes the session on its backend, registers it and records its creation with the workspace it starts from (its
     /// baseline: every file, as history first sees it).
     /// </summary>
-    private async Task<SessionRecord> ProvisionAsync(ISessionBackend backend, NewSessionRequest request, string? seedDir, SessionOrigin origin, CallContext caller, object summary, CancellationToken cancellationToken)
+    private async Task<SessionRecord> ProvisionAsync(ISessionBackend backend, NewSessionRequest request, string? seedDir, SessionOrigin origin, CallContext caller, object summary, CancellationToken cancellationToken, WorkspaceTree? seedFiles = null)
     {
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
@@ -108,6 +108,19 @@ internal sealed partial class SessionRouter(
             id, request.Name, backend.Name, SessionStatus.Running,
             provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
             provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, Origin = origin };
+        if (seedFiles is not null)
+        {
+            try
+            {
+                // Written straight into the new workspace, as its user: no copy of a copy.
+                WorkspaceWriter.Apply(backend.GetWorkspace(session), TreeDelta.Between(WorkspaceTree.Empty, seedFiles), history.Store);
+            }
+            catch
+            {
+                await backend.DestroyAsync(session, keepWorkspace: false, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+        }
         registry.Add(session);
         var created = JsonSerializer.SerializeToNode(summary)!.AsObject();
         created["workdir"] = session.WorkspacePath;
@@ -118,47 +131,35 @@ internal sealed partial class SessionRouter(
 
     /// <summary>
     /// A new session whose workspace is <paramref name="sessionId"/>'s files right after event <paramref name="atSeq"/>
-    /// (null: as they are now), on any backend. The fork knows its parent and fork point, and keeps the parent's source
-    /// directory, so its work exports against the same project.
+    /// (null: as they are now, copied from its workspace, ignored directories included), on any backend. The fork knows
+    /// its parent and fork point, and keeps the parent's source directory, so its work exports against the same project.
     /// </summary>
     public async Task<(SessionRecord Fork, long ForkSeq)> ForkAsync(CallContext caller, string sessionId, long? atSeq, string? name, string? backendName, CancellationToken cancellationToken)
     {
         var parent = Get(caller, sessionId);
         var backend = BackendOrDefault(backendName ?? parent.Backend);
-        var staging = Path.Combine(options.DataDir ?? Path.GetTempPath(), "staging", $"fork-{Guid.NewGuid():N}");
-        try
+        var request = new NewSessionRequest(backend.Name, name, new Dictionary<string, string>(), null);
+        if (atSeq is { } seq)
         {
-            long forkSeq;
-            if (atSeq is { } seq)
+            RequireStep(parent, seq);
+            var files = history.Store.TreeAt(parent.Id, seq);
+            // Refused before anything is made: a file known only by its hash cannot be put in the fork.
+            if (files.Where(f => !f.Value.Stored).Select(f => $"{f.Key} ({f.Value.Size} bytes)").ToList() is { Count: > 0 } missing)
             {
-                RequireStep(parent, seq);
-                forkSeq = seq;
-                var files = history.Store.TreeAt(parent.Id, seq);
-                Directory.CreateDirectory(staging);
-                WorkspaceWriter.Apply(new WorkspaceLocation(staging, staging), TreeDelta.Between(WorkspaceTree.Empty, files), history.Store);
+                throw new SessionException($"the content of {missing.Count} file(s) at event {seq} is not in the history (larger than the stored-file limit, or pruned): {string.Join(", ", missing.Take(20))}; fork at a later event or now");
             }
-            else
-            {
-                if (parent.Status != SessionStatus.Running || !Directory.Exists(parent.WorkspaceHostPath))
-                {
-                    throw new SessionException($"session {parent.Id} is {parent.StatusText} and its workspace is gone; fork it at an event instead (at_seq; session_replay lists them)");
-                }
-                forkSeq = audit.ReadLast(1, parent.Id) is [var last] ? last.Seq : 0;
-                // Its workspace as it is now, running jobs' latest writes included.
-                WorkspaceSeeding.CopyDirectory(parent.WorkspaceHostPath, staging, options.MaxSourceBytes);
-            }
-            var request = new NewSessionRequest(backend.Name, name, new Dictionary<string, string>(), null);
-            var fork = await ProvisionAsync(backend, request, staging, new SessionOrigin(parent.Origin.SourceDir, parent.Id, forkSeq), caller,
-                new { backend = backend.Name, name, forked_from = parent.Id, fork_seq = forkSeq }, cancellationToken).ConfigureAwait(false);
-            return (fork, forkSeq);
+            var fork = await ProvisionAsync(backend, request, null, new SessionOrigin(parent.Origin.SourceDir, parent.Id, seq), caller,
+                new { backend = backend.Name, name, forked_from = parent.Id, fork_seq = seq }, cancellationToken, seedFiles: files).ConfigureAwait(false);
+            return (fork, seq);
         }
-        finally
+        if (parent.Status != SessionStatus.Running || !Directory.Exists(parent.WorkspaceHostPath))
         {
-            if (Directory.Exists(staging))
-            {
-                WorkspaceRemoval.RemoveTree(staging);
-            }
+            throw new SessionException($"session {parent.Id} is {parent.StatusText} and its workspace is gone; fork it at an event instead (at_seq; session_replay lists them)");
         }
+        var now = audit.ReadLast(1, parent.Id) is [var last] ? last.Seq : 0;
+        var copy = await ProvisionAsync(backend, request, parent.WorkspaceHostPath, new SessionOrigin(parent.Origin.SourceDir, parent.Id, now), caller,
+            new { backend = backend.Name, name, forked_from = parent.Id, fork_seq = now }, cancellationToken).ConfigureAwait(false);
+        return (copy, now);
     }
 
     /// <summary>
