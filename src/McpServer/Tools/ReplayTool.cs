@@ -71,8 +71,13 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
         var available = Math.Min(page.Count, pageSize);
         // A step's changes are computed once per page, whatever the fitting below tries.
         var steps = shape == "diff" ? page.Take(available).ToDictionary(e => e.Seq, e => StepChanges(e)) : null;
-        ReplayResult Build(int count, int maxStringChars) =>
-            ReplayResult.Create(session.Id, page.Take(count).ToList(), count < page.Count ? page[count].Seq : null, shape, detail, maxStringChars, steps);
+        // Each event is shaped and rendered once; fitting the page to the budget then only counts how many to take.
+        var whole = ReplayResult.Prepare(page.Take(available).ToList(), shape, detail, int.MaxValue, steps);
+        ReplayResult Build(int count, int maxStringChars) => ReplayResult.Create(
+            session.Id,
+            maxStringChars == int.MaxValue ? whole.Take(count).ToList() : ReplayResult.Prepare(page.Take(count).ToList(), shape, detail, maxStringChars, steps),
+            count < page.Count ? page[count].Seq : null,
+            shape);
 
         var result = budget.Fit(available, count => Build(count, int.MaxValue));
         if (result.Count == 0 && available > 0)
@@ -116,28 +121,37 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
     [System.Text.Json.Serialization.JsonIgnore]
     public string Rendered { get; private init; } = "";
 
-    public static ReplayResult Create(string sessionId, IReadOnlyList<AuditEvent> events, long? next, string format, OutputDetail detail, int maxStringChars,
-        IReadOnlyDictionary<long, (IReadOnlyList<FileChange> Changes, string Diff)>? steps = null)
+    /// <summary>One event of a page as each format shows it, made once per page.</summary>
+    internal sealed record PreparedEvent(string Rendered, ReplayEvent? Event, ReplayStep? Step);
+
+    public static IReadOnlyList<PreparedEvent> Prepare(IReadOnlyList<AuditEvent> events, string format, OutputDetail detail, int maxStringChars,
+        IReadOnlyDictionary<long, (IReadOnlyList<FileChange> Changes, string Diff)>? steps = null) =>
+        [.. events.Select(e =>
+        {
+            if (format == "diff" && steps is not null)
+            {
+                var step = ReplayStep.Create(e, steps[e.Seq].Changes, steps[e.Seq].Diff, maxStringChars);
+                return new PreparedEvent(step.Render() + "\n", null, step);
+            }
+            var rendered = SessionRouting.Audit.Transcript.Render([e], detail, maxStringChars);
+            return format == "transcript" ? new PreparedEvent(rendered, null, null) : new PreparedEvent(rendered, new ReplayEvent(
+                e.Seq, e.Entry.Time, e.Entry.Kind, e.Entry.Outcome, e.Entry.DurationMs, e.Entry.Tool, e.Entry.Error, e.Entry.Client,
+                SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments), maxStringChars),
+                SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Summary), maxStringChars),
+                SessionRouting.Audit.Transcript.ShapeOutput(SessionRouting.Audit.Transcript.Parse(e.Entry.Output) as JsonObject, detail, maxStringChars),
+                e.Entry.Principal,
+                e.OutputPruned && detail != OutputDetail.None ? true : null), null);
+        })];
+
+    public static ReplayResult Create(string sessionId, IReadOnlyList<PreparedEvent> events, long? next, string format)
     {
-        if (format == "diff" && steps is not null)
+        var rendered = string.Concat(events.Select(e => e.Rendered));
+        return format switch
         {
-            var shown = events.Select(e => ReplayStep.Create(e, steps[e.Seq].Changes, steps[e.Seq].Diff, maxStringChars)).ToList();
-            var text = string.Join("\n", shown.Select(s => s.Render()));
-            return new ReplayResult(sessionId, "diff", 0, NextSeq: next, Steps: shown) { Count = events.Count, Rendered = text };
-        }
-        var rendered = SessionRouting.Audit.Transcript.Render(events, detail, maxStringChars);
-        if (format == "transcript")
-        {
-            return new ReplayResult(sessionId, "transcript", 0, Transcript: rendered, NextSeq: next) { Count = events.Count, Rendered = rendered };
-        }
-        var shaped = events.Select(e => new ReplayEvent(
-            e.Seq, e.Entry.Time, e.Entry.Kind, e.Entry.Outcome, e.Entry.DurationMs, e.Entry.Tool, e.Entry.Error, e.Entry.Client,
-            SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments), maxStringChars),
-            SessionRouting.Audit.Transcript.Cap(SessionRouting.Audit.Transcript.Parse(e.Entry.Summary), maxStringChars),
-            SessionRouting.Audit.Transcript.ShapeOutput(SessionRouting.Audit.Transcript.Parse(e.Entry.Output) as JsonObject, detail, maxStringChars),
-            e.Entry.Principal,
-            e.OutputPruned && detail != OutputDetail.None ? true : null)).ToList();
-        return new ReplayResult(sessionId, "events", 0, Events: shaped, NextSeq: next) { Count = events.Count, Rendered = rendered };
+            "diff" => new ReplayResult(sessionId, "diff", 0, NextSeq: next, Steps: [.. events.Select(e => e.Step!)]) { Count = events.Count, Rendered = rendered.TrimEnd('\n') },
+            "transcript" => new ReplayResult(sessionId, "transcript", 0, Transcript: rendered, NextSeq: next) { Count = events.Count, Rendered = rendered },
+            _ => new ReplayResult(sessionId, "events", 0, Events: [.. events.Select(e => e.Event!)], NextSeq: next) { Count = events.Count, Rendered = rendered },
+        };
     }
 
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };

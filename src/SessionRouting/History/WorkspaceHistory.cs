@@ -59,6 +59,20 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
     public IReadOnlyList<FileChange> Changes(string sessionId, long fromSeq, long toSeq, IReadOnlyCollection<string>? paths = null) =>
         store.Changes(sessionId, fromSeq, toSeq, paths);
 
+    /// <summary>
+    /// Puts <paramref name="changes"/> into the session's workspace (restore, a fork's first files), and tells its scanner
+    /// what it wrote, so the step that records them does not read them back.
+    /// </summary>
+    public void Write(SessionRecord session, Workspace.WorkspaceLocation workspace, IReadOnlyList<FileChange> changes)
+    {
+        var written = WorkspaceWriter.Apply(workspace, changes, store);
+        var tracked = TrackedOf(session);
+        lock (tracked.Gate)
+        {
+            tracked.Scanner.Prime(written);
+        }
+    }
+
     /// <summary>Stops watching a session's workspace (destroyed, lost). Its recorded history stays.</summary>
     public void Forget(string sessionId)
     {

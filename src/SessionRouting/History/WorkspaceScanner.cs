@@ -107,6 +107,19 @@ internal sealed class WorkspaceScanner : IDisposable
         _storedThisStep = 0;
     }
 
+    /// <summary>
+    /// Takes files the server itself just wrote as known: each with what <c>statx</c> said after the write, so the scan
+    /// that follows finds them by their metadata instead of reading them back (a change after the write moves the
+    /// metadata, and the file is read as usual).
+    /// </summary>
+    public void Prime(IEnumerable<(string Path, FileStatus Status, FileEntry Entry)> written)
+    {
+        foreach (var (path, status, entry) in written)
+        {
+            _stats[path] = (status, entry);
+        }
+    }
+
     /// <summary>Makes the next <see cref="Refresh"/> walk everything (after a failure to record a step).</summary>
     public void Invalidate() => _fullWalkNeeded = true;
 

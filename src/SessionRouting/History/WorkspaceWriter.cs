@@ -20,7 +20,9 @@ internal static class WorkspaceWriter
     /// All content is read from <paramref name="blobs"/> first: when some is not stored, nothing is written and the error
     /// names the files.
     /// </summary>
-    public static void Apply(WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, IBlobReader blobs)
+    /// <returns>What each written file is now on disk, with the entry written: history's scanner takes it as known, so it
+    /// need not read back thousands of files it was just told the content of.</returns>
+    public static IReadOnlyList<(string Path, FileStatus Status, FileEntry Entry)> Apply(WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, IBlobReader blobs)
     {
         var wanted = changes.Where(c => c.After is { Stored: true } && c.Kind != ChangeKind.ModeChanged).Select(c => c.After!.Hash).ToHashSet(StringComparer.Ordinal);
         var contents = blobs.ReadMany(wanted);
@@ -52,6 +54,7 @@ internal static class WorkspaceWriter
             // are written by as many threads as there are cores (a fork or a restore writes thousands, and each write
             // waits on the filesystem's journal, not on a core).
             var directories = new Dictionary<string, int>(StringComparer.Ordinal);
+            var written = new System.Collections.Concurrent.ConcurrentBag<(string, FileStatus, FileEntry)>();
             try
             {
                 var writes = changes.Where(c => c.After is not null).ToList();
@@ -73,7 +76,13 @@ internal static class WorkspaceWriter
                     {
                         Write(parent, change.Path, change.After!, contents[change.After!.Hash], workspace);
                     }
+                    // After the rename, which changes the file's ctime.
+                    if (Libc.StatAt(parent, NameOf(change.Path)) is { } status)
+                    {
+                        written.Add((change.Path, status, change.After!));
+                    }
                 });
+                return [.. written];
             }
             catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is SessionException first)
             {

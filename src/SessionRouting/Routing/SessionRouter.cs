@@ -113,10 +113,11 @@ internal sealed partial class SessionRouter(
             try
             {
                 // Written straight into the new workspace, as its user: no copy of a copy.
-                WorkspaceWriter.Apply(backend.GetWorkspace(session), TreeDelta.Between(WorkspaceTree.Empty, seedFiles), history.Store);
+                history.Write(session, backend.GetWorkspace(session), TreeDelta.Between(WorkspaceTree.Empty, seedFiles));
             }
             catch
             {
+                history.Forget(session.Id);
                 await backend.DestroyAsync(session, keepWorkspace: false, CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
@@ -174,7 +175,7 @@ internal sealed partial class SessionRouter(
         var changes = TreeDelta.Between(history.Current(session), target);
         if (!dryRun && changes.Count > 0)
         {
-            WorkspaceWriter.Apply(WorkspaceOf(session), changes, history.Store);
+            history.Write(session, WorkspaceOf(session), changes);
         }
         return changes;
     }
