@@ -44,6 +44,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         string? containerId = null;
         try
         {
+            if (spec.DiskMb is { } diskMb)
+            {
+                // Mounted before the copy and before the container exists, so both land on the size-limited filesystem.
+                WorkspaceQuota.Create(sessionDir, workspace, diskMb, uid, gid);
+            }
             if (spec.SourceDir is not null)
             {
                 WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
@@ -53,13 +58,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
                 WorkspaceSeeding.CreateEmpty(workspace, uid, gid);
             }
 
-            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.Id);
-            var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
-            containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
-            // Taken from the container before it starts: nothing of the session has run in it yet.
-            await Call(() => HelperShell.EnsureAsync(Engine, containerId, shellDirectory, cancellationToken)).ConfigureAwait(false);
-            await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
-            _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
+            containerId = await StartContainerAsync(spec, image, imageInfo.Id, user, workspace, id => containerId = id, cancellationToken).ConfigureAwait(false);
 
             var env = new Dictionary<string, string>(StringComparer.Ordinal)
             {
@@ -72,7 +71,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 env[key] = value;
             }
-            return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
+            return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId, spec.Image, spec.Network, spec.Limits)));
         }
         catch
         {
@@ -85,9 +84,28 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 await helper.DisposeAsync().ConfigureAwait(false);
             }
+            ReleaseQuota(sessionDir, workspace);
             TryDeleteDirectory(sessionDir);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates the session's container on <paramref name="workspace"/>, starts it and its helper; returns the container's
+    /// ID (told to <paramref name="created"/> as soon as it exists, so a failure after it can remove it). Also what a
+    /// restart on failure runs, on the same workspace.
+    /// </summary>
+    private async Task<string> StartContainerAsync(NewSessionSpec spec, string image, string imageId, string user, string workspace, Action<string> created, CancellationToken cancellationToken)
+    {
+        var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageId);
+        var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
+        var containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+        created(containerId);
+        // Taken from the container before it starts: nothing of the session has run in it yet.
+        await Call(() => HelperShell.EnsureAsync(Engine, containerId, shellDirectory, cancellationToken)).ConfigureAwait(false);
+        await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
+        _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
+        return containerId;
     }
 
     public async Task<ExecOutcome> ExecAsync(SessionRecord session, ExecRequest request, CancellationToken cancellationToken)
@@ -279,18 +297,22 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
         if (session.Status != SessionStatus.Lost || await InspectAsync(session, cancellationToken).ConfigureAwait(false) is not null)
         {
+            // Its end is the server's own doing: the engine's die event must not read as a failure.
+            _ending.TryAdd(ContainerId(session), 0);
             await Call(() => RemoveContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
         }
         var sessionDir = Path.Combine(options.SessionsDir, session.Id);
         if (!keepWorkspace)
         {
+            ReleaseQuota(sessionDir, session.WorkspaceHostPath);
             TryDeleteDirectory(sessionDir);
         }
     }
 
     public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
-        var live = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        // A hibernated session's container is stopped, not left over.
+        var live = sessions.Where(s => s.Backend == Name && s.Status is SessionStatus.Running or SessionStatus.Hibernated).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
         var reaped = 0;
@@ -336,6 +358,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             _engine.Value.Dispose();
         }
+        _lifecycle.Dispose();
     }
 
     /// <summary>
@@ -509,5 +532,6 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
     private static partial void LogRemoveFailed(ILogger logger, Exception exception, string containerId);
 
-    private sealed record BackendState(string ContainerId);
+    /// <summary>The session's container, and what it was created with (for a restart on failure; null in older sessions: the defaults).</summary>
+    private sealed record BackendState(string ContainerId, string? Image = null, string? Network = null, ResourceLimits? Limits = null);
 }

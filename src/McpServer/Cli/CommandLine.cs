@@ -75,6 +75,12 @@ internal static class CommandLine
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
           --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
+          --idle-after SECONDS          SESSION_MCP_IDLE_AFTER_SECONDS  a running session with no call or job this long shows as idle (default 60)
+          --hibernate-after SECONDS     SESSION_MCP_HIBERNATE_AFTER_SECONDS  stop an idle session's container after this long; 0: never (default 1800)
+          --health-interval SECONDS     SESSION_MCP_HEALTH_INTERVAL_SECONDS  how often helpers are checked for hangs; 0: never (default 30)
+          --disk-mb MIB                 SESSION_MCP_DISK_MB  default workspace disk quota (loop-mounted ext4; needs root); 0: none (default 0)
+          --max-sessions N              SESSION_MCP_MAX_SESSIONS  most sessions held at once (not destroyed); 0: no limit (default 0)
+          --max-sessions-per-owner N    SESSION_MCP_MAX_SESSIONS_PER_OWNER  most sessions one token (or the local user) holds; 0: no limit
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";
@@ -209,6 +215,7 @@ internal static class CommandLine
             .AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithStdioServerTransport();
         builder.Services.AddHostedService<SessionResumer>();
+        builder.Services.AddHostedService<SessionLifecycleMonitor>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
@@ -312,10 +319,13 @@ internal static class CommandLine
     private static int ListSessions(IServiceProvider services, TextWriter stdout)
     {
         var sessions = services.GetRequiredService<SessionRegistry>().List();
-        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-8} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
+        // This process cannot see the server's calls and jobs in flight: idle here is by last activity alone.
+        var idleAfter = services.GetRequiredService<SessionMcp.SessionRouting.Routing.SessionRouterOptions>().IdleAfter;
+        var now = DateTimeOffset.UtcNow;
+        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-10} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
         foreach (var s in sessions)
         {
-            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {s.StatusText,-8} {s.Owner,-12} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
+            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {SessionMcp.SessionRouting.Routing.SessionRouter.DisplayStatus(s, idleAfter, now),-10} {s.Owner,-12} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
         }
         if (sessions.Count == 0)
         {

@@ -96,6 +96,7 @@ internal static class DaemonCommand
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // The generic host's console lifetime turns SIGTERM and SIGINT into a graceful stop.
         builder.Services.AddHostedService<SessionResumer>();
+        builder.Services.AddHostedService<SessionLifecycleMonitor>();
         return builder.Services.AddSessionCore(settings).AddSessionMcpServer();
     }
 }

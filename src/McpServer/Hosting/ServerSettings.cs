@@ -16,7 +16,13 @@ internal sealed record ServerSettings(
     bool DockerAllowNetwork,
     TimeSpan DockerOrphanGrace,
     IReadOnlyList<string> SourceRoots,
-    int ResultBudgetChars)
+    int ResultBudgetChars,
+    TimeSpan IdleAfter = default,
+    TimeSpan HibernateAfter = default,
+    TimeSpan HealthInterval = default,
+    long? DiskMb = null,
+    int MaxSessions = 0,
+    int MaxSessionsPerOwner = 0)
 {
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
@@ -50,7 +56,13 @@ internal sealed record ServerSettings(
             Get("docker-allow-network", "SESSION_MCP_DOCKER_ALLOW_NETWORK").Boolean(false),
             TimeSpan.FromSeconds(Get("docker-orphan-grace", "SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS").WholeNumber(60, 0, "seconds")),
             roots,
-            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"));
+            Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"),
+            TimeSpan.FromSeconds(Get("idle-after", "SESSION_MCP_IDLE_AFTER_SECONDS").WholeNumber(60, 1, "seconds")),
+            TimeSpan.FromSeconds(Get("hibernate-after", "SESSION_MCP_HIBERNATE_AFTER_SECONDS").WholeNumber(1800, 0, "seconds")),
+            TimeSpan.FromSeconds(Get("health-interval", "SESSION_MCP_HEALTH_INTERVAL_SECONDS").WholeNumber(30, 0, "seconds")),
+            Get("disk-mb", "SESSION_MCP_DISK_MB").WholeNumber(0, 0, "MiB") is var disk and > 0 ? disk : null,
+            Get("max-sessions", "SESSION_MCP_MAX_SESSIONS").WholeNumber(0, 0, "sessions"),
+            Get("max-sessions-per-owner", "SESSION_MCP_MAX_SESSIONS_PER_OWNER").WholeNumber(0, 0, "sessions"));
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>

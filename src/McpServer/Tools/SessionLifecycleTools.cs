@@ -31,6 +31,8 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
         [Description("docker only: memory limit in MiB, within the server's maximum.")] long? memory_mb = null,
         [Description("docker only: CPU limit (e.g. 1.5), within the server's maximum.")] double? cpus = null,
         [Description("docker only: maximum number of processes, within the server's maximum.")] long? pids_limit = null,
+        [Description("Disk quota of the workspace in MiB (default: the server's); writes past it fail with ENOSPC.")] long? disk_mb = null,
+        [Description("docker only: \"on-failure\" recreates the container on the same workspace if it dies or hangs.")][AllowedValues("on-failure")] string? restart = null,
         CancellationToken cancellationToken = default)
     {
         if (name is { Length: > 200 })
@@ -45,19 +47,19 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
             ? null
             : new ResourceLimits(memory_mb, cpus, pids_limit);
         var call = CallAudit.Of(request);
-        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), call.Caller, cancellationToken).ConfigureAwait(false);
+        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits, disk_mb, restart), call.Caller, cancellationToken).ConfigureAwait(false);
         call.SessionId = session.Id;
         call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
         return call.Complete(SessionResult.From(session));
     }
 
     [McpServerTool(Name = "session_list", Title = "List sessions", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Lists every session this server knows, including destroyed (stopped) and lost ones, with backend, status, current working directory and last activity.")]
+    [Description("Lists every session this server knows with backend, status, current working directory and last activity. Status: running; idle (running, no call or job for a while); hibernated (idle long enough that its container was stopped: the next command resumes it with cwd, env and workspace, but not processes); lost (its container died, was OOM-killed or hung: status_detail says why); stopped (destroyed).")]
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
         var sessions = (await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false))
-            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
+            .OrderByDescending(s => s.LastActivityAt).Select(s => SessionInfo.From(s, router.DisplayStatus(s))).ToList();
         call.Summary = new JsonObject { ["count"] = sessions.Count };
         return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
@@ -86,7 +88,7 @@ internal record SessionInfo
 
     public required string Backend { get; init; }
 
-    /// <summary>running, stopped or lost.</summary>
+    /// <summary>running, idle, hibernated, lost or stopped.</summary>
     public required string Status { get; init; }
 
     public string? StatusDetail { get; init; }
@@ -103,12 +105,21 @@ internal record SessionInfo
     /// <summary>The token that made the session; absent for the server's own (local) user's sessions.</summary>
     public string? Owner { get; init; }
 
-    public static SessionInfo From(SessionRecord s) => new()
+    /// <summary>on-failure when a dead or hung container is recreated; absent: it is marked lost.</summary>
+    public string? Restart { get; init; }
+
+    /// <summary>The workspace's disk quota in MiB; absent: none.</summary>
+    public long? DiskMb { get; init; }
+
+    /// <param name="status">The status to show (idle is the router's to decide); null: the stored one.</param>
+    public static SessionInfo From(SessionRecord s, string? status = null) => new()
     {
         SessionId = s.Id,
         Name = s.Name,
         Backend = s.Backend,
-        Status = s.StatusText,
+        Status = status ?? s.StatusText,
+        Restart = s.RestartPolicy,
+        DiskMb = s.DiskMb,
         StatusDetail = s.StatusDetail,
         Workdir = s.WorkspacePath,
         Cwd = s.Cwd,
@@ -119,7 +130,7 @@ internal record SessionInfo
 
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>
@@ -133,7 +144,7 @@ internal sealed record SessionResult : SessionInfo, IToolResult
 
     public required long EventSeq { get; init; }
 
-    public static new SessionResult From(SessionRecord s) => new(SessionInfo.From(s));
+    public static SessionResult From(SessionRecord s) => new(SessionInfo.From(s));
 
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
 

@@ -86,19 +86,26 @@ internal sealed partial class SessionRouter(
             throw new SessionException($"env is too large to persist: {tooLarge}; put large data in a file (session_write_file) instead");
         }
 
+        if (request.RestartPolicy is not (null or RestartOnFailure))
+        {
+            throw new SessionException($"restart must be \"{RestartOnFailure}\" or left out, got \"{request.RestartPolicy}\"");
+        }
+        CheckSessionLimits(caller);
+        var diskMb = DiskQuotaOf(request);
+
         var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
             new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
-                sourceDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir)),
+                sourceDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir), diskMb, request.RestartPolicy),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(
             id, request.Name, backend.Name, SessionStatus.Running,
             provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
-            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name };
+            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, RestartPolicy = request.RestartPolicy, DiskMb = diskMb };
         registry.Add(session);
-        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name }, caller);
+        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name, restart = request.RestartPolicy, disk_mb = diskMb }, caller);
         return session;
     }
 
@@ -137,7 +144,8 @@ internal sealed partial class SessionRouter(
         var session = Get(caller, sessionId);
         return session.Status switch
         {
-            SessionStatus.Running => session,
+            // A hibernated session's files are on the host as ever; a command wakes it (AwakeAsync).
+            SessionStatus.Running or SessionStatus.Hibernated => session,
             SessionStatus.Lost => throw new SessionException(LostMessage(session, session.StatusDetail)),
             _ => throw new SessionException($"session {sessionId} was destroyed; create a new session with session_create"),
         };
@@ -152,7 +160,8 @@ internal sealed partial class SessionRouter(
 
     public async Task<(SessionRecord Session, ExecOutcome Outcome)> ExecAsync(CallContext caller, string sessionId, ExecCommand command, CancellationToken cancellationToken)
     {
-        var session = GetRunning(caller, sessionId);
+        using var busy = Busy(sessionId);
+        var session = await AwakeAsync(GetRunning(caller, sessionId), cancellationToken).ConfigureAwait(false);
         var backend = BackendOf(session);
         var startCwd = StartCwd(session, command.Cwd);
 
@@ -168,7 +177,7 @@ internal sealed partial class SessionRouter(
             throw new SessionException(LostMessage(session, lost.Detail), lost);
         }
 
-        return ApplyOutcome(session, startCwd, command.Env, outcome);
+        return ApplyOutcome(session, startCwd, command.Env, WithQuotaNote(session, outcome));
     }
 
     /// <summary>
@@ -178,7 +187,8 @@ internal sealed partial class SessionRouter(
     /// </summary>
     public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(CallContext caller, string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
-        var session = GetRunning(caller, sessionId);
+        using var busy = Busy(sessionId);
+        var session = await AwakeAsync(GetRunning(caller, sessionId), cancellationToken).ConfigureAwait(false);
         var backend = BackendOf(session);
         if (backend is not IJobHost host)
         {
@@ -336,6 +346,7 @@ internal sealed partial class SessionRouter(
         // Journals stay readable; a job that ran in the previous server process is lost (its processes die with the
         // leftovers each backend kills below).
         jobs.Recover(registry.List().Where(s => s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
+        RemountQuotas();
         foreach (var backend in _backends.Values)
         {
             try
@@ -426,7 +437,9 @@ internal sealed record NewSessionRequest(
     string? SourceDir,
     string? Image = null,
     string? Network = null,
-    ResourceLimits? Limits = null);
+    ResourceLimits? Limits = null,
+    long? DiskMb = null,
+    string? RestartPolicy = null);
 
 /// <summary>A validated <c>session_exec</c>.</summary>
 internal sealed record ExecCommand(

@@ -124,6 +124,7 @@ public sealed class SessionDatabase : IDisposable
             """);
         MigrateToVersion2();
         MigrateToVersion3();
+        MigrateToVersion5();
     }
 
     /// <summary>
@@ -212,6 +213,37 @@ public sealed class SessionDatabase : IDisposable
             CREATE INDEX IF NOT EXISTS session_shares_by_principal ON session_shares (principal);
             PRAGMA user_version=3;
             """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Version 5 keeps each session's lifecycle settings: its restart policy (<c>on-failure</c> or none) and its
+    /// workspace's disk quota in MiB (null: none). Existing sessions get neither, as they were created.
+    /// </summary>
+    private void MigrateToVersion5()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 5)
+            {
+                return;
+            }
+        }
+        (string Table, string Column, string Type)[] added =
+        [
+            ("sessions", "restart_policy", "TEXT"),
+            ("sessions", "disk_mb", "INTEGER"),
+        ];
+        var alters = added
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = string.Concat(alters) + "PRAGMA user_version=5;";
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.Sessions;
+using SessionMcp.SessionRouting.Workspace;
+
+namespace SessionMcp.Containers.Docker;
+
+/// <summary>
+/// Hibernation, health and restart of docker sessions. Hibernation <em>stops</em> the container rather than pausing it:
+/// a paused container keeps all its memory (and its PID and tmpfs pages) charged to the host, which is what an idle
+/// session should give back; a stopped one holds nothing but its workspace on disk. The price is a cold start and a new
+/// helper on wake (measured in docs/benchmarks.md), and that what ran in it ends: nothing should, as only a session with
+/// no call and no running job is hibernated.
+/// </summary>
+internal sealed partial class DockerBackend : ILifecycleBackend
+{
+    /// <summary>How long a helper may take to answer a liveness check before the check counts as unanswered.</summary>
+    internal static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ContainerLifecycle _lifecycle = new(options);
+
+    // Containers this server is stopping or removing itself: their die events are not failures.
+    private readonly ConcurrentDictionary<string, byte> _ending = new(StringComparer.Ordinal);
+
+    public async Task<string> HibernateAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        var containerId = ContainerId(session);
+        if (_helpers.TryRemove(session.Id, out var helper))
+        {
+            await helper.DisposeAsync().ConfigureAwait(false);
+        }
+        _ending.TryAdd(containerId, 0);
+        await _lifecycle.StopAsync(containerId, cancellationToken).ConfigureAwait(false);
+        return "the container was stopped: any process still running in it ended and its /tmp was emptied (no command or job was running)";
+    }
+
+    public async Task<string?> WakeAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        var containerId = ContainerId(session);
+        var running = await _lifecycle.IsRunningAsync(containerId, cancellationToken).ConfigureAwait(false)
+            ?? throw new SessionLostException($"its container {containerId[..12]} was removed while the session was hibernated");
+        if (!running)
+        {
+            await _lifecycle.StartAsync(containerId, cancellationToken).ConfigureAwait(false);
+        }
+        _ending.TryRemove(containerId, out _);
+        // The helper too, so the first command after waking pays nothing more (and the resume time measures it all).
+        await HelperAsync(session, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    public async Task<BackendFailure?> CheckHealthAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        if (_helpers.TryGetValue(session.Id, out var helper) && helper.IsAlive)
+        {
+            return await helper.PingAsync(HealthTimeout, cancellationToken).ConfigureAwait(false)
+                ? null
+                : new BackendFailure(session.Id, string.Create(CultureInfo.InvariantCulture,
+                    $"its in-container helper stopped answering (no answer to a liveness check within {HealthTimeout.TotalSeconds:0} s, twice in a row): it hangs (stopped, or starved of CPU or memory)"),
+                    Fatal: true, OutOfMemory: false, ExitCode: null, Hung: true);
+        }
+        // No helper here to ask (or it died, which the next call mends): is the container itself still there?
+        var containerId = ContainerId(session);
+        if (_ending.ContainsKey(containerId) || await _lifecycle.IsRunningAsync(containerId, cancellationToken).ConfigureAwait(false) == true)
+        {
+            return null;
+        }
+        var end = await _lifecycle.EndOfAsync(containerId, cancellationToken).ConfigureAwait(false);
+        return end is null
+            ? new BackendFailure(session.Id, $"its container {containerId[..12]} was removed outside session-mcp", Fatal: true, OutOfMemory: false, ExitCode: null)
+            : new BackendFailure(session.Id, DescribeEnd(end), Fatal: true, OutOfMemory: end.OomKilled, ExitCode: (int)end.ExitCode);
+    }
+
+    public async Task<string?> RestartAsync(SessionRecord session, CancellationToken cancellationToken)
+    {
+        var state = State(session);
+        if (_helpers.TryRemove(session.Id, out var helper))
+        {
+            await helper.DisposeAsync().ConfigureAwait(false);
+        }
+        _ending.TryAdd(state.ContainerId, 0);
+        await Call(() => RemoveContainerAsync(state.ContainerId, cancellationToken)).ConfigureAwait(false);
+
+        var spec = new NewSessionSpec(session.Id, session.Name, new Dictionary<string, string>(), null, state.Image, state.Network, state.Limits);
+        var image = state.Image ?? options.DefaultImage;
+        var (user, _, _) = ContainerUser();
+        var imageInfo = await Call(() => Engine.InspectImageAsync(image, cancellationToken)).ConfigureAwait(false);
+        WorkspaceQuota.EnsureMounted(Path.Combine(options.SessionsDir, session.Id), session.WorkspaceHostPath);
+        string? containerId = null;
+        try
+        {
+            containerId = await StartContainerAsync(spec, image, imageInfo.Id, user, session.WorkspaceHostPath, id => containerId = id, cancellationToken).ConfigureAwait(false);
+        }
+        catch when (containerId is not null)
+        {
+            await TryRemoveContainerAsync(containerId).ConfigureAwait(false);
+            throw;
+        }
+        LogRestarted(logger, session.Id, containerId);
+        return JsonSerializer.Serialize(state with { ContainerId = containerId });
+    }
+
+    public async IAsyncEnumerable<BackendFailure> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var e in _lifecycle.WatchAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (e.SessionId is null || _ending.ContainsKey(e.ContainerId))
+            {
+                continue;
+            }
+            if (e.Action == "oom")
+            {
+                var limit = await _lifecycle.EndOfAsync(e.ContainerId, cancellationToken).ConfigureAwait(false);
+                yield return new BackendFailure(e.SessionId,
+                    $"the kernel's OOM killer killed a process in its container (memory limit {DescribeLimit(limit?.MemoryLimit)}, memory_mb)", Fatal: false, OutOfMemory: true, ExitCode: null);
+                continue;
+            }
+            var end = await _lifecycle.EndOfAsync(e.ContainerId, cancellationToken).ConfigureAwait(false);
+            yield return end is null
+                ? new BackendFailure(e.SessionId, $"its container {e.ContainerId[..12]} died and was removed (exit code {e.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown"})", Fatal: true, OutOfMemory: false, ExitCode: e.ExitCode)
+                : new BackendFailure(e.SessionId, DescribeEnd(end), Fatal: true, OutOfMemory: end.OomKilled, ExitCode: (int)end.ExitCode);
+        }
+    }
+
+    /// <summary>Why a container ended, for the event and session_list: OOM, else its exit code and the signal it implies.</summary>
+    internal static string DescribeEnd(ContainerLifecycle.ContainerEnd end)
+    {
+        var at = end.FinishedAt is { Length: > 0 } finished ? $" at {finished}" : "";
+        if (end.OomKilled)
+        {
+            return $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(end.MemoryLimit)} (memory_mb){at}, exit code {end.ExitCode.ToString(CultureInfo.InvariantCulture)}";
+        }
+        var signal = end.ExitCode > 128 && end.ExitCode < 160 ? (int)(end.ExitCode - 128) : (int?)null;
+        var bySignal = signal is { } number ? $", killed by signal {number.ToString(CultureInfo.InvariantCulture)}{SignalName(number)}" : "";
+        return $"its container died (exit code {end.ExitCode.ToString(CultureInfo.InvariantCulture)}{bySignal}){at}";
+    }
+
+    private static string SignalName(int signal) => signal switch
+    {
+        9 => " (SIGKILL)",
+        15 => " (SIGTERM)",
+        6 => " (SIGABRT)",
+        11 => " (SIGSEGV)",
+        2 => " (SIGINT)",
+        1 => " (SIGHUP)",
+        _ => "",
+    };
+
+    private static BackendState State(SessionRecord session) =>
+        (session.BackendState is null ? null : JsonSerializer.Deserialize<BackendState>(session.BackendState))
+        ?? throw new SessionException($"session {session.Id} has no container recorded");
+
+    /// <summary>Unmounts the workspace's quota filesystem (if any) before its directory is removed.</summary>
+    private void ReleaseQuota(string sessionDir, string workspace)
+    {
+        try
+        {
+            WorkspaceQuota.Release(sessionDir, workspace);
+        }
+        catch (Exception e) when (e is SessionException or IOException)
+        {
+            LogQuotaReleaseFailed(logger, e, sessionDir);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recreated session {SessionId}'s container after a failure: {ContainerId}")]
+    private static partial void LogRestarted(ILogger logger, string sessionId, string containerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the disk quota of {SessionDir}")]
+    private static partial void LogQuotaReleaseFailed(ILogger logger, Exception exception, string sessionDir);
+}
