@@ -19,20 +19,20 @@ namespace SessionMcp.McpServer.Tools;
 internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget budget)
 {
     [McpServerTool(Name = "session_create", Title = "Create a work session", Destructive = false, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
-    [Description("Creates an isolated work session with its own workspace directory and persistent shell state (working directory and exported variables carry over between session_exec calls). Returns the session_id every other session_* tool needs. Sessions outlive this connection and server restarts.")]
+    [Description("Creates an isolated work session with its own workspace directory and persistent shell state (cwd and exported variables carry over between session_exec calls). Returns the session_id the other tools need. Sessions outlive this connection and server restarts.")]
     public async Task<SessionResult> CreateAsync(
         RequestContext<CallToolRequestParams> request,
-        [Description("Where commands run: \"local\" (a directory on the server's host) or \"docker\" (a hardened container). Defaults to the server's configured backend.")][AllowedValues("local", "docker")] string? backend = null,
+        [Description("\"local\" (a directory on the server's host) or \"docker\" (a hardened container); default: the server's.")][AllowedValues("local", "docker")] string? backend = null,
         [Description("A label for humans, shown by session_list.")] string? name = null,
-        [Description("Environment variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
-        [Description("A directory on the server to copy into the new workspace: absolute, or relative to the server's first source root (by default the directory the server runs in). It must be under one of the source roots.")] string? source_dir = null,
-        [Description("docker only: the image to run (default from the server configuration).")] string? image = null,
-        [Description("docker only: \"none\" (default), or \"bridge\" if the server allows networking.")][AllowedValues("none", "bridge")] string? network = null,
+        [Description("Variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
+        [Description("A server directory to copy into the workspace: absolute, or relative to the server's first source root (default: its working directory); it must be under a source root.")] string? source_dir = null,
+        [Description("docker only: the image (default: the configured one).")] string? image = null,
+        [Description("docker only: \"none\" (default) or \"bridge\" if the server allows it.")][AllowedValues("none", "bridge")] string? network = null,
         [Description("docker only: memory limit in MiB, within the server's maximum.")] long? memory_mb = null,
-        [Description("docker only: CPU limit (e.g. 1.5), within the server's maximum.")] double? cpus = null,
-        [Description("docker only: maximum number of processes, within the server's maximum.")] long? pids_limit = null,
-        [Description("Disk quota of the workspace in MiB (default: the server's); writes past it fail with ENOSPC.")] long? disk_mb = null,
-        [Description("docker only: \"on-failure\" recreates the container on the same workspace if it dies or hangs.")][AllowedValues("on-failure")] string? restart = null,
+        [Description("docker only: CPUs (e.g. 1.5), within the server's maximum.")] double? cpus = null,
+        [Description("docker only: most processes, within the server's maximum.")] long? pids_limit = null,
+        [Description("Workspace disk quota in MiB.")] long? disk_mb = null,
+        [Description("docker: recreate a dead container.")][AllowedValues("on-failure")] string? restart = null,
         CancellationToken cancellationToken = default)
     {
         if (name is { Length: > 200 })
@@ -54,7 +54,7 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
     }
 
     [McpServerTool(Name = "session_list", Title = "List sessions", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Lists every session this server knows with backend, status, current working directory and last activity. Status: running; idle (running, no call or job for a while); hibernated (idle long enough that its container was stopped: the next command resumes it with cwd, env and workspace, but not processes); lost (its container died, was OOM-killed or hung: status_detail says why); stopped (destroyed).")]
+    [Description("Lists sessions: backend, status (running, idle, hibernated: the next command resumes it, lost: see status_detail, stopped), cwd, last activity.")]
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
@@ -105,7 +105,8 @@ internal record SessionInfo
     /// <summary>The token that made the session; absent for the server's own (local) user's sessions.</summary>
     public string? Owner { get; init; }
 
-    /// <summary>on-failure when a dead or hung container is recreated; absent: it is marked lost.</summary>
+    /// <summary>on-failure when a dead or hung container is recreated (in the text line only: the schema stays small).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string? Restart { get; init; }
 
     /// <summary>The workspace's disk quota in MiB; absent: none.</summary>

@@ -96,8 +96,8 @@ internal sealed partial class SessionRouter
 
     /// <summary>A note for a command's result when it left the session's workspace full.</summary>
     private static ExecOutcome WithQuotaNote(SessionRecord session, ExecOutcome outcome) =>
-        session.DiskMb is not null && WorkspaceQuota.IsFull(session.WorkspaceHostPath)
-            ? outcome with { Note = SessionStateLimits.Join(outcome.Note, WorkspaceQuota.FullMessage(session.DiskMb)) }
+        session.DiskMb is { } diskMb && WorkspaceQuota.NearlyFull(session.WorkspaceHostPath, diskMb) is { } left
+            ? outcome with { Note = SessionStateLimits.Join(outcome.Note, WorkspaceQuota.FullNote(diskMb, left)) }
             : outcome;
 
     /// <summary>

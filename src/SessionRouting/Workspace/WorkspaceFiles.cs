@@ -92,7 +92,7 @@ public static class WorkspaceFiles
                 }
                 catch (IOException e) when (WorkspaceQuota.IsNoSpace(e))
                 {
-                    throw new Backends.SessionException($"{path.RelativePath} was not written: {WorkspaceQuota.FullMessage(null)}", e);
+                    throw new Backends.SessionException($"{path.RelativePath} was not written: {WorkspaceQuota.FullMessage}", e);
                 }
             }
             if (Libc.RenameAt(directory.Fd, temporary, directory.Fd, name) != 0)

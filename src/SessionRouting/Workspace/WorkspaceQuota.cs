@@ -106,28 +106,37 @@ internal static class WorkspaceQuota
         File.Delete(Path.Combine(sessionDir, ImageName));
     }
 
-    /// <summary>Whether a workspace with a quota has (almost) no free space left: for a note after a command.</summary>
-    public static bool IsFull(string workspace)
+    /// <summary>
+    /// The space left on a workspace with a quota when it is (nearly) full — under 1 MiB or 5% of it, where ext4 already
+    /// refuses most writes (its own reservations) — else null: for a note after a command.
+    /// </summary>
+    public static long? NearlyFull(string workspace, long diskMb)
     {
         try
         {
-            return IsMountPoint(workspace) && new DriveInfo(workspace).AvailableFreeSpace < 64 * 1024;
+            if (!IsMountPoint(workspace))
+            {
+                return null;
+            }
+            var available = new DriveInfo(workspace).AvailableFreeSpace;
+            return available < Math.Max(1L << 20, (diskMb << 20) / 20) ? available : null;
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
     }
+
+    /// <summary>The note a command's result carries when it left the workspace (nearly) full.</summary>
+    public static string FullNote(long diskMb, long availableBytes) =>
+        $"the workspace is full: its disk quota of {diskMb.ToString(CultureInfo.InvariantCulture)} MiB is reached ({(availableBytes >> 10).ToString(CultureInfo.InvariantCulture)} KiB left); writes fail with No space left on device (ENOSPC). Delete files you no longer need, or create a session with a larger disk_mb";
 
     /// <summary>The disk is full (ENOSPC): for a session with a quota, that quota.</summary>
     public static bool IsNoSpace(IOException e) =>
         e.HResult == NoSpaceErrno || e.Message.Contains("No space left on device", StringComparison.Ordinal);
 
-    /// <summary>What a model is told when a write fails for lack of space.</summary>
-    public static string FullMessage(long? diskMb) =>
-        diskMb is { } mb
-            ? $"the workspace is full: its disk quota of {mb.ToString(CultureInfo.InvariantCulture)} MiB is reached (No space left on device). Delete files you no longer need (session_exec rm ...), or create a session with a larger disk_mb"
-            : "no space left on device (ENOSPC): the workspace is full, its disk quota (disk_mb, shown by session_list) is reached if the session has one. Delete files you no longer need (session_exec rm ...), or create a session with a larger disk_mb";
+    /// <summary>What a model is told when a write fails for lack of space (the file tools do not know the session's quota).</summary>
+    public const string FullMessage = "no space left on device (ENOSPC): the workspace is full, its disk quota (disk_mb, shown by session_list) is reached if the session has one. Delete files you no longer need (session_exec rm ...), or create a session with a larger disk_mb";
 
     public static bool IsMountPoint(string path)
     {
