@@ -46,11 +46,29 @@ internal sealed partial class DockerBackend : ILifecycleBackend
         if (!running)
         {
             await _lifecycle.StartAsync(containerId, cancellationToken).ConfigureAwait(false);
+            await RestoreTmpfsModesAsync(containerId, cancellationToken).ConfigureAwait(false);
         }
         _ending.TryRemove(containerId, out _);
         // The helper too, so the first command after waking pays nothing more (and the resume time measures it all).
         await HelperAsync(session, cancellationToken).ConfigureAwait(false);
         return null;
+    }
+
+    /// <summary>
+    /// The engine remounts a restarted container's tmpfs mounts without their <c>mode=</c> option (root-owned 0755), so the
+    /// session's user could no longer write /tmp nor the helper its scratch: set the modes <see cref="ContainerSpec"/> gives
+    /// them again, as root in the container (its own directories: no capability needed).
+    /// </summary>
+    private async Task RestoreTmpfsModesAsync(string containerId, CancellationToken cancellationToken)
+    {
+        foreach (var (mode, path) in new[] { ("1777", "/tmp"), ("1733", HelperLayout.Sealed.ScratchDir) })
+        {
+            var result = await Call(() => Engine.RunExecAsync(containerId, ["chmod", mode, path], user: "0", cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (result.ExitCode != 0)
+            {
+                LogModeNotRestored(logger, containerId, path, result.Stderr.Trim());
+            }
+        }
     }
 
     public async Task<BackendFailure?> CheckHealthAsync(SessionRecord session, CancellationToken cancellationToken)
@@ -169,6 +187,9 @@ internal sealed partial class DockerBackend : ILifecycleBackend
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recreated session {SessionId}'s container after a failure: {ContainerId}")]
     private static partial void LogRestarted(ILogger logger, string sessionId, string containerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not restore the mode of {Path} in container {ContainerId}: {Reason}")]
+    private static partial void LogModeNotRestored(ILogger logger, string containerId, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the disk quota of {SessionDir}")]
     private static partial void LogQuotaReleaseFailed(ILogger logger, Exception exception, string sessionDir);

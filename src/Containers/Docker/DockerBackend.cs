@@ -434,7 +434,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     internal static string Describe(ContainerInspect container) => container.State switch
     {
-        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig.Memory)} (memory_mb) at {state.FinishedAt:u}",
+        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig.Memory)} (memory_mb) at {state.FinishedAt:u}, exit code {state.ExitCode}",
         var state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {state.FinishedAt:u}",
     };
 
