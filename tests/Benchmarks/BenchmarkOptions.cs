@@ -14,7 +14,8 @@ internal sealed record BenchmarkOptions(
     bool MemoryAttacks = false,
     bool Jobs = false,
     bool Daemon = false,
-    bool HttpClients = false)
+    bool HttpClients = false,
+    bool Resume = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
@@ -22,7 +23,8 @@ internal sealed record BenchmarkOptions(
                                 "       SessionMcp.Benchmarks --memory-attacks [--no-docker] [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --jobs [--no-docker] [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --daemon [--iterations N (300)] [--warm-up N (20)] [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --http-clients [--write FILE]";
+                                "       SessionMcp.Benchmarks --http-clients [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --resume [--iterations N (300; 20 used at most)] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -45,6 +47,7 @@ internal sealed record BenchmarkOptions(
                 "--jobs" => options with { Jobs = true },
                 "--daemon" => options with { Daemon = true },
                 "--http-clients" => options with { HttpClients = true },
+                "--resume" => options with { Resume = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

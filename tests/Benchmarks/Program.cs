@@ -13,6 +13,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
 // Fifty clients at once over Streamable HTTP (errors and the p99):
 //   dotnet run -c Release --project tests/Benchmarks -- --http-clients [--write docs/benchmarks.md]
+// Resuming a hibernated docker session (stopped container) on the next call, next to docker start + exec:
+//   dotnet run -c Release --project tests/Benchmarks -- --resume [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -64,6 +66,11 @@ if (options.HttpClients)
 {
     // Fifty clients at once over Streamable HTTP.
     return WriteSection("HTTP clients", await HttpClientsBenchmark.RunAsync(interrupt.Token), HttpClientsBenchmark.WriteSection);
+}
+if (options.Resume)
+{
+    // Hibernated docker sessions woken by a call, against a fresh server hibernating after 1 s.
+    return WriteSection("resume", await ResumeBenchmark.RunAsync(Math.Min(options.Iterations, 20), interrupt.Token), ResumeBenchmark.WriteSection);
 }
 if (options.Daemon)
 {
