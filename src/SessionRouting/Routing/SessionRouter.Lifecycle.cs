@@ -257,8 +257,8 @@ internal sealed partial class SessionRouter
             {
                 try
                 {
+                    // Jobs of the old container end with it (their streams close) and stay readable: not ended here.
                     var state = await lifecycle.RestartAsync(session, cancellationToken).ConfigureAwait(false);
-                    await jobs.EndSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
                     var restarted = registry.Update(session.Id, s => s with { BackendState = state ?? s.BackendState, StatusDetail = $"restarted after a failure: {failure.Detail}" });
                     RecordLifecycle(AuditKinds.SessionRestarted, restarted, new
                     {
