@@ -24,6 +24,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     public string Name => "docker";
 
+    private int _sweptLeftovers;
+
     private DockerEngineClient Engine => _engine.Value;
 
     public async Task<ProvisionedSession> CreateAsync(NewSessionSpec spec, CancellationToken cancellationToken)
@@ -316,7 +318,9 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
         var reaped = 0;
-        foreach (var container in mine.Where(c => c.State == "running"))
+        // Only the first reap of this process sweeps: later ones run while this server's own commands run in them.
+        var sweep = Interlocked.Exchange(ref _sweptLeftovers, 1) == 0;
+        foreach (var container in mine.Where(c => sweep && c.State == "running"))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
             var sessionId = container.Labels?.GetValueOrDefault(ContainerSpec.SessionLabel);

@@ -53,7 +53,14 @@ internal sealed partial class SessionRouter
 
     private readonly struct InFlight(SessionRouter router, string sessionId) : IDisposable
     {
-        public void Dispose() => router._inFlight.AddOrUpdate(sessionId, 0, (_, n) => Math.Max(0, n - 1));
+        public void Dispose()
+        {
+            // Removed at zero, so a call naming no real session leaves nothing behind.
+            if (router._inFlight.AddOrUpdate(sessionId, 0, (_, n) => Math.Max(0, n - 1)) == 0)
+            {
+                router._inFlight.TryRemove(new KeyValuePair<string, int>(sessionId, 0));
+            }
+        }
     }
 
     /// <summary>Refuses a new session past the server's limits, naming the limit and how to free a slot.</summary>
