@@ -163,13 +163,17 @@ public sealed class DockerLifecycleTests
         using var dataDir = new TempDirectory("docker-reap");
         await using var server = await ServerProcess.StartAsync(dataDir.Path, ["--docker-orphan-grace", "0"]);
         var session = await server.CreateSessionAsync("docker");
+        var job = (await server.CallAsync("session_exec", new { session_id = session, command = "sleep 14; echo survived", background = true })).Text("job_id");
         var orphan = (await DockerAsync("run", "-d", "--network", "none", "--label", "session-mcp.session=s-00000000",
             "--label", $"session-mcp.data-dir={dataDir.Path}", DockerTestImage.Name, "sleep", "600")).Trim();
         try
         {
-            // When / Then it is gone within the reaping interval (10 s at least), with the server's session untouched
+            // When / Then it is gone within the reaping interval (10 s at least), with the server's session untouched:
+            // a job that runs across the reap goes on to its end (reaping while the server runs never sweeps live sessions)
             Assert.True(await Poll.UntilAsync(async () => (await DockerAsync("ps", "-aq", "--no-trunc", "--filter", $"id={orphan}")).Trim().Length == 0, Patience), "the leftover container was never reaped");
             Assert.Equal("ok\n", await server.RunAsync(session, "echo ok"));
+            var output = await server.CallAsync("session_job_output", new { session_id = session, job_id = job, wait_ms = 30_000 });
+            Assert.Contains("survived", output.ToJsonString());
         }
         finally
         {
