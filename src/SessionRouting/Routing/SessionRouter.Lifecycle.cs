@@ -243,7 +243,8 @@ internal sealed partial class SessionRouter
     /// What the engine (or a liveness check) reported about a session: an OOM kill the session survived is audited;
     /// a dead or hung session is restarted (restart: on-failure) or marked lost, and audited with the reason either way.
     /// </summary>
-    public async Task HandleFailureAsync(BackendFailure failure, CancellationToken cancellationToken)
+    /// <param name="failedState">The backend state the failure is about, when known: a session that has another one by now was restarted already.</param>
+    public async Task HandleFailureAsync(BackendFailure failure, CancellationToken cancellationToken, string? failedState = null)
     {
         var gate = _lifecycleLocks.GetOrAdd(failure.SessionId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -251,7 +252,7 @@ internal sealed partial class SessionRouter
         {
             var session = registry.Find(failure.SessionId);
             // Hibernated, destroyed or already lost: the server stopped it itself, or has said so already.
-            if (session is null || session.Status != SessionStatus.Running)
+            if (session is null || session.Status != SessionStatus.Running || (failedState is not null && session.BackendState != failedState))
             {
                 return;
             }
@@ -290,6 +291,24 @@ internal sealed partial class SessionRouter
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// A call found the session's resource gone: the session is restarted (restart: on-failure) or marked lost, as when
+    /// the engine reports it, and the caller gets an error saying which.
+    /// </summary>
+    private async Task<SessionException> FailedUnderCallAsync(SessionRecord session, SessionLostException lost, CancellationToken cancellationToken)
+    {
+        if (session.RestartPolicy != RestartOnFailure)
+        {
+            MarkLost(session, lost.Detail);
+            return new SessionException(LostMessage(session, lost.Detail), lost);
+        }
+        await HandleFailureAsync(new BackendFailure(session.Id, lost.Detail, Fatal: true, OutOfMemory: false, ExitCode: null), cancellationToken, session.BackendState).ConfigureAwait(false);
+        var now = registry.Find(session.Id);
+        return now?.Status == SessionStatus.Running
+            ? new SessionException($"session {session.Id}'s container failed under this call ({lost.Detail}); it was recreated on the same workspace (restart: on-failure), with its cwd and exported variables. Run the command again", lost)
+            : new SessionException(LostMessage(session, now?.StatusDetail ?? lost.Detail), lost);
     }
 
     /// <summary>Whether any session of <paramref name="backend"/> is held (not destroyed): only then its engine is watched.</summary>

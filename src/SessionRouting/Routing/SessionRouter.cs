@@ -90,6 +90,10 @@ internal sealed partial class SessionRouter(
         {
             throw new SessionException($"restart must be \"{RestartOnFailure}\" or left out, got \"{request.RestartPolicy}\"");
         }
+        if (request.RestartPolicy is not null && backend is not ILifecycleBackend)
+        {
+            throw new SessionException($"restart applies to sessions with a container (backend \"docker\"); a {backend.Name} session keeps no process to restart between commands");
+        }
         CheckSessionLimits(caller);
         var diskMb = DiskQuotaOf(request);
 
@@ -173,8 +177,7 @@ internal sealed partial class SessionRouter(
         }
         catch (SessionLostException lost)
         {
-            MarkLost(session, lost.Detail);
-            throw new SessionException(LostMessage(session, lost.Detail), lost);
+            throw await FailedUnderCallAsync(session, lost, cancellationToken).ConfigureAwait(false);
         }
 
         return ApplyOutcome(session, startCwd, command.Env, WithQuotaNote(session, outcome));
@@ -209,8 +212,7 @@ internal sealed partial class SessionRouter(
         }
         catch (SessionLostException lost)
         {
-            MarkLost(session, lost.Detail);
-            throw new SessionException(LostMessage(session, lost.Detail), lost);
+            throw await FailedUnderCallAsync(session, lost, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -391,7 +393,8 @@ internal sealed partial class SessionRouter(
         var changed = false;
         var updated = registry.Update(session.Id, s =>
         {
-            if (s.Status != SessionStatus.Running)
+            // A failure of a container the session no longer has (it was restarted meanwhile) is old news.
+            if (s.Status != SessionStatus.Running || s.BackendState != session.BackendState)
             {
                 return s;
             }

@@ -111,15 +111,17 @@ public sealed class SessionLifecycleStateTests
     }
 
     [Fact]
-    public async Task AQuotaTooSmallIsRefusedBeforeAnythingIsMade()
+    public async Task AQuotaTooSmallOrARestartPolicyOnALocalSessionIsRefusedBeforeAnythingIsMade()
     {
         // Given / When
         using var dataDir = new TempDirectory("local-quota-small");
         await using var server = await ServerProcess.StartAsync(dataDir.Path);
         var refused = await server.CallErrorAsync("session_create", new { backend = "local", disk_mb = 1 });
+        var noRestart = await server.CallErrorAsync("session_create", new { backend = "local", restart = "on-failure" });
 
         // Then
         Assert.Contains("disk_mb must be at least 8", refused);
+        Assert.Contains("restart applies to sessions with a container", noRestart);
         Assert.Empty((await server.CallAsync("session_list"))["sessions"]!.AsArray());
     }
 
