@@ -15,6 +15,7 @@ internal sealed record BenchmarkOptions(
     bool Jobs = false,
     bool Daemon = false,
     bool HttpClients = false,
+    bool History = false,
     bool Resume = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
@@ -47,6 +48,7 @@ internal sealed record BenchmarkOptions(
                 "--jobs" => options with { Jobs = true },
                 "--daemon" => options with { Daemon = true },
                 "--http-clients" => options with { HttpClients = true },
+                "--history" => options with { History = true },
                 "--resume" => options with { Resume = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };

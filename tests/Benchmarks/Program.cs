@@ -13,6 +13,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --daemon [--iterations 300] [--write docs/benchmarks.md]
 // Fifty clients at once over Streamable HTTP (errors and the p99):
 //   dotnet run -c Release --project tests/Benchmarks -- --http-clients [--write docs/benchmarks.md]
+// Workspace history: what recording adds to session_exec (against size and against what changed), replay, fork, restore:
+//   dotnet run -c Release --project tests/Benchmarks -- --history [--write docs/benchmarks.md]
 // Resuming a hibernated docker session (stopped container) on the next call, next to docker start + exec:
 //   dotnet run -c Release --project tests/Benchmarks -- --resume [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
@@ -66,6 +68,11 @@ if (options.HttpClients)
 {
     // Fifty clients at once over Streamable HTTP.
     return WriteSection("HTTP clients", await HttpClientsBenchmark.RunAsync(interrupt.Token), HttpClientsBenchmark.WriteSection);
+}
+if (options.History)
+{
+    // Two servers (history on and off) side by side, then a replay of a 10,000-event session.
+    return WriteSection("history", await HistoryBenchmark.RunAsync(interrupt.Token), HistoryBenchmark.WriteSection);
 }
 if (options.Resume)
 {

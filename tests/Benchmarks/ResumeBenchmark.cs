@@ -30,7 +30,7 @@ internal static class ResumeBenchmark
         var cli = new List<double>();
         try
         {
-            await using var server = await ServerClient.StartAsync(dataDir, "never", cancellationToken, ["--hibernate-after", "1", "--idle-after", "1"]).ConfigureAwait(false);
+            await using var server = await ServerClient.StartAsync(dataDir, "never", ["--hibernate-after", "1", "--idle-after", "1"], cancellationToken).ConfigureAwait(false);
             var session = await server.CreateSessionAsync("docker", cancellationToken).ConfigureAwait(false);
             await server.ExecAsync(session, "cd /tmp && export BENCH=1", cancellationToken).ConfigureAwait(false);
             await DockerCli.RunAsync(["run", "-d", "--init", "--name", reference, "--network", "none", "-u", "1000:1000", Image, "sleep", "3600"], cancellationToken).ConfigureAwait(false);

@@ -15,7 +15,11 @@ internal sealed class ServerClient : IAsyncDisposable
         StartAsync(dataDir, "never", cancellationToken);
 
     /// <summary><c>serve --daemon <paramref name="daemon"/></c>: never serves in the child, auto relays to the data directory's daemon.</summary>
-    public static async Task<ServerClient> StartAsync(string dataDir, string daemon, CancellationToken cancellationToken, IReadOnlyList<string>? extraArguments = null)
+    public static Task<ServerClient> StartAsync(string dataDir, string daemon, CancellationToken cancellationToken) =>
+        StartAsync(dataDir, daemon, [], cancellationToken);
+
+    /// <summary>As above, with further options of <c>serve</c> (e.g. <c>--history off</c>).</summary>
+    public static async Task<ServerClient> StartAsync(string dataDir, string daemon, IReadOnlyList<string> options, CancellationToken cancellationToken)
     {
         // BENCH_SERVER_DLL measures another build of the server (e.g. an instrumented scratch copy) with the same client.
         var server = Environment.GetEnvironmentVariable("BENCH_SERVER_DLL") is { Length: > 0 } other ? other : Path.Combine(AppContext.BaseDirectory, "session-mcp.dll");
@@ -28,7 +32,7 @@ internal sealed class ServerClient : IAsyncDisposable
             Name = "session-mcp",
             Command = "dotnet",
             // never: in process, as measured before the daemon existed; the daemon's relay is measured apart (--daemon).
-            Arguments = [server, "serve", "--data-dir", dataDir, "--daemon", daemon, .. extraArguments ?? []],
+            Arguments = [server, "serve", "--data-dir", dataDir, "--daemon", daemon, .. options],
             // The server logs to stderr; keep it out of the benchmark's output unless asked.
             StandardErrorLines = line =>
             {

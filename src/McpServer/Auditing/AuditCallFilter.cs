@@ -10,6 +10,7 @@ using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Text;
@@ -125,7 +126,15 @@ internal static partial class AuditCallFilter
                 var secrets = secretsBefore.Concat(secretsAfter).ToList();
                 string? Text(string? text) => text is null ? null : SecretRedactor.RedactValues(SecretRedactor.RedactText(text), secrets);
                 string? Json(JsonNode? node) => node is null ? null : SecretRedactor.RedactJson(node, secrets)?.ToJsonString();
-                return audit.Append(new AuditEntry(
+                // What the call did to the workspace is recorded with its event, in one transaction.
+                using var step = outcome == AuditOutcomes.Rejected ? PendingStep.None : ObserveWorkspace(services, call.SessionId, name, logger);
+                var summary = call.Summary;
+                if (step.Summary() is { } workspace)
+                {
+                    summary ??= [];
+                    summary["workspace"] = workspace;
+                }
+                var appended = audit.Append(new AuditEntry(
                     time.GetUtcNow(),
                     call.SessionId,
                     AuditKinds.ToolCall,
@@ -135,11 +144,14 @@ internal static partial class AuditCallFilter
                     argumentsBefore is not null && !secretsAfter.Except(secretsBefore).Any() && call.HiddenArguments.Count == 0 ? argumentsBefore : RedactedArguments(secrets),
                     outcome,
                     Text(error),
-                    Json(call.Summary),
+                    Json(summary),
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                     Json(call.Output),
                     principal?.Name),
-                    endsCall: inFlight);
+                    endsCall: inFlight,
+                    alongside: step.Write);
+                step.Committed();
+                return appended;
             }
 
             // A huge string is recorded by its start, end, size and hash, not whole (see ArgumentSizeLimits.ForAudit).
@@ -167,6 +179,37 @@ internal static partial class AuditCallFilter
     /// </summary>
     private static Principal? CallerOf(RequestContext<CallToolRequestParams> context) => PrincipalClaims.Resolve(context.User);
 
+    /// <summary>
+    /// The workspace change of a call on a running session, to be written with its event. Calls that only read
+    /// (and lifecycle calls, which record their own) observe nothing, so changes a running job makes are attributed to the
+    /// next call that may change files. A scan that fails never fails the call: the step is skipped and the next one
+    /// walks the whole workspace.
+    /// </summary>
+    private static PendingStep ObserveWorkspace(IServiceProvider services, string? sessionId, string tool, ILogger logger)
+    {
+        if (sessionId is null || ReadOnlyTools.Contains(tool) || !SessionId.IsWellFormed(sessionId)
+            || services.GetRequiredService<SessionRegistry>().Find(sessionId) is not { Status: SessionStatus.Running } session)
+        {
+            return PendingStep.None;
+        }
+        try
+        {
+            return services.GetRequiredService<WorkspaceHistory>().Observe(session);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            LogWorkspaceScanFailed(logger, e, sessionId);
+            return PendingStep.None;
+        }
+    }
+
+    /// <summary>Tools that never change a workspace (or record their own step, as session_create does).</summary>
+    private static readonly HashSet<string> ReadOnlyTools = new(StringComparer.Ordinal)
+    {
+        "session_create", "session_destroy", "session_list", "session_read_file", "session_replay", "session_diff",
+        "session_jobs", "session_share", "session_export",
+    };
+
     /// <summary>The values of secret-named variables the call could print: the session's exported ones and the call's own env.</summary>
     private static List<string> SecretValues(IServiceProvider services, string? sessionId, IDictionary<string, JsonElement>? arguments)
     {
@@ -191,6 +234,9 @@ internal static partial class AuditCallFilter
         IsError = true,
         Content = [new TextContentBlock { Text = OutputTruncation.Truncate(message, budget.MaxChars / 2).Text + $" (event_seq {seq})" }],
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The workspace of session {SessionId} could not be scanned; this step's changes are recorded with the next one")]
+    private static partial void LogWorkspaceScanFailed(ILogger logger, Exception exception, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Tool {Tool} crashed")]
     private static partial void LogToolCrashed(ILogger logger, Exception exception, string tool);

@@ -10,6 +10,7 @@ using SessionMcp.McpServer.Http;
 using SessionMcp.McpServer.Hosting;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
 using SessionMcp.SessionRouting.Sessions;
 
@@ -41,12 +42,22 @@ internal static class CommandLine
                                         show the last N events (default 20), one line each: seq, time, session,
                                         principal, tool, outcome, summary; --session: only that session's; --follow: keep
                                         printing new events until Ctrl-C
-          audit export [--format jsonl] [--from SEQ]   write events as JSON lines to stdout (jsonl is the default
-                                        and only format)
+          audit export [--format jsonl|markdown] [--from SEQ] [--session ID]
+                                        write events to stdout: jsonl (default) as JSON lines; markdown as a
+                                        report per session to review like a pull request (commands, exit codes,
+                                        outputs, edits, jobs, terminals, errors); --session: only that session's
           audit verify [--expect-seq N] [--expect-head HASH]
                                         check the hash chain and the head the server recorded; exit 1 at the first
                                         broken link or a missing head; --expect-seq/--expect-head: the log must
                                         still hold event N (with hash HASH; a hash alone: some event with it)
+          export SESSION [--format patch|git] [--branch NAME] [--force]
+                                        the session's change against its source directory: patch (default) on
+                                        stdout, for git apply; git: a commit on a new branch (default
+                                        session-mcp/SESSION) of the source's repository, its working tree, index
+                                        and HEAD untouched
+          apply SESSION [--dry-run] [--merge]
+                                        apply the session's change to its source directory; refused (files listed,
+                                        nothing written) where the source changed since the copy, unless --merge
           jobs SESSION                  the session's jobs and terminals, live from the daemon
           attach SESSION [TERMINAL] [--write]
                                         attach this terminal to a session's terminal through the daemon: its
@@ -75,6 +86,10 @@ internal static class CommandLine
                                         taken from the first (default: the working directory)
           --docker-orphan-grace SECONDS SESSION_MCP_DOCKER_ORPHAN_GRACE_SECONDS  reap unregistered containers older than this at start-up (default 60)
           --result-budget CHARS         SESSION_MCP_RESULT_BUDGET  most characters one tool result may cost a model (default 40000)
+          --history on|off              SESSION_MCP_HISTORY    record what each step changes in the workspace (default on)
+          --history-ignore PATTERNS     SESSION_MCP_HISTORY_IGNORE  comma-separated gitignore patterns history leaves out, on
+                                        top of .git/ and the workspace's .gitignore
+          --history-max-file-bytes BYTES  SESSION_MCP_HISTORY_MAX_FILE_BYTES  larger files are recorded by hash and size only (default 4194304)
           --idle-after SECONDS          SESSION_MCP_IDLE_AFTER_SECONDS  a running session with no call or job this long shows as idle (default 60)
           --hibernate-after SECONDS     SESSION_MCP_HIBERNATE_AFTER_SECONDS  stop an idle session's container after this long; 0: never (default 1800)
           --health-interval SECONDS     SESSION_MCP_HEALTH_INTERVAL_SECONDS  how often helpers are checked for hangs; 0: never (default 30)
@@ -126,9 +141,13 @@ internal static class CommandLine
             CommandLineParser.Jobs => await ListJobsAsync(settings, command.Arguments[0], stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Sessions => WithCore(settings, services => ListSessions(services, stdout)),
             CommandLineParser.AuditTail => await WithCoreAsync(settings, services => TailAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
-            CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From)),
+            CommandLineParser.AuditExport when command.Format == CommandLineParser.MarkdownFormat =>
+                WithCore(settings, services => ExportMarkdown(services, stdout, stderr, command.Session, command.From)),
+            CommandLineParser.AuditExport => WithCore(settings, services => Export(services, stdout, command.From, command.Session)),
             CommandLineParser.AuditVerify => WithCore(settings, services => Verify(services, command, stdout, stderr)),
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
+            CommandLineParser.Export => await WithCoreAsync(settings, services => WorkCommands.ExportAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
+            CommandLineParser.Apply => await WithCoreAsync(settings, services => WorkCommands.ApplyAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
             CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
             CommandLineParser.TokenRevoke => WithCore(settings, services => TokenCommands.Revoke(services, command.Arguments[0], stdout, stderr)),
@@ -416,45 +435,77 @@ internal static class CommandLine
         }
     }
 
-    private static int Export(IServiceProvider services, TextWriter stdout, long from)
+    /// <summary>Every event from <paramref name="from"/> on (of one session, when given), read a page at a time.</summary>
+    private static IEnumerable<AuditEvent> ReadEvents(AuditLog audit, long from, string? session)
     {
-        var audit = services.GetRequiredService<AuditLog>();
         while (true)
         {
-            var page = audit.ReadRange(from, 1000);
+            var page = session is null ? audit.ReadRange(from, 1000) : audit.ReadSession(session, from, 1000);
             foreach (var e in page)
             {
-                var line = new JsonObject
-                {
-                    ["seq"] = e.Seq,
-                    ["time"] = HashChain.FormatTime(e.Entry.Time),
-                    ["session_id"] = e.Entry.SessionId,
-                    ["kind"] = e.Entry.Kind,
-                    ["tool"] = e.Entry.Tool,
-                    ["client"] = e.Entry.Client,
-                    ["principal"] = e.Entry.Principal,
-                    ["arguments"] = Transcript.Parse(e.Entry.Arguments),
-                    ["outcome"] = e.Entry.Outcome,
-                    ["error"] = e.Entry.Error,
-                    ["summary"] = Transcript.Parse(e.Entry.Summary),
-                    ["duration_ms"] = e.Entry.DurationMs,
-                    ["output"] = Transcript.Parse(e.Entry.Output),
-                    ["prev_hash"] = e.PrevHash,
-                    ["hash"] = e.Hash,
-                };
-                if (e.Corruption is { } corruption)
-                {
-                    // The row was changed behind the store's back; its placeholders are named here with the raw values.
-                    line["corruption"] = corruption;
-                }
-                stdout.WriteLine(line.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                yield return e;
             }
             if (page.Count < 1000)
             {
-                return 0;
+                yield break;
             }
             from = page[^1].Seq + 1;
         }
+    }
+
+    private static int ExportMarkdown(IServiceProvider services, TextWriter stdout, TextWriter stderr, string? session, long from)
+    {
+        var audit = services.GetRequiredService<AuditLog>();
+        var registry = services.GetRequiredService<SessionRegistry>();
+        var events = ReadEvents(audit, from, session).ToList();
+        if (session is not null && events.Count == 0 && registry.Find(session) is null)
+        {
+            stderr.WriteLine($"session-mcp: no session {session} in {services.GetRequiredService<ServerSettings>().DataDir}; 'session-mcp sessions' lists them (with the same --data-dir)");
+            return 2;
+        }
+        // Each step's workspace diff comes from history once it is recorded; without it the report shows the calls only.
+        var history = services.GetRequiredService<HistoryStore>();
+        var bySeq = events.ToDictionary(e => e.Seq);
+        string? StepDiff(long seq) =>
+            bySeq.TryGetValue(seq, out var e) && e.Entry.SessionId is { } id && e.Entry.Summary?.Contains("\"workspace\"", StringComparison.Ordinal) == true
+                ? GitPatch.Write(history.Changes(id, seq - 1, seq), history, PatchStyle.Review).Text
+                : null;
+        stdout.Write(session is null
+            ? SessionRouting.History.AuditReport.RenderAll(events, registry.Find, StepDiff)
+            : SessionRouting.History.AuditReport.Render(session, registry.Find(session), events, StepDiff));
+        return 0;
+    }
+
+    private static int Export(IServiceProvider services, TextWriter stdout, long from, string? session)
+    {
+        foreach (var e in ReadEvents(services.GetRequiredService<AuditLog>(), from, session))
+        {
+            var line = new JsonObject
+            {
+                ["seq"] = e.Seq,
+                ["time"] = HashChain.FormatTime(e.Entry.Time),
+                ["session_id"] = e.Entry.SessionId,
+                ["kind"] = e.Entry.Kind,
+                ["tool"] = e.Entry.Tool,
+                ["client"] = e.Entry.Client,
+                ["principal"] = e.Entry.Principal,
+                ["arguments"] = Transcript.Parse(e.Entry.Arguments),
+                ["outcome"] = e.Entry.Outcome,
+                ["error"] = e.Entry.Error,
+                ["summary"] = Transcript.Parse(e.Entry.Summary),
+                ["duration_ms"] = e.Entry.DurationMs,
+                ["output"] = Transcript.Parse(e.Entry.Output),
+                ["prev_hash"] = e.PrevHash,
+                ["hash"] = e.Hash,
+            };
+            if (e.Corruption is { } corruption)
+            {
+                // The row was changed behind the store's back; its placeholders are named here with the raw values.
+                line["corruption"] = corruption;
+            }
+            stdout.WriteLine(line.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        }
+        return 0;
     }
 
     private static int Verify(IServiceProvider services, CommandRequested command, TextWriter stdout, TextWriter stderr)
@@ -510,6 +561,27 @@ internal static class CommandLine
                 stdout.WriteLine($"expected head found: {expected}");
             }
         }
+        failed |= !VerifyWorkspaceHistory(services, stdout, stderr);
         return failed ? 1 : 0;
+    }
+
+    /// <summary>Workspace history: each step's rows against the digest its (hash-chained) event recorded, and every
+    /// stored content against its hash. Returns whether all of it checks out.</summary>
+    private static bool VerifyWorkspaceHistory(IServiceProvider services, TextWriter stdout, TextWriter stderr)
+    {
+        var (steps, blobs, problems) = HistoryVerification.Check(services.GetRequiredService<HistoryStore>(), services.GetRequiredService<AuditLog>());
+        foreach (var problem in problems.Take(50))
+        {
+            stderr.WriteLine($"workspace history BROKEN: {problem}");
+        }
+        if (problems.Count > 50)
+        {
+            stderr.WriteLine($"... and {problems.Count - 50} more");
+        }
+        if (problems.Count == 0)
+        {
+            stdout.WriteLine($"workspace history intact: {steps} steps match their events, {blobs} stored contents match their hashes");
+        }
+        return problems.Count == 0;
     }
 }

@@ -14,7 +14,7 @@ internal sealed record VersionRequested : ParsedCommandLine;
 /// <param name="Name"><c>serve</c>, <c>sessions</c>, <c>audit tail</c>, <c>audit export</c> or <c>audit verify</c>.</param>
 /// <param name="Settings">The server settings given as flags, by name without dashes (<c>data-dir</c>); see <see cref="Hosting.ServerSettings"/>.</param>
 /// <param name="Count"><c>audit tail -n</c>.</param>
-/// <param name="Session"><c>audit tail --session</c>.</param>
+/// <param name="Session"><c>audit tail --session</c>, <c>audit export --session</c>.</param>
 /// <param name="Follow"><c>audit tail --follow</c>.</param>
 /// <param name="From"><c>audit export --from</c>.</param>
 /// <param name="ExpectSeq"><c>audit verify --expect-seq</c>: the log must hold this event.</param>
@@ -42,6 +42,21 @@ internal sealed record CommandRequested(
 
     /// <summary><c>attach --write</c>: the person's keys go to the terminal.</summary>
     public bool Write { get; init; }
+
+    /// <summary><c>audit export --format</c>: <see cref="CommandLineParser.ExportFormat"/> (default) or <see cref="CommandLineParser.MarkdownFormat"/>.</summary>
+    public string Format { get; init; } = CommandLineParser.ExportFormat;
+
+    /// <summary><c>export --format git --branch</c>: the branch to create (null: session-mcp/SESSION).</summary>
+    public string? Branch { get; init; }
+
+    /// <summary><c>export --force</c>: move an existing branch.</summary>
+    public bool Force { get; init; }
+
+    /// <summary><c>apply --dry-run</c>: show the plan, write nothing.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary><c>apply --merge</c>: three-way merge text files the source changed too.</summary>
+    public bool Merge { get; init; }
 
     /// <summary><c>daemon --http</c>: also serve MCP over Streamable HTTP.</summary>
     public bool Http { get; init; }
@@ -71,15 +86,20 @@ internal static class CommandLineParser
     public const string TerminalExport = "terminal export";
     public const string Attach = "attach";
     public const string Jobs = "jobs";
+    public const string Export = "export";
+    public const string Apply = "apply";
+    public const string PatchFormat = "patch";
+    public const string GitFormat = "git";
     public const string Daemon = "daemon";
     public const string DaemonStop = "daemon stop";
     public const string DaemonStatus = "daemon status";
     public const string ExportFormat = "jsonl";
+    public const string MarkdownFormat = "markdown";
     public const string TokenCreate = "token create";
     public const string TokenList = "token list";
     public const string TokenRevoke = "token revoke";
 
-    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs];
+    private static readonly string[] Commands = [Serve, Sessions, AuditTail, AuditExport, AuditVerify, TerminalExport, TokenCreate, TokenList, TokenRevoke, Daemon, DaemonStop, DaemonStatus, Attach, Jobs, Export, Apply];
 
     /// <summary>
     /// Every flag, whether it takes a value, and which commands take it (null: all of them — the server settings, since
@@ -97,6 +117,9 @@ internal static class CommandLineParser
         new("--source-roots", "DIR[:DIR]", null),
         new("--docker-orphan-grace", "SECONDS", null),
         new("--result-budget", "CHARS", null),
+        new("--history", "on|off", null),
+        new("--history-ignore", "PATTERNS", null),
+        new("--history-max-file-bytes", "BYTES", null),
         new("--idle-after", "SECONDS", null),
         new("--hibernate-after", "SECONDS", null),
         new("--health-interval", "SECONDS", null),
@@ -104,9 +127,13 @@ internal static class CommandLineParser
         new("--max-sessions", "N", null),
         new("--max-sessions-per-owner", "N", null),
         new("-n", "N", [AuditTail]),
-        new("--session", "ID", [AuditTail]),
+        new("--session", "ID", [AuditTail, AuditExport]),
         new("--follow", null, [AuditTail]),
-        new("--format", ExportFormat, [AuditExport]),
+        new("--format", $"{ExportFormat}|{MarkdownFormat} (audit export), {PatchFormat}|{GitFormat} (export)", [AuditExport, Export]),
+        new("--branch", "NAME", [Export]),
+        new("--force", null, [Export]),
+        new("--dry-run", null, [Apply]),
+        new("--merge", null, [Apply]),
         new("--from", "SEQ", [AuditExport]),
         new("--expect-seq", "N", [AuditVerify]),
         new("--expect-head", "HASH", [AuditVerify]),
@@ -215,6 +242,18 @@ internal static class CommandLineParser
             positional = [words[1]];
             words = [Jobs];
         }
+        // export SESSION, apply SESSION.
+        if (words.Count >= 1 && words[0] is Export or Apply)
+        {
+            if (words.Count != 2)
+            {
+                return new CommandLineError(words[0] == Export
+                    ? "export needs the session: session-mcp export SESSION [--format patch|git] [--branch NAME] [--force]"
+                    : "apply needs the session: session-mcp apply SESSION [--dry-run] [--merge]");
+            }
+            positional = [words[1]];
+            words = [words[0]];
+        }
         // attach SESSION [TERMINAL].
         if (words.Count >= 1 && words[0] == Attach)
         {
@@ -277,9 +316,26 @@ internal static class CommandLineParser
             }
             parsed = parsed with { ExpectHead = expectHead.ToLowerInvariant() };
         }
-        if (Given("--format") is { } format && format != ExportFormat)
+        if (command == Export)
         {
-            return new CommandLineError($"--format must be {ExportFormat}, the only export format (got '{format}')");
+            var exportFormat = Given("--format") ?? PatchFormat;
+            if (exportFormat is not (PatchFormat or GitFormat))
+            {
+                return new CommandLineError($"--format of export must be {PatchFormat} (a patch on stdout) or {GitFormat} (a branch in the source's repository) (got '{exportFormat}')");
+            }
+            parsed = parsed with { Format = exportFormat, Branch = Given("--branch"), Force = Given("--force") is not null };
+            if (exportFormat == PatchFormat && (parsed.Branch is not null || parsed.Force))
+            {
+                return new CommandLineError("--branch and --force belong to export --format git");
+            }
+        }
+        else if (Given("--format") is { } format)
+        {
+            if (format is not (ExportFormat or MarkdownFormat))
+            {
+                return new CommandLineError($"--format must be {ExportFormat} (events as JSON lines) or {MarkdownFormat} (a report per session to review) (got '{format}')");
+            }
+            parsed = parsed with { Format = format };
         }
         if (command == TokenCreate)
         {
@@ -310,7 +366,11 @@ internal static class CommandLineParser
             parsed = parsed with { Daemon = daemon };
         }
         parsed = parsed with { Http = Given("--http") is not null, HttpUrls = Given("--urls"), HttpAllowRemote = Given("--http-allow-remote") is not null };
-        return parsed with { Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null };
+        return parsed with
+        {
+            Session = Given("--session"), Follow = Given("--follow") is not null, Write = Given("--write") is not null,
+            DryRun = Given("--dry-run") is not null, Merge = Given("--merge") is not null,
+        };
     }
 
     /// <summary>"; did you mean X?" when one candidate is a likely typo of <paramref name="typed"/>, else nothing.</summary>

@@ -1,4 +1,5 @@
 using SessionMcp.McpServer.Results;
+using SessionMcp.SessionRouting.History;
 
 namespace SessionMcp.McpServer.Hosting;
 
@@ -27,6 +28,10 @@ internal sealed record ServerSettings(
     public string DatabasePath => Path.Combine(DataDir, "session-mcp.db");
 
     public string SessionsDir => Path.Combine(DataDir, "sessions");
+
+    /// <summary>What workspace history keeps: <c>--history on|off</c>, <c>--history-ignore PATTERN[,PATTERN...]</c>
+    /// (gitignore syntax), <c>--history-max-file-bytes N</c> (larger files are recorded by hash and size only).</summary>
+    public HistoryOptions History { get; init; } = new();
 
     /// <summary>
     /// Resolves every setting; a bad value is an <see cref="ArgumentException"/> that names the flag or the environment
@@ -62,7 +67,16 @@ internal sealed record ServerSettings(
             TimeSpan.FromSeconds(Get("health-interval", "SESSION_MCP_HEALTH_INTERVAL_SECONDS").WholeNumber(30, 0, "seconds")),
             Get("disk-mb", "SESSION_MCP_DISK_MB").WholeNumber(0, 0, "MiB") is var disk and > 0 ? disk : null,
             Get("max-sessions", "SESSION_MCP_MAX_SESSIONS").WholeNumber(0, 0, "sessions"),
-            Get("max-sessions-per-owner", "SESSION_MCP_MAX_SESSIONS_PER_OWNER").WholeNumber(0, 0, "sessions"));
+            Get("max-sessions-per-owner", "SESSION_MCP_MAX_SESSIONS_PER_OWNER").WholeNumber(0, 0, "sessions"))
+        {
+            History = new HistoryOptions
+            {
+                Enabled = Get("history", "SESSION_MCP_HISTORY").OneOf("on", "off") == "on",
+                IgnorePatterns = (Get("history-ignore", "SESSION_MCP_HISTORY_IGNORE").Value ?? "")
+                    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                MaxStoredFileBytes = Get("history-max-file-bytes", "SESSION_MCP_HISTORY_MAX_FILE_BYTES").WholeNumber(4 * 1024 * 1024, 0, "bytes"),
+            },
+        };
     }
 
     /// <summary><c>$XDG_DATA_HOME/session-mcp</c>, else <c>~/.local/share/session-mcp</c>.</summary>

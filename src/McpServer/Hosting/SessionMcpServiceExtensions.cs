@@ -9,6 +9,7 @@ using SessionMcp.McpServer.Tools;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Routing;
@@ -28,6 +29,9 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(_ => new SessionDatabase(settings.DatabasePath, settings.FullSync));
         services.AddSingleton<AuditLog>();
         services.AddSingleton<SessionRegistry>();
+        services.AddSingleton(settings.History);
+        services.AddSingleton<HistoryStore>();
+        services.AddSingleton<WorkspaceHistory>();
         services.AddSingleton(new SessionRouterOptions
         {
             DefaultBackend = settings.DefaultBackend,
@@ -66,6 +70,7 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton<TokenStore>();
         services.AddSingleton<SessionShares>();
         services.AddSingleton<SessionRouter>();
+        services.AddSingleton<SessionRerunner>();
         services.AddSingleton(new ResultBudget(settings.ResultBudgetChars));
         return services;
     }
@@ -88,6 +93,7 @@ internal static class SessionMcpServiceExtensions
             .WithTools<ExecTool>(ToolJson.Options)
             .WithTools<FileTools>(ToolJson.Options)
             .WithTools<ReplayTool>(ToolJson.Options)
+            .WithTools<HistoryTools>(ToolJson.Options)
             .WithTools<JobTools>(ToolJson.Options)
             .WithTools<TerminalTools>(ToolJson.Options)
             .WithTools<AccessTools>(ToolJson.Options)

@@ -81,24 +81,7 @@ internal sealed class FileTools(SessionRouter router, ResultBudget budget)
         CancellationToken cancellationToken = default)
     {
         var operations = Operations(old_string, new_string, replace_all, edits);
-        var workspace = Workspace(request, session_id);
-        var resolved = WorkspacePaths.Resolve(workspace, path);
-
-        var (outcome, before, after) = await WorkspaceFiles.WithFileLockAsync(resolved, () =>
-        {
-            var (content, _) = WorkspaceFiles.Read(workspace, path);
-            var before = WorkspaceFiles.Sha256Hex(content);
-            if (expected_sha256 is not null && !string.Equals(expected_sha256, before, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new SessionException($"{resolved.RelativePath} changed since you read it (expected sha256 {expected_sha256}, now {before}); read it again with session_read_file and redo the edit");
-            }
-            var outcome = TextEditor.Apply(content, resolved.RelativePath, operations);
-            if (!dry_run)
-            {
-                WorkspaceFiles.WriteAtomic(workspace, path, outcome.NewContent, createDirectories: false);
-            }
-            return (outcome, before, WorkspaceFiles.Sha256Hex(outcome.NewContent));
-        }, cancellationToken).ConfigureAwait(false);
+        var (outcome, before, after, resolved) = await WorkspaceEdit.ApplyAsync(Workspace(request, session_id), path, operations, expected_sha256, dry_run, cancellationToken).ConfigureAwait(false);
 
         var call = CallAudit.Of(request);
         call.Summary = new JsonObject

@@ -6,31 +6,55 @@ using ModelContextProtocol.Server;
 using SessionMcp.McpServer.Auditing;
 using SessionMcp.McpServer.Results;
 using SessionMcp.SessionRouting.Audit;
+using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Routing;
 
 namespace SessionMcp.McpServer.Tools;
 
 /// <summary>Reading a session's audited history.</summary>
 [McpServerToolType]
-internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBudget budget)
+internal sealed class ReplayTool(SessionRouter router, AuditLog audit, WorkspaceHistory history, SessionRerunner rerunner, ResultBudget budget)
 {
     private const int DefaultLimit = 50;
     private const int MaxLimit = 500;
 
     [McpServerTool(Name = "session_replay", Title = "Replay a session's history", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
-        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events. include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage.
+        Returns a session's audited events in order: every tool call (with arguments, outcome, exit codes, diffs) and lifecycle change. Page with from_seq/limit and continue from next_seq (a page also ends early when the result size limit is reached). format "transcript" gives a compact readable log; "events" (default) gives structured events; "diff" gives, per step, the command or edit and what it did to the workspace (files added, removed, modified, renamed, mode changes, as a unified diff; binary files named). include_output: "truncated" (default, 2000 chars per stream), "none", or "full" (stored outputs as far as the result size limit allows). Secrets were redacted before storage. mode "rerun" (needs full access) re-executes the recorded commands, writes and edits in order in a fresh session forked at this session's start (or into_session_id), and reports each step whose exit code, output or resulting files differ from the original: a reproducibility check; dry_run lists the steps without running them. The replayed session itself is never changed.
         """)]
-    public ReplayResult Replay(
+    public async Task<ReplayResult> ReplayAsync(
         RequestContext<CallToolRequestParams> request,
         [Description("The session (destroyed and lost sessions can be replayed too).")] string session_id,
         [Description("First event sequence number to return (default: the beginning).")] long? from_seq = null,
         [Description("Maximum number of events (default 50, max 500).")] long? limit = null,
         [Description("Only calls of these tools, e.g. [\"session_exec\"].")] List<string>? tools = null,
-        [Description("Default \"events\".")][AllowedValues("events", "transcript")] string? format = null,
-        [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null)
+        [Description("Default \"events\".")][AllowedValues("events", "transcript", "diff")] string? format = null,
+        [Description("Default \"truncated\".")][AllowedValues("truncated", "none", "full")] string? include_output = null,
+        [Description("\"history\" (default) reads the events; \"rerun\" executes them again (see above).")][AllowedValues("history", "rerun")] string? mode = null,
+        [Description("rerun only: the running session to rerun into (default: a new session forked at this session's start).")] string? into_session_id = null,
+        [Description("rerun only: list the steps a rerun would execute, without running them.")] bool dry_run = false,
+        CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
+        if (mode == "rerun")
+        {
+            var report = await rerunner.RunAsync(call.Caller, session_id, into_session_id, dry_run,
+                (done, all) => call.ReportProgressAsync(done, _ => $"step {done} of {all} rerun", cancellationToken), cancellationToken).ConfigureAwait(false);
+            var verdicts = report.Steps.Select(RerunStepResult.From).ToList();
+            call.Summary = new JsonObject
+            {
+                ["mode"] = "rerun",
+                ["into_session_id"] = report.IntoSessionId,
+                ["steps"] = verdicts.Count,
+                ["differing"] = verdicts.Count(s => s.Status == "differs"),
+            };
+            return call.Complete(budget.Fit(verdicts.Count, count => ReplayResult.ForRerun(report.SessionId, report.IntoSessionId, dry_run, verdicts, count)));
+        }
+        if (into_session_id is not null || dry_run)
+        {
+            throw new SessionException("into_session_id and dry_run belong to mode \"rerun\"; nothing was done");
+        }
         var session = router.Get(call.Caller, session_id);
         ToolArguments.RequireRange(from_seq, "from_seq", 0, long.MaxValue);
         ToolArguments.RequireRange(limit, "limit", 1, MaxLimit);
@@ -40,13 +64,15 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
             "full" => OutputDetail.Full,
             _ => OutputDetail.Truncated,
         };
-        var transcript = format == "transcript";
+        var shape = format ?? "events";
 
         var pageSize = (int)(limit ?? DefaultLimit);
         var page = audit.ReadSession(session.Id, from_seq ?? 0, pageSize + 1, tools);
         var available = Math.Min(page.Count, pageSize);
+        // A step's changes are computed once per page, whatever the fitting below tries.
+        var steps = shape == "diff" ? page.Take(available).ToDictionary(e => e.Seq, e => StepChanges(e)) : null;
         ReplayResult Build(int count, int maxStringChars) =>
-            ReplayResult.Create(session.Id, page.Take(count).ToList(), count < page.Count ? page[count].Seq : null, transcript, detail, maxStringChars);
+            ReplayResult.Create(session.Id, page.Take(count).ToList(), count < page.Count ? page[count].Seq : null, shape, detail, maxStringChars, steps);
 
         var result = budget.Fit(available, count => Build(count, int.MaxValue));
         if (result.Count == 0 && available > 0)
@@ -56,12 +82,32 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, ResultBud
         }
         call.Summary = new JsonObject { ["events"] = result.Count, ["next_seq"] = result.NextSeq };
         return call.Complete(result);
+
+        (IReadOnlyList<FileChange> Changes, string Diff) StepChanges(AuditEvent e)
+        {
+            if (e.Entry.Summary?.Contains("\"workspace\"", StringComparison.Ordinal) != true)
+            {
+                return ([], "");
+            }
+            var changes = history.Changes(session.Id, e.Seq - 1, e.Seq);
+            return (changes, GitPatch.Write(changes, history.Store, PatchStyle.Review).Text);
+        }
     }
 }
 
 /// <summary>The result of session_replay: events or a transcript, and where to continue.</summary>
-internal sealed record ReplayResult(string SessionId, string Format, long EventSeq, IReadOnlyList<ReplayEvent>? Events = null, string? Transcript = null, long? NextSeq = null) : IToolResult
+internal sealed record ReplayResult(string SessionId, string Format, long EventSeq, IReadOnlyList<ReplayEvent>? Events = null, string? Transcript = null, long? NextSeq = null, IReadOnlyList<ReplayStep>? Steps = null, RerunResult? Rerun = null) : IToolResult
 {
+    /// <summary>A rerun's verdict: the first <paramref name="shown"/> steps (differing ones first), and the counts of all.</summary>
+    public static ReplayResult ForRerun(string sessionId, string? into, bool dryRun, IReadOnlyList<RerunStepResult> steps, int shown)
+    {
+        var ordered = steps.OrderBy(s => s.Status == "differs" ? 0 : 1).ThenBy(s => s.Seq).Take(shown).OrderBy(s => s.Seq).ToList();
+        var rerun = new RerunResult(dryRun, steps.Count(s => s.Status is "same" or "differs"), steps.Count(s => s.Status == "differs"), steps.Count(s => s.Status == "skipped"), ordered, steps.Count, into);
+        var text = (dryRun ? $"rerun of {sessionId} (dry run): {steps.Count} steps" : $"rerun of {sessionId} into {into}: {rerun.Run} steps run, {rerun.Differing} differ, {rerun.Skipped} skipped")
+            + string.Concat(ordered.Select(s => "\n" + s.Line())) + (ordered.Count < steps.Count ? $"\n... {steps.Count - ordered.Count} more steps, all as the original" : "");
+        return new ReplayResult(sessionId, "rerun", 0, Rerun: rerun) { Count = ordered.Count, Rendered = text };
+    }
+
     /// <summary>How many events the page holds.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Count { get; private init; }
@@ -70,10 +116,17 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
     [System.Text.Json.Serialization.JsonIgnore]
     public string Rendered { get; private init; } = "";
 
-    public static ReplayResult Create(string sessionId, IReadOnlyList<AuditEvent> events, long? next, bool transcript, OutputDetail detail, int maxStringChars)
+    public static ReplayResult Create(string sessionId, IReadOnlyList<AuditEvent> events, long? next, string format, OutputDetail detail, int maxStringChars,
+        IReadOnlyDictionary<long, (IReadOnlyList<FileChange> Changes, string Diff)>? steps = null)
     {
+        if (format == "diff" && steps is not null)
+        {
+            var shown = events.Select(e => ReplayStep.Create(e, steps[e.Seq].Changes, steps[e.Seq].Diff, maxStringChars)).ToList();
+            var text = string.Join("\n", shown.Select(s => s.Render()));
+            return new ReplayResult(sessionId, "diff", 0, NextSeq: next, Steps: shown) { Count = events.Count, Rendered = text };
+        }
         var rendered = SessionRouting.Audit.Transcript.Render(events, detail, maxStringChars);
-        if (transcript)
+        if (format == "transcript")
         {
             return new ReplayResult(sessionId, "transcript", 0, Transcript: rendered, NextSeq: next) { Count = events.Count, Rendered = rendered };
         }
@@ -88,10 +141,55 @@ internal sealed record ReplayResult(string SessionId, string Format, long EventS
 
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
 
-    public string Render() =>
+    public string Render() => Rerun is not null ? $"{Rendered}\nevent_seq {EventSeq}" :
         $"{Count} {(Count == 1 ? "event" : "events")} of session {SessionId}, event_seq {EventSeq}"
         + (NextSeq is { } next ? $"; more from from_seq {next}" : "; no more")
         + "\n" + Rendered;
+}
+
+/// <summary>A rerun: where it ran, how many steps were run, differed and skipped, and the steps shown.</summary>
+internal sealed record RerunResult(bool DryRun, int Run, int Differing, int Skipped, IReadOnlyList<RerunStepResult> Steps, int TotalSteps, string? IntoSessionId = null);
+
+/// <summary>One step of a rerun.</summary>
+/// <param name="Status">same, differs, skipped, or planned (dry run).</param>
+internal sealed record RerunStepResult(long Seq, string Tool, string What, string Status, IReadOnlyList<string>? Differences = null, string? Reason = null, string? Caveat = null)
+{
+    public static RerunStepResult From((RerunStep Step, IReadOnlyList<string>? Differences) s) => new(
+        s.Step.Seq,
+        s.Step.Tool,
+        s.Step.What.Length > 300 ? s.Step.What[..300] + "..." : s.Step.What,
+        s.Step.Skipped is not null ? "skipped" : s.Differences is null ? "planned" : s.Differences.Count == 0 ? "same" : "differs",
+        s.Differences is { Count: > 0 } d ? d : null,
+        s.Step.Skipped,
+        s.Step.Caveat);
+
+    public string Line() =>
+        $"#{Seq} {What}: {Status}" + (Differences is null ? "" : ": " + string.Join("; ", Differences)) + (Reason is null ? "" : $" ({Reason})") + (Caveat is null ? "" : $" [{Caveat}]");
+}
+
+/// <summary>One event as the diff format shows it: what was called and what it did to the workspace.</summary>
+/// <param name="What">The command (session_exec), the path (file tools), or what the event was.</param>
+internal sealed record ReplayStep(long Seq, string Kind, string Outcome, string What, string? Tool = null, int? ExitCode = null, ChangeSet? Changes = null)
+{
+    public static ReplayStep Create(AuditEvent e, IReadOnlyList<FileChange> changes, string diff, int maxStringChars)
+    {
+        var arguments = SessionRouting.Audit.Transcript.Parse(e.Entry.Arguments) as JsonObject;
+        var summary = SessionRouting.Audit.Transcript.Parse(e.Entry.Summary) as JsonObject;
+        var what = arguments?["command"]?.GetValue<string>() is { } command ? "$ " + command
+            : arguments?["path"]?.GetValue<string>() is { } path ? $"{e.Entry.Tool} {path}"
+            : e.Entry.Tool ?? e.Entry.Kind;
+        if (what.Length > 500)
+        {
+            what = what[..500] + "...";
+        }
+        int? exitCode = summary?["exit_code"] is JsonValue code && code.TryGetValue<int>(out var value) ? value : null;
+        return new ReplayStep(e.Seq, e.Entry.Kind, e.Entry.Outcome, what, e.Entry.Tool, exitCode,
+            changes.Count == 0 ? null : ChangeSet.Create(changes, diff, maxStringChars));
+    }
+
+    public string Render() =>
+        $"#{Seq} {What}" + (ExitCode is { } code ? $" (exit {code})" : "") + (Outcome == "ok" ? "" : $" [{Outcome}]")
+        + (Changes is null ? "" : "\n" + Changes.Render());
 }
 
 /// <summary>One audited event as replay shows it.</summary>

@@ -105,6 +105,12 @@ internal record SessionInfo
     /// <summary>The token that made the session; absent for the server's own (local) user's sessions.</summary>
     public string? Owner { get; init; }
 
+    /// <summary>The session this one was forked from (session_fork), and the event of that session it started at.</summary>
+    public string? ForkedFrom { get; init; }
+
+    public long? ForkSeq { get; init; }
+
+
     /// <summary>on-failure when a dead or hung container is recreated (in the text line only: the schema stays small).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string? Restart { get; init; }
@@ -127,11 +133,13 @@ internal record SessionInfo
         CreatedAt = s.CreatedAt,
         LastActivityAt = s.LastActivityAt,
         Owner = s.Owner == SessionRouting.Access.Principal.LocalName ? null : s.Owner,
+        ForkedFrom = s.Origin.ParentId,
+        ForkSeq = s.Origin.ParentId is null ? null : s.Origin.ForkSeq,
     };
 
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}{(ForkedFrom is null ? "" : $", forked from {ForkedFrom} at event {ForkSeq}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>

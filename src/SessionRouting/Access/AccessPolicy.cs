@@ -24,6 +24,7 @@ internal static class AccessPolicy
         "session_list",
         "session_read_file",
         "session_replay",
+        "session_diff",
         "session_job_output",
         "session_jobs",
         "session_terminal_read");

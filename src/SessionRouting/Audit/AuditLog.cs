@@ -15,7 +15,9 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
 
     /// <param name="endsCall">The id <see cref="BeginCall"/> gave the call this event records: its in-flight row goes in
     /// the same transaction, so a call is always either in flight or recorded, never both or neither.</param>
-    public AuditEvent Append(AuditEntry entry, string? endsCall = null)
+    /// <param name="alongside">Rows that belong to the event (its workspace change), written in its transaction with its
+    /// number: both are committed or neither.</param>
+    public AuditEvent Append(AuditEntry entry, string? endsCall = null, Action<SqliteConnection, SqliteTransaction, long>? alongside = null)
     {
         var appended = database.WriteTransaction((connection, transaction) =>
         {
@@ -71,6 +73,7 @@ public sealed class AuditLog(SessionDatabase database, AuditHeadFile? headFile =
                 end.Parameters.AddWithValue("$id", endsCall);
                 end.ExecuteNonQuery();
             }
+            alongside?.Invoke(connection, transaction, seq);
             return new AuditEvent(seq, entry, prevHash, hash);
         });
         try

@@ -26,7 +26,9 @@ internal static class UnifiedDiff
     public static string Create(string oldText, string newText, string displayPath, int context = 3) =>
         Compute(oldText, newText, displayPath, context).Text;
 
-    public static DiffResult Compute(string oldText, string newText, string displayPath, int context = 3)
+    /// <param name="keepCarriageReturns">Print a CRLF line's CR as part of the line, as `git diff` does, so `git apply`
+    /// recreates the bytes; the default shows such a line without it, which reads better in an edit's result.</param>
+    public static DiffResult Compute(string oldText, string newText, string displayPath, int context = 3, bool keepCarriageReturns = false)
     {
         ArgumentNullException.ThrowIfNull(oldText);
         ArgumentNullException.ThrowIfNull(newText);
@@ -41,7 +43,7 @@ internal static class UnifiedDiff
         var newLines = SplitKeepingTerminators(newText);
         var (oldIds, newIds) = Intern(oldLines, newLines);
         var script = EditScript(oldIds, newIds);
-        return Render(script, oldLines, newLines, displayPath, context);
+        return Render(script, oldLines, newLines, displayPath, context, keepCarriageReturns);
     }
 
     internal static List<string> SplitKeepingTerminators(string text)
@@ -223,7 +225,7 @@ internal static class UnifiedDiff
         return ops;
     }
 
-    private static DiffResult Render(List<Op> ops, List<string> oldLines, List<string> newLines, string displayPath, int context)
+    private static DiffResult Render(List<Op> ops, List<string> oldLines, List<string> newLines, string displayPath, int context, bool keepCarriageReturns)
     {
         var path = displayPath.TrimStart('/');
         var output = new StringBuilder();
@@ -297,14 +299,14 @@ internal static class UnifiedDiff
                 switch (op.Kind)
                 {
                     case OpKind.Equal:
-                        AppendLine(output, ' ', oldLines[op.OldIndex]);
+                        AppendLine(output, ' ', oldLines[op.OldIndex], keepCarriageReturns);
                         break;
                     case OpKind.Delete:
-                        AppendLine(output, '-', oldLines[op.OldIndex]);
+                        AppendLine(output, '-', oldLines[op.OldIndex], keepCarriageReturns);
                         removed++;
                         break;
                     default:
-                        AppendLine(output, '+', newLines[op.NewIndex]);
+                        AppendLine(output, '+', newLines[op.NewIndex], keepCarriageReturns);
                         added++;
                         break;
                 }
@@ -316,10 +318,14 @@ internal static class UnifiedDiff
         return new DiffResult(output.ToString(), added, removed);
     }
 
-    private static void AppendLine(StringBuilder output, char prefix, string lineWithTerminator)
+    private static void AppendLine(StringBuilder output, char prefix, string lineWithTerminator, bool keepCarriageReturns)
     {
         output.Append(prefix);
-        if (lineWithTerminator.EndsWith('\n'))
+        if (keepCarriageReturns && lineWithTerminator.EndsWith('\n'))
+        {
+            output.Append(lineWithTerminator);
+        }
+        else if (lineWithTerminator.EndsWith('\n'))
         {
             // The diff itself always uses LF; a CRLF line is shown without its CR.
             var content = lineWithTerminator.AsSpan(0, lineWithTerminator.Length - 1).TrimEnd('\r');

@@ -4,6 +4,7 @@ using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
 using SessionMcp.SessionRouting.Execution;
+using SessionMcp.SessionRouting.History;
 using SessionMcp.SessionRouting.Jobs;
 using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Workspace;
@@ -25,6 +26,7 @@ internal sealed partial class SessionRouter(
     JobManager jobs,
     SessionShares shares,
     TokenStore tokens,
+    WorkspaceHistory history,
     ILogger<SessionRouter> logger)
 {
     private readonly Dictionary<string, ISessionBackend> _backends = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
@@ -94,24 +96,125 @@ internal sealed partial class SessionRouter(
         {
             throw new SessionException($"restart applies to sessions with a container (backend \"docker\"); a {backend.Name} session keeps no process to restart between commands");
         }
+        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
+        return await ProvisionAsync(backend, request, sourceDir, new SessionOrigin(sourceDir, null, null), caller, new { backend = backend.Name, name = request.Name }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Makes the session on its backend, registers it and records its creation with the workspace it starts from (its
+    /// baseline: every file, as history first sees it).
+    /// </summary>
+    private async Task<SessionRecord> ProvisionAsync(ISessionBackend backend, NewSessionRequest request, string? seedDir, SessionOrigin origin, CallContext caller, object summary, CancellationToken cancellationToken)
+    {
+        // A fork is a new session too: it counts against the limits and gets the quota its request (or the server) says.
         CheckSessionLimits(caller);
         var diskMb = DiskQuotaOf(request);
-
-        var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
-            new NewSessionSpec(id, request.Name, request.Env, sourceDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
-                sourceDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir), diskMb, request.RestartPolicy),
+            new NewSessionSpec(id, request.Name, request.Env, seedDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
+                seedDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir), diskMb, request.RestartPolicy),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(
             id, request.Name, backend.Name, SessionStatus.Running,
             provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
-            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, RestartPolicy = request.RestartPolicy, DiskMb = diskMb };
+            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, Origin = origin, RestartPolicy = request.RestartPolicy, DiskMb = diskMb };
         registry.Add(session);
-        RecordLifecycle(AuditKinds.SessionCreated, session, new { backend = backend.Name, workdir = session.WorkspacePath, name = request.Name, restart = request.RestartPolicy, disk_mb = diskMb }, caller);
+        var created = JsonSerializer.SerializeToNode(summary)!.AsObject();
+        created["workdir"] = session.WorkspacePath;
+        if (request.RestartPolicy is not null)
+        {
+            created["restart"] = request.RestartPolicy;
+        }
+        if (diskMb is not null)
+        {
+            created["disk_mb"] = diskMb;
+        }
+        using var baseline = history.Observe(session);
+        RecordLifecycle(AuditKinds.SessionCreated, session, created, caller, baseline);
         return session;
     }
+
+    /// <summary>
+    /// A new session whose workspace is <paramref name="sessionId"/>'s files right after event <paramref name="atSeq"/>
+    /// (null: as they are now), on any backend. The fork knows its parent and fork point, and keeps the parent's source
+    /// directory, so its work exports against the same project.
+    /// </summary>
+    public async Task<(SessionRecord Fork, long ForkSeq)> ForkAsync(CallContext caller, string sessionId, long? atSeq, string? name, string? backendName, CancellationToken cancellationToken)
+    {
+        var parent = Get(caller, sessionId);
+        var backend = BackendOrDefault(backendName ?? parent.Backend);
+        var staging = Path.Combine(options.DataDir ?? Path.GetTempPath(), "staging", $"fork-{Guid.NewGuid():N}");
+        try
+        {
+            long forkSeq;
+            if (atSeq is { } seq)
+            {
+                RequireStep(parent, seq);
+                forkSeq = seq;
+                var files = history.Store.TreeAt(parent.Id, seq);
+                Directory.CreateDirectory(staging);
+                WorkspaceWriter.Apply(new WorkspaceLocation(staging, staging), TreeDelta.Between(WorkspaceTree.Empty, files), history.Store);
+            }
+            else
+            {
+                if (parent.Status != SessionStatus.Running || !Directory.Exists(parent.WorkspaceHostPath))
+                {
+                    throw new SessionException($"session {parent.Id} is {parent.StatusText} and its workspace is gone; fork it at an event instead (at_seq; session_replay lists them)");
+                }
+                forkSeq = audit.ReadLast(1, parent.Id) is [var last] ? last.Seq : 0;
+                // Its workspace as it is now, running jobs' latest writes included.
+                WorkspaceSeeding.CopyDirectory(parent.WorkspaceHostPath, staging, options.MaxSourceBytes);
+            }
+            var request = new NewSessionRequest(backend.Name, name, new Dictionary<string, string>(), null);
+            var fork = await ProvisionAsync(backend, request, staging, new SessionOrigin(parent.Origin.SourceDir, parent.Id, forkSeq), caller,
+                new { backend = backend.Name, name, forked_from = parent.Id, fork_seq = forkSeq }, cancellationToken).ConfigureAwait(false);
+            return (fork, forkSeq);
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                WorkspaceRemoval.RemoveTree(staging);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts the session's files back to their state right after event <paramref name="toSeq"/> (files only: running jobs
+    /// go on). Returns the changes it makes (or, with <paramref name="dryRun"/>, would make); the call's own event records them.
+    /// </summary>
+    public IReadOnlyList<FileChange> Restore(CallContext caller, string sessionId, long toSeq, bool dryRun)
+    {
+        var session = GetRunning(caller, sessionId);
+        RequireStep(session, toSeq);
+        var target = history.Store.TreeAt(session.Id, toSeq);
+        var changes = TreeDelta.Between(history.Current(session), target);
+        if (!dryRun && changes.Count > 0)
+        {
+            WorkspaceWriter.Apply(WorkspaceOf(session), changes, history.Store);
+        }
+        return changes;
+    }
+
+    /// <summary>Refuses a sequence number that is not one of the session's events with recorded history up to it.</summary>
+    private void RequireStep(SessionRecord session, long seq)
+    {
+        if (audit.ReadSession(session.Id, seq, 1) is not [var found] || found.Seq != seq)
+        {
+            throw new SessionException($"event {seq} is not an event of session {session.Id}; session_replay lists its events and their seq");
+        }
+        var first = history.Store.StepsWithChanges(session.Id, 0, seq);
+        if (first.Count == 0)
+        {
+            throw new SessionException($"session {session.Id} has no workspace history up to event {seq} (it began before history was recorded, or history is off); pick a later event");
+        }
+    }
+
+    private ISessionBackend BackendOrDefault(string name) =>
+        _backends.TryGetValue(name, out var backend)
+            ? backend
+            : throw new SessionException($"unknown backend '{name}'; available: {string.Join(", ", _backends.Keys.Order())}");
 
     /// <summary>
     /// The session, if the caller may use it as its call needs, or an error that tells the model what exists. A session
@@ -271,6 +374,7 @@ internal sealed partial class SessionRouter(
             throw new SessionException($"session {sessionId} is already destroyed");
         }
         await jobs.EndSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        history.Forget(sessionId);
         await BackendOf(session).DestroyAsync(session, keepWorkspace, cancellationToken).ConfigureAwait(false);
         var detail = keepWorkspace ? $"workspace kept at {session.WorkspaceHostPath}" : "workspace removed";
         var updated = registry.Update(sessionId, s => s with { Status = SessionStatus.Stopped, StatusDetail = detail, LastActivityAt = time.GetUtcNow() });
@@ -403,6 +507,7 @@ internal sealed partial class SessionRouter(
         });
         if (changed)
         {
+            history.Forget(session.Id);
             RecordLifecycle(AuditKinds.SessionLost, updated, new { detail });
         }
     }
@@ -411,9 +516,18 @@ internal sealed partial class SessionRouter(
         $"session {session.Id} is lost: {detail}. Its workspace is kept at {session.WorkspaceHostPath} on the server; create a new session (source_dir can copy that workspace)";
 
     /// <param name="caller">Who asked for the change; null for what the server finds on its own (lost, resumed).</param>
-    private void RecordLifecycle(string kind, SessionRecord session, object summary, CallContext? caller = null) =>
+    /// <param name="step">The workspace change recorded with the event (a new session's baseline).</param>
+    private void RecordLifecycle(string kind, SessionRecord session, object summary, CallContext? caller = null, PendingStep? step = null)
+    {
+        var node = JsonSerializer.SerializeToNode(summary)!.AsObject();
+        if (step?.Summary() is { } workspace)
+        {
+            node["workspace"] = workspace;
+        }
         audit.Append(new AuditEntry(time.GetUtcNow(), session.Id, kind, null, null, null, AuditOutcomes.Ok, null,
-            JsonSerializer.Serialize(summary), 0, null, caller?.Principal.Name));
+            node.ToJsonString(), 0, null, caller?.Principal.Name), alongside: step is null ? null : step.Write);
+        step?.Committed();
+    }
 
     private static string ResolveAgainst(string cwd, string path) =>
         path.StartsWith('/') ? path : cwd.TrimEnd('/') + "/" + path;

@@ -40,6 +40,9 @@ public sealed record SessionRecord(
     /// </summary>
     public string Owner { get; init; } = "local";
 
+    /// <summary>Where the workspace came from: the source directory it copied, or the session and event it was forked at.</summary>
+    public SessionOrigin Origin { get; init; } = SessionOrigin.Empty;
+
     /// <summary><c>on-failure</c>: a container that dies or whose helper hangs is recreated on the same workspace; null: it is marked lost.</summary>
     public string? RestartPolicy { get; init; }
 
@@ -56,4 +59,14 @@ public sealed record SessionRecord(
     };
 
     public string StatusText => StatusName(Status);
+}
+
+/// <summary>
+/// Where a session's workspace came from. <see cref="SourceDir"/> is the host directory copied at creation (a fork
+/// inherits its parent's, so its work can still be exported against it); <see cref="ParentId"/> and
+/// <see cref="ForkSeq"/> name the session and the event whose workspace state a fork started from.
+/// </summary>
+public sealed record SessionOrigin(string? SourceDir, string? ParentId, long? ForkSeq)
+{
+    public static readonly SessionOrigin Empty = new(null, null, null);
 }

@@ -124,6 +124,7 @@ public sealed class SessionDatabase : IDisposable
             """);
         MigrateToVersion2();
         MigrateToVersion3();
+        MigrateToVersion4();
         MigrateToVersion5();
     }
 
@@ -212,6 +213,64 @@ public sealed class SessionDatabase : IDisposable
             );
             CREATE INDEX IF NOT EXISTS session_shares_by_principal ON session_shares (principal);
             PRAGMA user_version=3;
+            """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Version 4 records what each step did to its session's workspace: <c>file_changes</c> holds, per event, each path it
+    /// changed and the entry after it (NULL: removed), so the files at any event are the newest row per path up to it;
+    /// <c>blobs</c> holds each distinct content once (compressed; <c>data</c> NULL once pruned). Rows are written in the
+    /// event's own transaction and never updated; each event's summary carries their digest, which the hash chain covers.
+    /// Sessions learn their origin: the source directory copied, or the parent session and event of a fork.
+    /// </summary>
+    private void MigrateToVersion4()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 4)
+            {
+                return;
+            }
+        }
+        (string Table, string Column, string Type)[] added =
+        [
+            ("sessions", "source_dir", "TEXT"),
+            ("sessions", "parent_id", "TEXT"),
+            ("sessions", "fork_seq", "INTEGER"),
+        ];
+        var alters = added
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = string.Concat(alters) + """
+            CREATE TABLE IF NOT EXISTS blobs (
+                hash   TEXT PRIMARY KEY,
+                size   INTEGER NOT NULL,
+                data   BLOB
+            );
+            CREATE TABLE IF NOT EXISTS file_changes (
+                session_id  TEXT    NOT NULL,
+                seq         INTEGER NOT NULL,
+                path        TEXT    NOT NULL,
+                change      TEXT    NOT NULL,
+                from_path   TEXT,
+                kind        TEXT,
+                mode        INTEGER,
+                hash        TEXT,
+                size        INTEGER,
+                stored      INTEGER,
+                PRIMARY KEY (session_id, path, seq)
+            );
+            CREATE INDEX IF NOT EXISTS file_changes_by_seq ON file_changes (session_id, seq);
+            CREATE TRIGGER IF NOT EXISTS file_changes_are_kept BEFORE UPDATE ON file_changes
+                BEGIN SELECT RAISE(ABORT, 'workspace history is append-only'); END;
+            PRAGMA user_version=4;
             """;
         migrate.ExecuteNonQuery();
         transaction.Commit();

@@ -48,6 +48,18 @@ public sealed class CommandLineParserTests
         // Then
         Assert.Equal((CommandLineParser.AuditExport, 1L), (bare.Name, bare.From));
         Assert.Equal(42, explicitFormat.From);
+        Assert.Equal(CommandLineParser.ExportFormat, bare.Format);
+    }
+
+    [Fact]
+    public void ExportAsMarkdownTakesASession()
+    {
+        // Given / When
+        var parsed = CommandLineParser.Parse(["audit", "export", "--format", "markdown", "--session", "s-abcdefgh"]);
+
+        // Then
+        var command = Assert.IsType<CommandRequested>(parsed);
+        Assert.Equal((CommandLineParser.AuditExport, CommandLineParser.MarkdownFormat, "s-abcdefgh"), (command.Name, command.Format, command.Session));
     }
 
     [Fact]
@@ -157,7 +169,7 @@ public sealed class CommandLineParserTests
     [InlineData(new[] { "audit", "tail", "-n", "-5" }, "-n must be a whole number of events, 1 or more (got '-5')")]
     [InlineData(new[] { "audit", "tail", "-n", "ten" }, "-n must be a whole number of events, 1 or more (got 'ten')")]
     [InlineData(new[] { "audit", "export", "--from", "x" }, "--from must be an event sequence number, 1 or more (got 'x')")]
-    [InlineData(new[] { "audit", "export", "--format", "csv" }, "--format must be jsonl, the only export format (got 'csv')")]
+    [InlineData(new[] { "audit", "export", "--format", "csv" }, "--format must be jsonl (events as JSON lines) or markdown (a report per session to review) (got 'csv')")]
     [InlineData(new[] { "audit", "tail", "--follow=yes" }, "--follow takes no value (got 'yes')")]
     [InlineData(new[] { "audit", "verify", "--expect-seq", "x" }, "--expect-seq must be an event sequence number, 0 or more (got 'x')")]
     [InlineData(new[] { "audit", "verify", "--expect-head", "abc" }, "--expect-head must be a head hash as audit verify prints it, 64 hex digits (got 'abc')")]

@@ -1,3 +1,4 @@
+using SessionMcp.SessionRouting.History;
 using Microsoft.Extensions.Logging.Abstractions;
 using SessionMcp.SessionRouting.Access;
 using SessionMcp.SessionRouting.Audit;
@@ -34,7 +35,7 @@ public sealed class SessionRouterAccessTests : IAsyncDisposable
         _tokens = new TokenStore(database, TimeProvider.System);
         _jobs = new JobManager(_scratch.Directory, new JournalBudget(new JournalOptions(), NullLogger<JournalBudget>.Instance), audit, TimeProvider.System, NullLogger<JobManager>.Instance);
         _router = new SessionRouter(_registry, audit, [], new SessionRouterOptions(), TimeProvider.System, _jobs,
-            new SessionShares(database, TimeProvider.System), _tokens, NullLogger<SessionRouter>.Instance);
+            new SessionShares(database, TimeProvider.System), _tokens, new WorkspaceHistory(new HistoryStore(database), new HistoryOptions()), NullLogger<SessionRouter>.Instance);
         foreach (var name in new[] { "laptop", "ci", "other", "ops" })
         {
             _tokens.Create(name, name switch { "laptop" => AccessScope.Read, "ops" => AccessScope.Admin, _ => AccessScope.Full });
