@@ -267,7 +267,8 @@ internal sealed partial class SessionRouter
                 {
                     // Jobs of the old container end with it (their streams close) and stay readable: not ended here.
                     var state = await lifecycle.RestartAsync(session, cancellationToken).ConfigureAwait(false);
-                    var restarted = registry.Update(session.Id, s => s with { BackendState = state ?? s.BackendState, StatusDetail = $"restarted after a failure: {failure.Detail}" });
+                    // Running again even if a probe (session_list) marked it lost while it was being recreated.
+                    var restarted = registry.Update(session.Id, s => s with { Status = SessionStatus.Running, BackendState = state ?? s.BackendState, StatusDetail = $"restarted after a failure: {failure.Detail}" });
                     RecordLifecycle(AuditKinds.SessionRestarted, restarted, new
                     {
                         reason = failure.Detail,

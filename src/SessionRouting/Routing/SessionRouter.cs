@@ -52,7 +52,11 @@ internal sealed partial class SessionRouter(
             try
             {
                 var probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
-                if (probe.Status == SessionStatus.Lost)
+                if (probe.Status == SessionStatus.Lost && session.RestartPolicy == RestartOnFailure)
+                {
+                    await HandleFailureAsync(new BackendFailure(session.Id, probe.Detail ?? "its backend resource disappeared", Fatal: true, OutOfMemory: false, ExitCode: null), cancellationToken, session.BackendState).ConfigureAwait(false);
+                }
+                else if (probe.Status == SessionStatus.Lost)
                 {
                     MarkLost(session, probe.Detail ?? "its backend resource disappeared");
                 }
