@@ -96,8 +96,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             }
             var imageInfo = await inspecting.ConfigureAwait(false);
 
-            containerId = await StartContainerAsync(spec, image, imageInfo.ID, user, workspace, id => containerId = id, cancellationToken).ConfigureAwait(false);
-            Track(spec.SessionId, containerId);
+            containerId = await StartContainerAsync(spec, image, imageInfo.ID, user, workspace, id =>
+            {
+                containerId = id;
+                Track(spec.SessionId, id);
+            }, cancellationToken).ConfigureAwait(false);
             return Provisioned(spec, imageInfo, workspace, containerId);
         }
         catch
@@ -111,6 +114,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 await helper.DisposeAsync().ConfigureAwait(false);
             }
+            Untrack(spec.SessionId);
             ReleaseQuota(sessionDir, workspace);
             TryDeleteDirectory(sessionDir);
             throw;
@@ -125,6 +129,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     private async Task<ProvisionedSession> BindAsync(
         PooledContainer pooled, NewSessionSpec spec, string sessionDir, string workspace, int? uid, int? gid, CancellationToken cancellationToken)
     {
+        // Known as the session's from here on: a reap while it is bound must not take it for a leftover of the pool.
+        Track(spec.SessionId, pooled.Id);
         try
         {
             // One rename: the slot's workspace and control directories become the session's.
@@ -141,12 +147,12 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             // create's time; nothing of the server finds a container by name (the session records its id).
             _ = RenameAsync(pooled.Id, $"session-mcp-{spec.SessionId}");
             _helpers[spec.SessionId] = pooled.Helper;
-            Track(spec.SessionId, pooled.Id);
             return Provisioned(spec, pooled.Image, workspace, pooled.Id);
         }
         catch
         {
             _helpers.TryRemove(spec.SessionId, out _);
+            Untrack(spec.SessionId);
             await pooled.Helper.DisposeAsync().ConfigureAwait(false);
             await TryRemoveContainerAsync(pooled.Id).ConfigureAwait(false);
             RemoveSlotLink(pooled.SlotDirectory);
@@ -419,13 +425,17 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
-        bool IsLive(ContainerListResponse container) =>
+        // A container being made for a session not registered yet (a pool container's age is not the claim's) is live too.
+        var known = sessions.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        bool IsLiveSessions(ContainerListResponse container) =>
             liveContainers.Contains(container.ID) || ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) is { } id && liveSessions.Contains(id);
+        bool IsLive(ContainerListResponse container) =>
+            IsLiveSessions(container) || _sessionsByContainer.TryGetValue(container.ID, out var owner) && !known.Contains(owner);
         var reaped = 0;
         var removed = new HashSet<string>(StringComparer.Ordinal);
         // Only the first reap of this process sweeps: later ones run while this server's own commands run in them.
         var sweep = Interlocked.Exchange(ref _sweptLeftovers, 1) == 0;
-        foreach (var container in mine.Where(c => sweep && c.State == "running" && IsLive(c)))
+        foreach (var container in mine.Where(c => sweep && c.State == "running" && IsLiveSessions(c)))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
             try
