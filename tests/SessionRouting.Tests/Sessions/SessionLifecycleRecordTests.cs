@@ -5,7 +5,7 @@ using SessionMcp.Tests.Shared;
 
 namespace SessionMcp.SessionRouting.Tests.Sessions;
 
-/// <summary>A session's lifecycle settings and states in the registry's real SQLite file (schema version 5).</summary>
+/// <summary>A session's lifecycle settings and states in the registry's real SQLite file (schema version 5, the newest being 6).</summary>
 public sealed class SessionLifecycleRecordTests : IDisposable
 {
     private static readonly DateTimeOffset Created = new(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
@@ -63,6 +63,28 @@ public sealed class SessionLifecycleRecordTests : IDisposable
         Assert.Null(old.RestartPolicy);
         Assert.Null(old.DiskMb);
         Assert.Equal(16, registry.Find("s-bbbbbbbb")!.DiskMb);
+        Assert.Equal(6L, database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA user_version";
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }));
+    }
+
+    [Fact]
+    public void ADatabaseAtVersion6WithoutTheLifecycleColumnsGainsThemAndKeepsItsVersion()
+    {
+        // Given a database a build with retention (version 6) but not lifecycle (version 5) made: past 5, without its columns
+        _scratch.ExecuteRaw("ALTER TABLE sessions DROP COLUMN restart_policy; ALTER TABLE sessions DROP COLUMN disk_mb;");
+
+        // When this version opens it
+        var database = _scratch.OpenAnother();
+        var registry = new SessionRegistry(database);
+        registry.Add(Session("s-cccccccc") with { RestartPolicy = "on-failure", DiskMb = 8 });
+
+        // Then the columns are there again, and the version is still 6
+        Assert.Equal("on-failure", registry.Find("s-cccccccc")!.RestartPolicy);
+        Assert.Equal(8, registry.Find("s-cccccccc")!.DiskMb);
         Assert.Equal(6L, database.Read(connection =>
         {
             using var command = connection.CreateCommand();
