@@ -17,6 +17,9 @@ command -v dockerd >/dev/null 2>&1 || missing_packages+=(docker.io)
 [ -x /bin/busybox ] || missing_packages+=(busybox-static)
 # The TLS test reaches the engine through a TLS proxy (socat with OpenSSL) in front of the unix socket.
 command -v socat >/dev/null 2>&1 || missing_packages+=(socat)
+# Workspace disk quotas (--disk-mb, disk_mb) are loop-mounted ext4 images: mke2fs from e2fsprogs, mount from mount.
+command -v mke2fs >/dev/null 2>&1 || [ -x /sbin/mke2fs ] || [ -x /usr/sbin/mke2fs ] || missing_packages+=(e2fsprogs)
+command -v mount >/dev/null 2>&1 || missing_packages+=(mount)
 if [ "${#missing_packages[@]}" -gt 0 ]; then
   echo "start-docker: installing ${missing_packages[*]}"
   as_root apt-get update -qq

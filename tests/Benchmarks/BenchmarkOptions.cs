@@ -17,7 +17,8 @@ internal sealed record BenchmarkOptions(
     bool HttpClients = false,
     bool History = false,
     bool Retention = false,
-    bool Pool = false)
+    bool Pool = false,
+    bool Resume = false)
 {
     public const string Usage = "usage: SessionMcp.Benchmarks [--write FILE] [--iterations N (300)] [--cli-iterations N (100)] [--warm-up N (20)] [--no-docker]\n" +
                                 "                             [--startup-runs N (20)] [--dotnet-run-runs N (3)] [--no-startup | --startup-only]\n" +
@@ -28,7 +29,8 @@ internal sealed record BenchmarkOptions(
                                 "       SessionMcp.Benchmarks --http-clients [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --retention [--write FILE]\n" +
                                 "       SessionMcp.Benchmarks --history [--write FILE]\n" +
-                                "       SessionMcp.Benchmarks --pool [--iterations N (300; 30 used at most)] [--write FILE]";
+                                "       SessionMcp.Benchmarks --pool [--iterations N (300; 30 used at most)] [--write FILE]\n" +
+                                "       SessionMcp.Benchmarks --resume [--iterations N (300; 20 used at most)] [--write FILE]";
 
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -54,6 +56,7 @@ internal sealed record BenchmarkOptions(
                 "--history" => options with { History = true },
                 "--retention" => options with { Retention = true },
                 "--pool" => options with { Pool = true },
+                "--resume" => options with { Resume = true },
                 var other => throw new ArgumentException($"unknown argument {other}"),
             };
         }

@@ -19,6 +19,8 @@ using SessionMcp.Benchmarks;
 //   dotnet run -c Release --project tests/Benchmarks -- --history [--write docs/benchmarks.md]
 // Audit retention on a 100,000-event log: verify, and each kind of pruning followed by a verify:
 //   dotnet run -c Release --project tests/Benchmarks -- --retention [--write docs/benchmarks.md]
+// Resuming a hibernated docker session (stopped container) on the next call, next to docker start + exec:
+//   dotnet run -c Release --project tests/Benchmarks -- --resume [--write docs/benchmarks.md]
 // Markdown goes to stdout (and to the --write file); progress goes to stderr.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -85,6 +87,11 @@ if (options.Pool)
 {
     // Docker create → first command, cold and from the warm pool, next to `docker run -d`.
     return WriteSection("warm pool", await PoolBenchmark.RunAsync(Math.Min(options.Iterations, 30), interrupt.Token), PoolBenchmark.WriteSection);
+}
+if (options.Resume)
+{
+    // Hibernated docker sessions woken by a call, against a fresh server hibernating after 1 s.
+    return WriteSection("resume", await ResumeBenchmark.RunAsync(Math.Min(options.Iterations, 20), interrupt.Token), ResumeBenchmark.WriteSection);
 }
 if (options.Daemon)
 {

@@ -28,6 +28,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     private readonly Lock _poolLock = new();
     private WarmPool? _pool;
+    private int _sweptLeftovers;
 
     private DockerEngineClient Engine => _engine.Value;
 
@@ -59,7 +60,10 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             throw new SessionException($"the server's data directory {options.DataDir} contains ':' or ',', which a Docker bind mount cannot express; start the server with another --data-dir");
         }
         WorkspaceSeeding.SecureSessionsRoot(options.SessionsDir);
-        if (Pool.TryClaim(shape, out var pooled))
+        // A session with a disk quota never takes a pool container: the quota is a filesystem mounted onto the workspace
+        // directory before the container exists, and a pool slot's directory is already bind-mounted into its container
+        // (a mount made over it afterwards is not seen inside: the bind mount is private). It is created cold instead.
+        if (spec.DiskMb is null && Pool.TryClaim(shape, out var pooled))
         {
             return await BindAsync(pooled, spec, sessionDir, workspace, uid, gid, cancellationToken).ConfigureAwait(false);
         }
@@ -70,6 +74,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             try
             {
+                if (spec.DiskMb is { } diskMb)
+                {
+                    // Mounted before the copy and before the container exists, so both land on the size-limited filesystem.
+                    WorkspaceQuota.Create(sessionDir, workspace, diskMb, uid, gid);
+                }
                 if (spec.SourceDir is not null)
                 {
                     WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, uid, gid, spec.SourceSkip);
@@ -87,14 +96,11 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             }
             var imageInfo = await inspecting.ConfigureAwait(false);
 
-            var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageInfo.ID);
-            var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
-            containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
-            // Taken from the container before it starts: nothing of the session has run in it yet.
-            await Call(() => HelperShell.EnsureAsync(Engine, containerId, shellDirectory, cancellationToken)).ConfigureAwait(false);
-            await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
-            _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
-
+            containerId = await StartContainerAsync(spec, image, imageInfo.ID, user, workspace, id =>
+            {
+                containerId = id;
+                Track(spec.SessionId, id);
+            }, cancellationToken).ConfigureAwait(false);
             return Provisioned(spec, imageInfo, workspace, containerId);
         }
         catch
@@ -108,6 +114,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             {
                 await helper.DisposeAsync().ConfigureAwait(false);
             }
+            Untrack(spec.SessionId);
+            ReleaseQuota(sessionDir, workspace);
             TryDeleteDirectory(sessionDir);
             throw;
         }
@@ -121,6 +129,8 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     private async Task<ProvisionedSession> BindAsync(
         PooledContainer pooled, NewSessionSpec spec, string sessionDir, string workspace, int? uid, int? gid, CancellationToken cancellationToken)
     {
+        // Known as the session's from here on: a reap while it is bound must not take it for a leftover of the pool.
+        Track(spec.SessionId, pooled.Id);
         try
         {
             // One rename: the slot's workspace and control directories become the session's.
@@ -142,6 +152,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         catch
         {
             _helpers.TryRemove(spec.SessionId, out _);
+            Untrack(spec.SessionId);
             await pooled.Helper.DisposeAsync().ConfigureAwait(false);
             await TryRemoveContainerAsync(pooled.Id).ConfigureAwait(false);
             RemoveSlotLink(pooled.SlotDirectory);
@@ -177,7 +188,25 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         {
             env[key] = value;
         }
-        return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId)));
+        return new ProvisionedSession(workspace, ContainerSpec.WorkspacePath, env, JsonSerializer.Serialize(new BackendState(containerId, spec.Image, spec.Network, spec.Limits)));
+    }
+
+    /// <summary>
+    /// Creates the session's container on <paramref name="workspace"/>, starts it and its helper; returns the container's
+    /// ID (told to <paramref name="created"/> as soon as it exists, so a failure after it can remove it). Also what a
+    /// restart on failure runs, on the same workspace.
+    /// </summary>
+    private async Task<string> StartContainerAsync(NewSessionSpec spec, string image, string imageId, string user, string workspace, Action<string> created, CancellationToken cancellationToken)
+    {
+        var shellDirectory = HelperShell.HostDirectory(options.DataDir, imageId);
+        var request = ContainerSpec.Build(options, spec, image, user, workspace, shellDirectory);
+        var containerId = await Call(() => Engine.CreateContainerAsync(request, $"session-mcp-{spec.SessionId}", cancellationToken)).ConfigureAwait(false);
+        created(containerId);
+        // Taken from the container before it starts: nothing of the session has run in it yet.
+        await Call(() => HelperShell.EnsureAsync(Engine, containerId, shellDirectory, cancellationToken)).ConfigureAwait(false);
+        await Call(() => Engine.StartContainerAsync(containerId, cancellationToken)).ConfigureAwait(false);
+        _helpers[spec.SessionId] = await Call(() => SessionHelper.StartAsync(Engine, containerId, HelperLayout.Sealed, logger, cancellationToken)).ConfigureAwait(false);
+        return containerId;
     }
 
     public async Task<ExecOutcome> ExecAsync(SessionRecord session, ExecRequest request, CancellationToken cancellationToken)
@@ -369,29 +398,44 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
         }
         if (session.Status != SessionStatus.Lost || await InspectAsync(session, cancellationToken).ConfigureAwait(false) is not null)
         {
+            // Its end is the server's own doing: the engine's die event must not read as a failure.
+            _ending.TryAdd(ContainerId(session), 0);
             await Call(() => RemoveContainerAsync(ContainerId(session), cancellationToken)).ConfigureAwait(false);
         }
         var sessionDir = Path.Combine(options.SessionsDir, session.Id);
         if (!keepWorkspace)
         {
+            ReleaseQuota(sessionDir, session.WorkspaceHostPath);
             TryDeleteDirectory(sessionDir);
         }
         RemoveSlotLinksTo(sessionDir);
+        Untrack(session.Id);
     }
 
     public async Task<int> ReapOrphansAsync(IReadOnlyCollection<SessionRecord> sessions, CancellationToken cancellationToken)
     {
-        var running = sessions.Where(s => s.Backend == Name && s.Status == SessionStatus.Running).ToList();
-        var live = running.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        // A hibernated session's container is stopped, not left over.
+        var live = sessions.Where(s => s.Backend == Name && s.Status is SessionStatus.Running or SessionStatus.Hibernated).ToList();
+        var liveSessions = live.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         // A session made from the warm pool keeps the pool's labels (the engine cannot relabel): its id is in its state.
-        var liveContainers = running.Select(s => TryContainerId(s)).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var liveContainers = live.Select(s => TryContainerId(s)).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        foreach (var session in live)
+        {
+            Track(session.Id, TryContainerId(session));
+        }
         var mine = await Call(() => Engine.ListContainersAsync(
             new Dictionary<string, string?> { [ContainerSpec.DataDirLabel] = options.DataDir }, all: true, cancellationToken)).ConfigureAwait(false);
+        // A container being made for a session not registered yet (a pool container's age is not the claim's) is live too.
+        var known = sessions.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        bool IsLiveSessions(ContainerListResponse container) =>
+            liveContainers.Contains(container.ID) || ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) is { } id && liveSessions.Contains(id);
         bool IsLive(ContainerListResponse container) =>
-            liveContainers.Contains(container.ID) || ContainerSpec.Label(container.Labels, ContainerSpec.SessionLabel) is { } id && live.Contains(id);
+            IsLiveSessions(container) || _sessionsByContainer.TryGetValue(container.ID, out var owner) && !known.Contains(owner);
         var reaped = 0;
         var removed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var container in mine.Where(c => c.State == "running" && IsLive(c)))
+        // Only the first reap of this process sweeps: later ones run while this server's own commands run in them.
+        var sweep = Interlocked.Exchange(ref _sweptLeftovers, 1) == 0;
+        foreach (var container in mine.Where(c => sweep && c.State == "running" && IsLiveSessions(c)))
         {
             // A live session's container: what the previous server's commands left running dies before any new helper.
             try
@@ -538,6 +582,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
             }
             var helper = await Call(() => SessionHelper.StartAsync(Engine, ContainerId(session), layout, logger, cancellationToken)).ConfigureAwait(false);
             _helpers[session.Id] = helper;
+            Track(session.Id, ContainerId(session));
             await TellHelperJobsAsync(session.Id, helper).ConfigureAwait(false);
             return (helper, reason ?? (current is null ? null : new HelperDiedException("the helper stopped")));
         }
@@ -575,7 +620,7 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
 
     internal static string Describe(ContainerInspectResponse container) => container.State switch
     {
-        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig?.Memory)} (memory_mb) at {FinishedAt(state):u}",
+        { OOMKilled: true } state => $"its container was OOM-killed: it used more memory than the session's limit of {DescribeLimit(container.HostConfig?.Memory)} (memory_mb) at {FinishedAt(state):u}, exit code {state.ExitCode}",
         { } state => $"its container stopped ({state.Status}, exit code {state.ExitCode}{(state.ExitCode == 137 ? ", killed" : "")}) at {FinishedAt(state):u}",
         null => "its container reports no state",
     };
@@ -693,5 +738,6 @@ internal sealed partial class DockerBackend(DockerBackendOptions options, ILogge
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
     private static partial void LogRemoveFailed(ILogger logger, Exception exception, string containerId);
 
-    private sealed record BackendState(string ContainerId);
+    /// <summary>The session's container, and what it was created with (for a restart on failure; null in older sessions: the defaults).</summary>
+    private sealed record BackendState(string ContainerId, string? Image = null, string? Network = null, ResourceLimits? Limits = null);
 }

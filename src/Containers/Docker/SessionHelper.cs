@@ -114,6 +114,30 @@ internal sealed partial class SessionHelper : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A liveness check: whether the helper answers a hello within <paramref name="timeout"/>. A dead helper counts as
+    /// answering (the next call starts another); one that is stopped or starved does not.
+    /// </summary>
+    public async Task<bool> PingAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            // An answer that comes late still lands in its own pending emit: answers are matched in request order.
+            await RequestFilesAsync(nonce => HelperScript.Hello(nonce), 1, deadline.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (HelperDiedException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>Why the helper is dead (null while it lives).</summary>
     public HelperDiedException? DeathReason => _died as HelperDiedException;
 

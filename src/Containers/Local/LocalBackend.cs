@@ -39,13 +39,27 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         var sessionDir = Path.Combine(options.SessionsDir, spec.SessionId);
         var workspace = Path.Combine(sessionDir, "workspace");
         Directory.CreateDirectory(Path.Combine(sessionDir, "state"));
-        if (spec.SourceDir is not null)
+        try
         {
-            WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, skip: spec.SourceSkip);
+            if (spec.DiskMb is { } diskMb)
+            {
+                WorkspaceQuota.Create(sessionDir, workspace, diskMb, null, null);
+            }
+            if (spec.SourceDir is not null)
+            {
+                WorkspaceSeeding.CopyDirectory(spec.SourceDir, workspace, spec.MaxSourceBytes, skip: spec.SourceSkip);
+            }
+            else
+            {
+                Directory.CreateDirectory(workspace);
+            }
         }
-        else
+        catch when (spec.DiskMb is not null)
         {
-            Directory.CreateDirectory(workspace);
+            // Nothing stays mounted for a session that was never registered.
+            WorkspaceQuota.Release(sessionDir, workspace);
+            WorkspaceRemoval.RemoveTree(sessionDir);
+            throw;
         }
         workspace = Libc.CanonicalPath(workspace) ?? workspace;
 
@@ -220,6 +234,7 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
         }
         else
         {
+            WorkspaceQuota.Release(sessionDir, session.WorkspaceHostPath);
             WorkspaceRemoval.RemoveTree(sessionDir);
         }
     }

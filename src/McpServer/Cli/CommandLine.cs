@@ -103,6 +103,12 @@ internal static class CommandLine
                                         start, then hourly; default: never)
           --retain-events AGE           SESSION_MCP_RETAIN_EVENTS  ... and events older than AGE (default: never)
           --retain-bytes SIZE           SESSION_MCP_RETAIN_BYTES  ... and the oldest events beyond SIZE in all (default: never)
+          --idle-after SECONDS          SESSION_MCP_IDLE_AFTER_SECONDS  a running session with no call or job this long shows as idle (default 60)
+          --hibernate-after SECONDS     SESSION_MCP_HIBERNATE_AFTER_SECONDS  stop an idle session's container after this long; 0: never (default 1800)
+          --health-interval SECONDS     SESSION_MCP_HEALTH_INTERVAL_SECONDS  how often helpers are checked for hangs; 0: never (default 30)
+          --disk-mb MIB                 SESSION_MCP_DISK_MB  default workspace disk quota (loop-mounted ext4; needs root); 0: none (default 0)
+          --max-sessions N              SESSION_MCP_MAX_SESSIONS  most sessions held at once (not destroyed); 0: no limit (default 0)
+          --max-sessions-per-owner N    SESSION_MCP_MAX_SESSIONS_PER_OWNER  most sessions one token (or the local user) holds; 0: no limit
         """;
 
     private const string UsageHint = "run 'session-mcp --help' for the commands and options";
@@ -243,6 +249,7 @@ internal static class CommandLine
         builder.Services.AddSessionCore(settings).AddSessionMcpServer().WithStdioServerTransport();
         builder.Services.AddHostedService<SessionResumer>();
         builder.Services.AddHostedService<AuditRetentionService>();
+        builder.Services.AddHostedService<SessionLifecycleMonitor>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
         return 0;
@@ -346,10 +353,13 @@ internal static class CommandLine
     private static int ListSessions(IServiceProvider services, ServerSettings settings, TextWriter stdout)
     {
         var sessions = services.GetRequiredService<SessionRegistry>().List();
-        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-8} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
+        // This process cannot see the server's calls and jobs in flight: idle here is by last activity alone.
+        var idleAfter = services.GetRequiredService<SessionMcp.SessionRouting.Routing.SessionRouterOptions>().IdleAfter;
+        var now = DateTimeOffset.UtcNow;
+        stdout.WriteLine($"{"ID",-11} {"BACKEND",-7} {"STATUS",-10} {"OWNER",-12} {"CREATED",-20} {"LAST ACTIVITY",-20} {"NAME",-16} CWD");
         foreach (var s in sessions)
         {
-            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {s.StatusText,-8} {s.Owner,-12} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
+            stdout.WriteLine($"{s.Id,-11} {s.Backend,-7} {SessionMcp.SessionRouting.Routing.SessionRouter.DisplayStatus(s, idleAfter, now),-10} {s.Owner,-12} {s.CreatedAt:yyyy-MM-dd HH:mm:ss}  {s.LastActivityAt:yyyy-MM-dd HH:mm:ss}  {s.Name ?? "-",-16} {s.Cwd}");
         }
         if (sessions.Count == 0)
         {

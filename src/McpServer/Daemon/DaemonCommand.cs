@@ -112,6 +112,7 @@ internal static class DaemonCommand
         // The generic host's console lifetime turns SIGTERM and SIGINT into a graceful stop.
         builder.Services.AddHostedService<SessionResumer>();
         builder.Services.AddHostedService<AuditRetentionService>();
+        builder.Services.AddHostedService<SessionLifecycleMonitor>();
         return builder.Services.AddSessionCore(settings).AddSessionMcpServer();
     }
 }

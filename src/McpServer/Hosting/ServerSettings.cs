@@ -20,7 +20,13 @@ internal sealed record ServerSettings(
     IReadOnlyList<string> SourceRoots,
     int ResultBudgetChars,
     int DockerPoolSize = 2,
-    int DockerPoolMemoryMb = 4096)
+    int DockerPoolMemoryMb = 4096,
+    TimeSpan IdleAfter = default,
+    TimeSpan HibernateAfter = default,
+    TimeSpan HealthInterval = default,
+    long? DiskMb = null,
+    int MaxSessions = 0,
+    int MaxSessionsPerOwner = 0)
 {
     /// <summary>
     /// What a running server prunes on its own (at start, then hourly): <c>--retain-outputs</c>, <c>--retain-events</c>,
@@ -77,7 +83,13 @@ internal sealed record ServerSettings(
             roots,
             Get("result-budget", "SESSION_MCP_RESULT_BUDGET").WholeNumber(ResultBudget.DefaultMaxChars, ResultBudget.MinimumMaxChars, "characters"),
             Get("docker-pool-size", "SESSION_MCP_DOCKER_POOL_SIZE").WholeNumber(2, 0, "containers"),
-            Get("docker-pool-memory-mb", "SESSION_MCP_DOCKER_POOL_MEMORY_MB").WholeNumber(4096, 0, "MiB"))
+            Get("docker-pool-memory-mb", "SESSION_MCP_DOCKER_POOL_MEMORY_MB").WholeNumber(4096, 0, "MiB"),
+            TimeSpan.FromSeconds(Get("idle-after", "SESSION_MCP_IDLE_AFTER_SECONDS").WholeNumber(60, 1, "seconds")),
+            TimeSpan.FromSeconds(Get("hibernate-after", "SESSION_MCP_HIBERNATE_AFTER_SECONDS").WholeNumber(1800, 0, "seconds")),
+            TimeSpan.FromSeconds(Get("health-interval", "SESSION_MCP_HEALTH_INTERVAL_SECONDS").WholeNumber(30, 0, "seconds")),
+            Get("disk-mb", "SESSION_MCP_DISK_MB").WholeNumber(0, 0, "MiB") is var disk and > 0 ? disk : null,
+            Get("max-sessions", "SESSION_MCP_MAX_SESSIONS").WholeNumber(0, 0, "sessions"),
+            Get("max-sessions-per-owner", "SESSION_MCP_MAX_SESSIONS_PER_OWNER").WholeNumber(0, 0, "sessions"))
         {
             History = new HistoryOptions
             {

@@ -33,7 +33,20 @@ internal static class SessionMcpServiceExtensions
         services.AddSingleton(settings.History);
         services.AddSingleton<HistoryStore>();
         services.AddSingleton<WorkspaceHistory>();
-        services.AddSingleton(new SessionRouterOptions { DefaultBackend = settings.DefaultBackend, SourceRoots = settings.SourceRoots, DataDir = settings.DataDir });
+        services.AddSingleton(new SessionRouterOptions
+        {
+            DefaultBackend = settings.DefaultBackend,
+            SourceRoots = settings.SourceRoots,
+            DataDir = settings.DataDir,
+            IdleAfter = settings.IdleAfter,
+            HibernateAfter = settings.HibernateAfter,
+            HealthInterval = settings.HealthInterval,
+            // Leftovers are looked for as often as the grace period they get (at least every 10 s).
+            ReapInterval = settings.DockerOrphanGrace < TimeSpan.FromSeconds(10) ? TimeSpan.FromSeconds(10) : settings.DockerOrphanGrace,
+            DefaultDiskMb = settings.DiskMb,
+            MaxSessions = settings.MaxSessions,
+            MaxSessionsPerOwner = settings.MaxSessionsPerOwner,
+        });
         services.AddSingleton(new LocalBackendOptions { SessionsDir = settings.SessionsDir, Shell = settings.Shell });
         services.AddSingleton<ISessionBackend, LocalBackend>();
         services.AddSingleton(new DockerBackendOptions

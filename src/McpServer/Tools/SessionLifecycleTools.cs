@@ -19,18 +19,20 @@ namespace SessionMcp.McpServer.Tools;
 internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget budget)
 {
     [McpServerTool(Name = "session_create", Title = "Create a work session", Destructive = false, Idempotent = false, OpenWorld = false, ReadOnly = false, UseStructuredContent = true)]
-    [Description("Creates an isolated work session with its own workspace directory and persistent shell state (working directory and exported variables carry over between session_exec calls). Returns the session_id every other session_* tool needs. Sessions outlive this connection and server restarts.")]
+    [Description("Creates an isolated work session with its own workspace directory and persistent shell state (cwd and exported variables carry over between session_exec calls). Returns the session_id the other tools need. Sessions outlive this connection and server restarts.")]
     public async Task<SessionResult> CreateAsync(
         RequestContext<CallToolRequestParams> request,
-        [Description("Where commands run: \"local\" (a directory on the server's host) or \"docker\" (a hardened container). Defaults to the server's configured backend.")][AllowedValues("local", "docker")] string? backend = null,
+        [Description("\"local\" (a directory on the server's host) or \"docker\" (a hardened container); default: the server's.")][AllowedValues("local", "docker")] string? backend = null,
         [Description("A label for humans, shown by session_list.")] string? name = null,
-        [Description("Environment variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
-        [Description("A directory on the server to copy into the new workspace: absolute, or relative to the server's first source root (by default the directory the server runs in). It must be under one of the source roots.")] string? source_dir = null,
-        [Description("docker only: the image to run (default from the server configuration).")] string? image = null,
-        [Description("docker only: \"none\" (default), or \"bridge\" if the server allows networking.")][AllowedValues("none", "bridge")] string? network = null,
+        [Description("Variables exported in the session from the start (names like API_TOKEN are redacted in the audit log).")] Dictionary<string, string>? env = null,
+        [Description("A server directory to copy into the workspace: absolute, or relative to the server's first source root (default: its working directory); it must be under a source root.")] string? source_dir = null,
+        [Description("docker only: the image (default: the configured one).")] string? image = null,
+        [Description("docker only: \"none\" (default) or \"bridge\" if the server allows it.")][AllowedValues("none", "bridge")] string? network = null,
         [Description("docker only: memory limit in MiB, within the server's maximum.")] long? memory_mb = null,
-        [Description("docker only: CPU limit (e.g. 1.5), within the server's maximum.")] double? cpus = null,
-        [Description("docker only: maximum number of processes, within the server's maximum.")] long? pids_limit = null,
+        [Description("docker only: CPUs (e.g. 1.5), within the server's maximum.")] double? cpus = null,
+        [Description("docker only: most processes, within the server's maximum.")] long? pids_limit = null,
+        [Description("Workspace disk quota in MiB.")] long? disk_mb = null,
+        [Description("docker: recreate a dead container.")][AllowedValues("on-failure")] string? restart = null,
         CancellationToken cancellationToken = default)
     {
         if (name is { Length: > 200 })
@@ -45,19 +47,19 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
             ? null
             : new ResourceLimits(memory_mb, cpus, pids_limit);
         var call = CallAudit.Of(request);
-        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits), call.Caller, cancellationToken).ConfigureAwait(false);
+        var session = await router.CreateAsync(new NewSessionRequest(backend, name, ToolArguments.Env(env), source_dir, image, network, limits, disk_mb, restart), call.Caller, cancellationToken).ConfigureAwait(false);
         call.SessionId = session.Id;
         call.Summary = new JsonObject { ["backend"] = session.Backend, ["workdir"] = session.WorkspacePath };
         return call.Complete(SessionResult.From(session));
     }
 
     [McpServerTool(Name = "session_list", Title = "List sessions", ReadOnly = true, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Lists every session this server knows, including destroyed (stopped) and lost ones, with backend, status, current working directory and last activity.")]
+    [Description("Lists sessions: backend, status (running, idle, hibernated: the next command resumes it, lost: see status_detail, stopped), cwd, last activity.")]
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
         var sessions = (await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false))
-            .OrderByDescending(s => s.LastActivityAt).Select(SessionInfo.From).ToList();
+            .OrderByDescending(s => s.LastActivityAt).Select(s => SessionInfo.From(s, router.DisplayStatus(s))).ToList();
         call.Summary = new JsonObject { ["count"] = sessions.Count };
         return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
@@ -86,7 +88,7 @@ internal record SessionInfo
 
     public required string Backend { get; init; }
 
-    /// <summary>running, stopped or lost.</summary>
+    /// <summary>running, idle, hibernated, lost or stopped.</summary>
     public required string Status { get; init; }
 
     public string? StatusDetail { get; init; }
@@ -108,12 +110,23 @@ internal record SessionInfo
 
     public long? ForkSeq { get; init; }
 
-    public static SessionInfo From(SessionRecord s) => new()
+
+    /// <summary>on-failure when a dead or hung container is recreated (in the text line only: the schema stays small).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? Restart { get; init; }
+
+    /// <summary>The workspace's disk quota in MiB; absent: none.</summary>
+    public long? DiskMb { get; init; }
+
+    /// <param name="status">The status to show (idle is the router's to decide); null: the stored one.</param>
+    public static SessionInfo From(SessionRecord s, string? status = null) => new()
     {
         SessionId = s.Id,
         Name = s.Name,
         Backend = s.Backend,
-        Status = s.StatusText,
+        Status = status ?? s.StatusText,
+        Restart = s.RestartPolicy,
+        DiskMb = s.DiskMb,
         StatusDetail = s.StatusDetail,
         Workdir = s.WorkspacePath,
         Cwd = s.Cwd,
@@ -126,7 +139,7 @@ internal record SessionInfo
 
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(ForkedFrom is null ? "" : $", forked from {ForkedFrom} at event {ForkSeq}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}{(ForkedFrom is null ? "" : $", forked from {ForkedFrom} at event {ForkSeq}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>
@@ -140,7 +153,7 @@ internal sealed record SessionResult : SessionInfo, IToolResult
 
     public required long EventSeq { get; init; }
 
-    public static new SessionResult From(SessionRecord s) => new(SessionInfo.From(s));
+    public static SessionResult From(SessionRecord s) => new(SessionInfo.From(s));
 
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
 

@@ -9,6 +9,18 @@ public static class AuditKinds
     public const string SessionLost = "session_lost";
     public const string SessionResumed = "session_resumed";
 
+    /// <summary>An idle session's backend resource was released (its container stopped); the summary says what was lost.</summary>
+    public const string SessionHibernated = "session_hibernated";
+
+    /// <summary>A call woke a hibernated session (its container started again); the summary has how long it took.</summary>
+    public const string SessionWoken = "session_woken";
+
+    /// <summary>A failed session (container died, OOM-killed, helper hung) was recreated on its workspace (restart: on-failure).</summary>
+    public const string SessionRestarted = "session_restarted";
+
+    /// <summary>The kernel's OOM killer killed a process in a session's container that kept running.</summary>
+    public const string SessionOom = "session_oom";
+
     /// <summary>At start the log ended before the head the server recorded outside it: its newest events were deleted.</summary>
     public const string AuditTailMissing = "audit_tail_missing";
 

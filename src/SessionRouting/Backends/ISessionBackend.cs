@@ -51,7 +51,9 @@ internal sealed record NewSessionSpec(
     string? Network,
     ResourceLimits? Limits,
     long MaxSourceBytes = 1L << 30,
-    string? SourceSkip = null);
+    string? SourceSkip = null,
+    long? DiskMb = null,
+    string? RestartPolicy = null);
 
 /// <summary>Per-session resource limits; null members take the configured defaults.</summary>
 /// <param name="MemoryMb">In MiB, as asked: the backend checks its range before converting, so no size overflows.</param>

@@ -52,7 +52,11 @@ internal sealed partial class SessionRouter(
             try
             {
                 var probe = await backend.ProbeAsync(session, cancellationToken).ConfigureAwait(false);
-                if (probe.Status == SessionStatus.Lost)
+                if (probe.Status == SessionStatus.Lost && session.RestartPolicy == RestartOnFailure)
+                {
+                    await HandleFailureAsync(new BackendFailure(session.Id, probe.Detail ?? "its backend resource disappeared", Fatal: true, OutOfMemory: false, ExitCode: null), cancellationToken, session.BackendState).ConfigureAwait(false);
+                }
+                else if (probe.Status == SessionStatus.Lost)
                 {
                     MarkLost(session, probe.Detail ?? "its backend resource disappeared");
                 }
@@ -88,6 +92,14 @@ internal sealed partial class SessionRouter(
             throw new SessionException($"env is too large to persist: {tooLarge}; put large data in a file (session_write_file) instead");
         }
 
+        if (request.RestartPolicy is not (null or RestartOnFailure))
+        {
+            throw new SessionException($"restart must be \"{RestartOnFailure}\" or left out, got \"{request.RestartPolicy}\"");
+        }
+        if (request.RestartPolicy is not null && backend is not ILifecycleBackend)
+        {
+            throw new SessionException($"restart applies to sessions with a container (backend \"docker\"); a {backend.Name} session keeps no process to restart between commands");
+        }
         var sourceDir = request.SourceDir is null ? null : WorkspaceSeeding.CheckSource(request.SourceDir, options.SourceRoots, options.DataDir);
         return await ProvisionAsync(backend, request, sourceDir, new SessionOrigin(sourceDir, null, null), caller, new { backend = backend.Name, name = request.Name }, cancellationToken).ConfigureAwait(false);
     }
@@ -98,16 +110,19 @@ internal sealed partial class SessionRouter(
     /// </summary>
     private async Task<SessionRecord> ProvisionAsync(ISessionBackend backend, NewSessionRequest request, string? seedDir, SessionOrigin origin, CallContext caller, object summary, CancellationToken cancellationToken, WorkspaceTree? seedFiles = null)
     {
+        // A fork is a new session too: it counts against the limits and gets the quota its request (or the server) says.
+        CheckSessionLimits(caller);
+        var diskMb = DiskQuotaOf(request);
         var id = SessionId.New();
         var provisioned = await backend.CreateAsync(
             new NewSessionSpec(id, request.Name, request.Env, seedDir, request.Image, request.Network, request.Limits, options.MaxSourceBytes,
-                seedDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir)),
+                seedDir is null || options.DataDir is null ? null : Libc.CanonicalPath(options.DataDir), diskMb, request.RestartPolicy),
             cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var session = new SessionRecord(
             id, request.Name, backend.Name, SessionStatus.Running,
             provisioned.WorkspaceHostPath, provisioned.WorkspacePath, provisioned.WorkspacePath,
-            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, Origin = origin };
+            provisioned.Env, now, now, provisioned.BackendState, null) { Owner = caller.Principal.Name, Origin = origin, RestartPolicy = request.RestartPolicy, DiskMb = diskMb };
         if (seedFiles is not null)
         {
             try
@@ -125,6 +140,14 @@ internal sealed partial class SessionRouter(
         registry.Add(session);
         var created = JsonSerializer.SerializeToNode(summary)!.AsObject();
         created["workdir"] = session.WorkspacePath;
+        if (request.RestartPolicy is not null)
+        {
+            created["restart"] = request.RestartPolicy;
+        }
+        if (diskMb is not null)
+        {
+            created["disk_mb"] = diskMb;
+        }
         using var baseline = history.Observe(session);
         RecordLifecycle(AuditKinds.SessionCreated, session, created, caller, baseline);
         return session;
@@ -233,7 +256,8 @@ internal sealed partial class SessionRouter(
         var session = Get(caller, sessionId);
         return session.Status switch
         {
-            SessionStatus.Running => session,
+            // A hibernated session's files are on the host as ever; a command wakes it (AwakeAsync).
+            SessionStatus.Running or SessionStatus.Hibernated => session,
             SessionStatus.Lost => throw new SessionException(LostMessage(session, session.StatusDetail)),
             _ => throw new SessionException($"session {sessionId} was destroyed; create a new session with session_create"),
         };
@@ -248,7 +272,8 @@ internal sealed partial class SessionRouter(
 
     public async Task<(SessionRecord Session, ExecOutcome Outcome)> ExecAsync(CallContext caller, string sessionId, ExecCommand command, CancellationToken cancellationToken)
     {
-        var session = GetRunning(caller, sessionId);
+        using var busy = Busy(sessionId);
+        var session = await AwakeAsync(GetRunning(caller, sessionId), cancellationToken).ConfigureAwait(false);
         var backend = BackendOf(session);
         var startCwd = StartCwd(session, command.Cwd);
 
@@ -260,11 +285,10 @@ internal sealed partial class SessionRouter(
         }
         catch (SessionLostException lost)
         {
-            MarkLost(session, lost.Detail);
-            throw new SessionException(LostMessage(session, lost.Detail), lost);
+            throw await FailedUnderCallAsync(session, lost, cancellationToken).ConfigureAwait(false);
         }
 
-        return ApplyOutcome(session, startCwd, command.Env, outcome);
+        return ApplyOutcome(session, startCwd, command.Env, WithQuotaNote(session, outcome));
     }
 
     /// <summary>
@@ -274,7 +298,8 @@ internal sealed partial class SessionRouter(
     /// </summary>
     public async Task<(JobManager.Job Job, string StartCwd)> StartJobAsync(CallContext caller, string sessionId, string command, string? cwd, IReadOnlyDictionary<string, string> env, bool keepsState, CancellationToken cancellationToken, TerminalGeometry? terminal = null)
     {
-        var session = GetRunning(caller, sessionId);
+        using var busy = Busy(sessionId);
+        var session = await AwakeAsync(GetRunning(caller, sessionId), cancellationToken).ConfigureAwait(false);
         var backend = BackendOf(session);
         if (backend is not IJobHost host)
         {
@@ -295,8 +320,7 @@ internal sealed partial class SessionRouter(
         }
         catch (SessionLostException lost)
         {
-            MarkLost(session, lost.Detail);
-            throw new SessionException(LostMessage(session, lost.Detail), lost);
+            throw await FailedUnderCallAsync(session, lost, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -433,6 +457,7 @@ internal sealed partial class SessionRouter(
         // Journals stay readable; a job that ran in the previous server process is lost (its processes die with the
         // leftovers each backend kills below).
         jobs.Recover(registry.List().Where(s => s.Status == SessionStatus.Running).Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
+        RemountQuotas();
         foreach (var backend in _backends.Values)
         {
             try
@@ -477,7 +502,8 @@ internal sealed partial class SessionRouter(
         var changed = false;
         var updated = registry.Update(session.Id, s =>
         {
-            if (s.Status != SessionStatus.Running)
+            // A failure of a container the session no longer has (it was restarted meanwhile) is old news.
+            if (s.Status != SessionStatus.Running || s.BackendState != session.BackendState)
             {
                 return s;
             }
@@ -533,7 +559,9 @@ internal sealed record NewSessionRequest(
     string? SourceDir,
     string? Image = null,
     string? Network = null,
-    ResourceLimits? Limits = null);
+    ResourceLimits? Limits = null,
+    long? DiskMb = null,
+    string? RestartPolicy = null);
 
 /// <summary>A validated <c>session_exec</c>.</summary>
 internal sealed record ExecCommand(

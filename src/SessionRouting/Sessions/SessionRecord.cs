@@ -9,6 +9,11 @@ public enum SessionStatus
     Stopped,
     /// <summary>Its backend resource disappeared underneath it (container removed, killed, OOM-killed...).</summary>
     Lost,
+    /// <summary>
+    /// Idle for longer than the server's hibernation time: its backend resource is released (a docker container is
+    /// stopped) while its workspace, cwd and exported variables are kept; the next command resumes it.
+    /// </summary>
+    Hibernated,
 }
 
 /// <summary>
@@ -38,11 +43,18 @@ public sealed record SessionRecord(
     /// <summary>Where the workspace came from: the source directory it copied, or the session and event it was forked at.</summary>
     public SessionOrigin Origin { get; init; } = SessionOrigin.Empty;
 
+    /// <summary><c>on-failure</c>: a container that dies or whose helper hangs is recreated on the same workspace; null: it is marked lost.</summary>
+    public string? RestartPolicy { get; init; }
+
+    /// <summary>The workspace's disk quota in MiB (a loop-mounted filesystem of that size); null: none.</summary>
+    public long? DiskMb { get; init; }
+
     public static string StatusName(SessionStatus status) => status switch
     {
         SessionStatus.Running => "running",
         SessionStatus.Stopped => "stopped",
         SessionStatus.Lost => "lost",
+        SessionStatus.Hibernated => "hibernated",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 

@@ -12,18 +12,18 @@ namespace SessionMcp.SessionRouting.Sessions;
 /// </summary>
 public sealed class SessionRegistry(SessionDatabase database)
 {
-    private const string Columns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, last_activity_at, backend_state, owner, source_dir, parent_id, fork_seq";
+    private const string Columns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, last_activity_at, backend_state, owner, source_dir, parent_id, fork_seq, restart_policy, disk_mb";
 
     // Last activity is the newest of the stored value and the session's newest audited event, so calls that change
     // nothing (reads, failed edits) need no write to the registry.
     private const string SelectColumns = "id, name, backend, status, status_detail, workspace_host, workspace, cwd, env, created_at, "
-        + "MAX(last_activity_at, COALESCE((SELECT ts FROM events WHERE events.session_id = sessions.id ORDER BY seq DESC LIMIT 1), '')), backend_state, owner, source_dir, parent_id, fork_seq";
+        + "MAX(last_activity_at, COALESCE((SELECT ts FROM events WHERE events.session_id = sessions.id ORDER BY seq DESC LIMIT 1), '')), backend_state, owner, source_dir, parent_id, fork_seq, restart_policy, disk_mb";
 
     public void Add(SessionRecord session) => database.WriteTransaction((connection, transaction) =>
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"INSERT INTO sessions ({Columns}) VALUES ($id, $name, $backend, $status, $detail, $host, $workspace, $cwd, $env, $created, $activity, $state, $owner, $source, $parent, $fork)";
+        command.CommandText = $"INSERT INTO sessions ({Columns}) VALUES ($id, $name, $backend, $status, $detail, $host, $workspace, $cwd, $env, $created, $activity, $state, $owner, $source, $parent, $fork, $restart, $disk)";
         Bind(command, session);
         command.ExecuteNonQuery();
         return 0;
@@ -71,8 +71,8 @@ public sealed class SessionRegistry(SessionDatabase database)
             current = ReadRecord(reader);
         }
 
-        // Neither the id, the owner nor the origin of a session ever changes.
-        var updated = change(current) with { Id = current.Id, Owner = current.Owner, Origin = current.Origin };
+        // Neither the id, the owner the origin nor the lifecycle settings of a session ever change.
+        var updated = change(current) with { Id = current.Id, Owner = current.Owner, Origin = current.Origin, RestartPolicy = current.RestartPolicy, DiskMb = current.DiskMb };
         using var write = connection.CreateCommand();
         write.Transaction = transaction;
         write.CommandText = "UPDATE sessions SET name = $name, backend = $backend, status = $status, status_detail = $detail, workspace_host = $host, workspace = $workspace, cwd = $cwd, env = $env, created_at = $created, last_activity_at = $activity, backend_state = $state WHERE id = $id";
@@ -99,6 +99,8 @@ public sealed class SessionRegistry(SessionDatabase database)
         command.Parameters.AddWithValue("$source", (object?)s.Origin.SourceDir ?? DBNull.Value);
         command.Parameters.AddWithValue("$parent", (object?)s.Origin.ParentId ?? DBNull.Value);
         command.Parameters.AddWithValue("$fork", (object?)s.Origin.ForkSeq ?? DBNull.Value);
+        command.Parameters.AddWithValue("$restart", (object?)s.RestartPolicy ?? DBNull.Value);
+        command.Parameters.AddWithValue("$disk", (object?)s.DiskMb ?? DBNull.Value);
     }
 
     private static SessionRecord ReadRecord(SqliteDataReader r) => new(
@@ -109,6 +111,7 @@ public sealed class SessionRegistry(SessionDatabase database)
         {
             "running" => SessionStatus.Running,
             "lost" => SessionStatus.Lost,
+            "hibernated" => SessionStatus.Hibernated,
             _ => SessionStatus.Stopped,
         },
         WorkspaceHostPath: r.GetString(5),
@@ -125,6 +128,8 @@ public sealed class SessionRegistry(SessionDatabase database)
             r.IsDBNull(13) ? null : r.GetString(13),
             r.IsDBNull(14) ? null : r.GetString(14),
             r.IsDBNull(15) ? null : r.GetInt64(15)),
+        RestartPolicy = r.IsDBNull(16) ? null : r.GetString(16),
+        DiskMb = r.IsDBNull(17) ? null : r.GetInt64(17),
     };
 
     private static DateTimeOffset ParseTime(string text) => Audit.HashChain.ParseTime(text);

@@ -125,6 +125,7 @@ public sealed class SessionDatabase : IDisposable
         MigrateToVersion2();
         MigrateToVersion3();
         MigrateToVersion4();
+        MigrateToVersion5();
         MigrateToVersion6();
     }
 
@@ -272,6 +273,42 @@ public sealed class SessionDatabase : IDisposable
                 BEGIN SELECT RAISE(ABORT, 'workspace history is append-only'); END;
             PRAGMA user_version=4;
             """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Version 5 keeps each session's lifecycle settings: its restart policy (<c>on-failure</c> or none) and its
+    /// workspace's disk quota in MiB (null: none). Existing sessions get neither, as they were created.
+    /// A database made by a build that had version 6 (retention) but not this one is past 5 without these columns:
+    /// they are added to it all the same, leaving its version as it is.
+    /// </summary>
+    private void MigrateToVersion5()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        long current;
+        using (var version = _connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            current = Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        (string Table, string Column, string Type)[] added =
+        [
+            ("sessions", "restart_policy", "TEXT"),
+            ("sessions", "disk_mb", "INTEGER"),
+        ];
+        var alters = added
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n")
+            .ToList();
+        if (current >= 5 && alters.Count == 0)
+        {
+            return;
+        }
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = string.Concat(alters) + (current >= 5 ? "" : "PRAGMA user_version=5;");
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }

@@ -86,7 +86,14 @@ public static class WorkspaceFiles
             {
                 Libc.FChmod(fd, mode);
                 GiveToOwner(workspace, fd);
-                RandomAccess.Write(handle, content, 0);
+                try
+                {
+                    RandomAccess.Write(handle, content, 0);
+                }
+                catch (IOException e) when (WorkspaceQuota.IsNoSpace(e))
+                {
+                    throw new Backends.SessionException($"{path.RelativePath} was not written: {WorkspaceQuota.FullMessage}", e);
+                }
             }
             if (Libc.RenameAt(directory.Fd, temporary, directory.Fd, name) != 0)
             {

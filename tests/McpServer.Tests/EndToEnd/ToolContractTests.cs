@@ -52,6 +52,7 @@ public sealed class ToolContractTests(ServerFixture fixture) : IClassFixture<Ser
     [Theory]
     [InlineData("session_create", "backend", new[] { "local", "docker" })]
     [InlineData("session_create", "network", new[] { "none", "bridge" })]
+    [InlineData("session_create", "restart", new[] { "on-failure" })]
     [InlineData("session_replay", "format", new[] { "events", "transcript", "diff" })]
     [InlineData("session_replay", "include_output", new[] { "truncated", "none", "full" })]
     public async Task ClosedSetsOfValuesAreSchemaEnums(string tool, string argument, string[] values)

@@ -57,6 +57,10 @@ public sealed class ServerSettingsTests
     [InlineData("source-roots", ":", "--source-roots names no directory (got ':'); give DIR[:DIR...]")]
     [InlineData("retain-events", "90", "--retain-events must be an age: a whole number and s, m, h, d or w, e.g. 30d (got '90')")]
     [InlineData("retain-bytes", "big", "--retain-bytes must be a size: bytes, or a whole number with K, M, G or T, e.g. 1G (got 'big')")]
+    [InlineData("idle-after", "0", "--idle-after must be a whole number of seconds, 1 or more (got '0')")]
+    [InlineData("hibernate-after", "soon", "--hibernate-after must be a whole number of seconds, 0 or more (got 'soon')")]
+    [InlineData("disk-mb", "-5", "--disk-mb must be a whole number of MiB, 0 or more (got '-5')")]
+    [InlineData("max-sessions-per-owner", "x", "--max-sessions-per-owner must be a whole number of sessions, 0 or more (got 'x')")]
     public void ABadFlagValueIsAnErrorNamingTheFlag(string option, string value, string message)
     {
         // Given / When
@@ -79,6 +83,22 @@ public sealed class ServerSettingsTests
 
         // Then
         Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void LifecycleSettingsHaveTheirDefaultsAndTakeFlagsOverVariables()
+    {
+        // Given / When
+        var defaults = ServerSettings.Resolve(NoFlags, Environment());
+        var given = ServerSettings.Resolve(
+            new Dictionary<string, string> { ["hibernate-after"] = "0", ["disk-mb"] = "64", ["max-sessions"] = "10" },
+            Environment(("SESSION_MCP_HIBERNATE_AFTER_SECONDS", "5"), ("SESSION_MCP_MAX_SESSIONS_PER_OWNER", "3"), ("SESSION_MCP_IDLE_AFTER_SECONDS", "7")));
+
+        // Then
+        Assert.Equal((TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(30), (long?)null, 0, 0),
+            (defaults.IdleAfter, defaults.HibernateAfter, defaults.HealthInterval, defaults.DiskMb, defaults.MaxSessions, defaults.MaxSessionsPerOwner));
+        Assert.Equal((TimeSpan.FromSeconds(7), TimeSpan.Zero, (long?)64, 10, 3),
+            (given.IdleAfter, given.HibernateAfter, given.DiskMb, given.MaxSessions, given.MaxSessionsPerOwner));
     }
 
     private static Func<string, string?> Environment(params (string Name, string Value)[] variables) =>

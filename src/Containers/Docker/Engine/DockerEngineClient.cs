@@ -65,6 +65,13 @@ internal sealed class DockerEngineClient : IDisposable
     public Task PingAsync(CancellationToken cancellationToken = default) =>
         Call("GET /_ping", () => _client.System.PingAsync(cancellationToken));
 
+    /// <summary>
+    /// Reports the engine's events matching <paramref name="parameters"/> to <paramref name="progress"/> as they happen,
+    /// until cancelled or the connection ends (a health watch: a container dying, the OOM killer).
+    /// </summary>
+    public Task MonitorEventsAsync(ContainerEventsParameters parameters, IProgress<Message> progress, CancellationToken cancellationToken = default) =>
+        Call("GET /events", () => _client.System.MonitorEventsAsync(parameters, progress, cancellationToken));
+
     // ---- Containers ----
 
     /// <summary>Creates a container (named <paramref name="name"/> if given) and returns its id.</summary>
