@@ -79,7 +79,17 @@ internal sealed class ReplayTool(SessionRouter router, AuditLog audit, Workspace
             count < page.Count ? page[count].Seq : null,
             shape);
 
-        var result = budget.Fit(available, count => Build(count, int.MaxValue));
+        // Where the page will end, from each event's own cost (its rendering and its JSON): the fitting then starts at
+        // a count that fits, instead of searching by building and measuring whole pages.
+        var costs = whole.Select(e => e.Rendered.Length + (
+            e.Event is { } shaped ? System.Text.Json.JsonSerializer.Serialize(shaped, ToolJson.Options).Length
+            : e.Step is { } step ? System.Text.Json.JsonSerializer.Serialize(step, ToolJson.Options).Length
+            : e.Rendered.Length)).ToList();
+        var likely = 0;
+        for (long spent = 0; likely < costs.Count && (spent += costs[likely]) <= budget.MaxChars; likely++)
+        {
+        }
+        var result = budget.Fit(Math.Max(likely, Math.Min(1, available)), count => Build(count, int.MaxValue));
         if (result.Count == 0 && available > 0)
         {
             // One event too large on its own: show it with its long strings cut, so paging always moves on.
