@@ -102,10 +102,12 @@ internal static class DashboardEndpoints
     {
         var principal = PrincipalOf(context);
         var sessions = await router.ListAsync(new CallContext(principal, "session_list"), context.RequestAborted).ConfigureAwait(false);
+        var usage = await router.UsageAsync(sessions, context.RequestAborted).ConfigureAwait(false);
         var list = new JsonArray();
         foreach (var session in sessions.OrderByDescending(s => s.LastActivityAt))
         {
-            var node = JsonSerializer.SerializeToNode(SessionInfo.From(session), ToolJson.Options)!.AsObject();
+            var info = SessionInfo.From(session, router.DisplayStatus(session)).Listed(usage.GetValueOrDefault(session.Id), router.HealthOf(session.Id));
+            var node = JsonSerializer.SerializeToNode(info, ToolJson.Options)!.AsObject();
             node["jobs"] = new JsonArray([.. router.Jobs.List(session.Id).Select(j =>
             {
                 var job = JsonSerializer.SerializeToNode(JobResult.Of(router.Jobs.StatusOf(j)), ToolJson.Options)!;

@@ -58,8 +58,10 @@ internal sealed class SessionLifecycleTools(SessionRouter router, ResultBudget b
     public async Task<SessionList> ListAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
         var call = CallAudit.Of(request);
-        var sessions = (await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false))
-            .OrderByDescending(s => s.LastActivityAt).Select(s => SessionInfo.From(s, router.DisplayStatus(s))).ToList();
+        var records = await router.ListAsync(call.Caller, cancellationToken).ConfigureAwait(false);
+        var usage = await router.UsageAsync(records, cancellationToken).ConfigureAwait(false);
+        var sessions = records.OrderByDescending(s => s.LastActivityAt)
+            .Select(s => SessionInfo.From(s, router.DisplayStatus(s)) .Listed(usage.GetValueOrDefault(s.Id), router.HealthOf(s.Id))).ToList();
         call.Summary = new JsonObject { ["count"] = sessions.Count };
         return call.Complete(budget.Fit(sessions.Count, shown => SessionList.Create(sessions, shown)));
     }
@@ -137,9 +139,35 @@ internal record SessionInfo
         ForkSeq = s.Origin.ParentId is null ? null : s.Origin.ForkSeq,
     };
 
+    /// <summary>What a derived view adds to <see cref="Line"/>.</summary>
+    protected virtual string Extra() => "";
+
+    /// <summary>The session as session_list shows it, with what it uses and its last health check.</summary>
+    public ListedSession Listed(SessionUsage? resources, SessionHealth? health) => new(this) { Resources = resources, Health = health };
+
     /// <summary>One line: id, name, backend, status, cwd, last activity.</summary>
     public string Line() =>
-        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}{(ForkedFrom is null ? "" : $", forked from {ForkedFrom} at event {ForkSeq}")}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+        string.Create(CultureInfo.InvariantCulture, $"{SessionId} {(Name is null ? "" : $"\"{Name}\" ")}{Backend} {Status}{(StatusDetail is null ? "" : $" ({StatusDetail})")}{(Owner is null ? "" : $", owner {Owner}")}{(DiskMb is null ? "" : $", disk quota {DiskMb} MiB")}{(Restart is null ? "" : $", restart {Restart}")}{(ForkedFrom is null ? "" : $", forked from {ForkedFrom} at event {ForkSeq}")}{Extra()}, cwd {Cwd}, last activity {LastActivityAt:yyyy-MM-dd HH:mm:ss}Z");
+}
+
+/// <summary>A session in session_list: what it uses now and its last health check too.</summary>
+internal sealed record ListedSession : SessionInfo
+{
+    [SetsRequiredMembers]
+    public ListedSession(SessionInfo session)
+        : base(session)
+    {
+    }
+
+    /// <summary>What it uses now (running sessions): processes, resident memory, CPU seconds in all.</summary>
+    public SessionUsage? Resources { get; init; }
+
+    /// <summary>The last health check (docker: the container is there and its helper answers).</summary>
+    public SessionHealth? Health { get; init; }
+
+    protected override string Extra() =>
+        (Health is { State: not "ok" } h ? $", health {h.State}" : "")
+        + (Resources is { } r ? string.Create(CultureInfo.InvariantCulture, $", {r.Processes} processes, {r.MemoryBytes / 1048576.0:0.#} MiB, {r.CpuSeconds:0.##} s CPU") : "");
 }
 
 /// <summary>The result of session_create and session_destroy: the session and the event that recorded the call.</summary>
@@ -161,9 +189,9 @@ internal sealed record SessionResult : SessionInfo, IToolResult
 }
 
 /// <summary>The result of session_list: the most recently active sessions that fit, and how many did not.</summary>
-internal sealed record SessionList(IReadOnlyList<SessionInfo> Sessions, int Total, long EventSeq) : IToolResult
+internal sealed record SessionList(IReadOnlyList<ListedSession> Sessions, int Total, long EventSeq) : IToolResult
 {
-    public static SessionList Create(IReadOnlyList<SessionInfo> sessions, int shown) => new([.. sessions.Take(shown)], sessions.Count, 0);
+    public static SessionList Create(IReadOnlyList<ListedSession> sessions, int shown) => new([.. sessions.Take(shown)], sessions.Count, 0);
 
     public IToolResult WithEventSeq(long eventSeq) => this with { EventSeq = eventSeq };
 

@@ -41,7 +41,7 @@ internal static class AttentionRules
     public static AttentionFlag? FromEvent(AuditEvent e, AttentionThresholds thresholds)
     {
         var entry = e.Entry;
-        if (entry.SessionId is not { } session || entry.Kind is not (AuditKinds.SessionLost or "job_lost" or "job_ended" or AuditKinds.ToolCall))
+        if (entry.SessionId is not { } session || entry.Kind is not (AuditKinds.SessionLost or AuditKinds.SessionOom or "job_lost" or "job_ended" or AuditKinds.ToolCall))
         {
             return null;
         }
@@ -51,6 +51,9 @@ internal static class AttentionRules
         {
             case AuditKinds.SessionLost:
                 return new AttentionFlag(session, AttentionReasons.SessionLost, "session lost" + (summary.Text("detail") is { } detail ? ": " + detail : ""), entry.Time, e.Seq);
+            case AuditKinds.SessionOom:
+                // The container survived, but a process of it was killed for memory: its work is likely broken.
+                return new AttentionFlag(session, AttentionReasons.SessionLost, "out of memory" + (summary.Text("detail") is { } oom ? ": " + oom : ""), entry.Time, e.Seq);
             case "job_lost":
                 return new AttentionFlag(session, AttentionReasons.CommandFailed, $"job {summary.Text("job_id")} was lost: {entry.Error ?? "the server stopped while it ran"}", entry.Time, e.Seq, summary.Text("job_id"));
             case "job_ended":

@@ -27,6 +27,11 @@ internal sealed partial class SessionRouter
     // Hibernating, waking and restarting one session never overlap, and a call waits for them.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _lifecycleLocks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _unanswered = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SessionHealth> _health = new(StringComparer.Ordinal);
+
+    /// <summary>What the last health check found of a running session (its resource there, its helper answering); null
+    /// before the first check.</summary>
+    public SessionHealth? HealthOf(string sessionId) => _health.TryGetValue(sessionId, out var health) ? health : null;
 
     /// <summary>
     /// The state a model sees: the stored one, except that a running session with no call in flight, no running job and
@@ -226,6 +231,7 @@ internal sealed partial class SessionRouter
                 // Engine unreachable: not the session's fault; its calls say what fails.
                 continue;
             }
+            _health[session.Id] = new SessionHealth(problem is null ? "ok" : problem.Hung ? "not answering" : "failing", time.GetUtcNow(), problem?.Detail);
             if (problem is null)
             {
                 _unanswered.TryRemove(session.Id, out _);

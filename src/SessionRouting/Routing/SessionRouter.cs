@@ -69,6 +69,31 @@ internal sealed partial class SessionRouter(
         return Visible(caller, registry.List());
     }
 
+    /// <summary>
+    /// What each of <paramref name="sessions"/> that runs uses now (processes, memory, CPU time), asked of their backends
+    /// at once and for at most two seconds: a listing never waits on a slow engine.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, SessionUsage>> UsageAsync(IEnumerable<SessionRecord> sessions, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(2));
+        var asked = sessions
+            .Where(s => s.Status == SessionStatus.Running && _backends.TryGetValue(s.Backend, out var b) && b is IUsageBackend)
+            .Select(async s =>
+            {
+                try
+                {
+                    return (s.Id, Usage: await ((IUsageBackend)_backends[s.Backend]).UsageAsync(s, deadline.Token).ConfigureAwait(false));
+                }
+                catch (Exception e) when (e is OperationCanceledException or SessionException)
+                {
+                    return (s.Id, Usage: (SessionUsage?)null);
+                }
+            });
+        var results = await Task.WhenAll(asked).ConfigureAwait(false);
+        return results.Where(r => r.Usage is not null).ToDictionary(r => r.Id, r => r.Usage!, StringComparer.Ordinal);
+    }
+
     private IReadOnlyList<SessionRecord> Visible(CallContext caller, IReadOnlyList<SessionRecord> sessions) =>
         caller.Principal.Scope == AccessScope.Admin ? sessions : AccessPolicy.Visible(caller.Principal, sessions, shares.SharedWith(caller.Principal.Name));
 

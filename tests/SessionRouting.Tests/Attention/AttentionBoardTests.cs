@@ -54,6 +54,9 @@ public sealed class AttentionBoardTests
         Assert.Equal("j-abc", AttentionRules.FromEvent(failedJob, Thresholds)!.JobId);
         Assert.Null(AttentionRules.FromEvent(killedJob, Thresholds));
         Assert.Contains("timed out", AttentionRules.FromEvent(timedOut, Thresholds)!.Detail, StringComparison.Ordinal);
+        // And an OOM kill the container survived flags the session too
+        var oom = Event(AuditKinds.SessionOom, summary: """{"detail":"a process was OOM-killed","oom":true}""");
+        Assert.Contains("out of memory", AttentionRules.FromEvent(oom, Thresholds)!.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -110,6 +110,23 @@ internal sealed class DockerEngineClient : IDisposable
     public Task<ContainerInspectResponse> InspectContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
         Call($"GET /containers/{containerId}/json", () => _client.Containers.InspectContainerAsync(containerId, cancellationToken), containerId);
 
+    /// <summary>One sample of a container's statistics, without waiting for a second one (so no CPU rate, only totals).</summary>
+    public async Task<ContainerStatsResponse?> StatsAsync(string containerId, CancellationToken cancellationToken = default)
+    {
+        var sample = new LatestSample();
+        await Call($"GET /containers/{containerId}/stats", () => _client.Containers.GetContainerStatsAsync(
+            containerId, new ContainerStatsParameters { Stream = false, OneShot = true }, sample, cancellationToken), containerId).ConfigureAwait(false);
+        return sample.Value;
+    }
+
+    /// <summary>Keeps what it is told at once (<see cref="Progress{T}"/> would post it to the thread pool, after the await).</summary>
+    private sealed class LatestSample : IProgress<ContainerStatsResponse>
+    {
+        public ContainerStatsResponse? Value { get; private set; }
+
+        public void Report(ContainerStatsResponse value) => Value = value;
+    }
+
     /// <summary>Containers filtered by labels: a null value matches any value of that label.</summary>
     public async Task<IReadOnlyList<ContainerListResponse>> ListContainersAsync(
         IReadOnlyDictionary<string, string?> labelFilters, bool all = false, CancellationToken cancellationToken = default)

@@ -257,7 +257,7 @@
 
   // Tools that change nothing: their steps have no diff, restore or fork.
   const READ_ONLY = new Set(['session_list', 'session_read_file', 'session_replay', 'session_job_output', 'session_jobs', 'session_terminal_read', 'session_diff']);
-  const SHOWN = new Set(['session_id', 'name', 'backend', 'status', 'workdir', 'cwd', 'created_at', 'last_activity_at', 'owner', 'jobs', 'attention']);
+  const SHOWN = new Set(['session_id', 'name', 'backend', 'status', 'workdir', 'cwd', 'created_at', 'last_activity_at', 'owner', 'jobs', 'attention', 'resources', 'health']);
 
   function statusPill(status) { return el('span', { class: 'status ' + status, text: status }); }
 
@@ -278,6 +278,11 @@
           ['cwd', s.cwd],
           ['now', running.length ? running.map((j) => (j.waiting_for_input ? '⌨ ' : '') + j.command).join(' · ') : '—'],
         ];
+        if (s.resources) {
+          const r = s.resources;
+          facts.push(['use', `${r.processes} processes · ${(r.memory_bytes / 1048576).toFixed(1)} MiB · ${r.cpu_seconds} s CPU`]);
+        }
+        if (s.health) facts.push(['health', `${s.health.state} (checked ${ago(s.health.checked_at)})` + (s.health.detail ? `: ${s.health.detail}` : '')]);
         // Whatever else session_list reports (health, resource use …) is shown as it comes.
         for (const [key, value] of Object.entries(s)) {
           if (SHOWN.has(key) || value === null || value === undefined) continue;
