@@ -42,21 +42,9 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
     {
         var stored = database.Read(connection =>
         {
-            using var temp = connection.CreateCommand();
-            temp.CommandText = "CREATE TEMP TABLE IF NOT EXISTS wanted_blobs (hash TEXT PRIMARY KEY); DELETE FROM wanted_blobs;";
-            temp.ExecuteNonQuery();
-            using (var fill = connection.CreateCommand())
-            {
-                fill.CommandText = "INSERT OR IGNORE INTO wanted_blobs (hash) VALUES ($hash)";
-                var p = fill.Parameters.Add("$hash", SqliteType.Text);
-                foreach (var hash in hashes)
-                {
-                    p.Value = hash;
-                    fill.ExecuteNonQuery();
-                }
-            }
+            Wanted(connection, "wanted_blobs", hashes);
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT hash, size, data FROM blobs WHERE hash IN (SELECT hash FROM wanted_blobs) AND data IS NOT NULL";
+            command.CommandText = "SELECT hash, size, data FROM blobs WHERE hash IN (SELECT value FROM wanted_blobs) AND data IS NOT NULL";
             using var reader = command.ExecuteReader();
             var rows = new List<(string Hash, long Size, byte[] Data)>();
             while (reader.Read())
@@ -165,19 +153,8 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
             {
                 return WorkspaceTree.Empty;
             }
-            // A temporary table rather than thousands of parameters.
-            using var temp = connection.CreateCommand();
-            temp.CommandText = "CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY); DELETE FROM wanted_paths;";
-            temp.ExecuteNonQuery();
-            using var fill = connection.CreateCommand();
-            fill.CommandText = "INSERT OR IGNORE INTO wanted_paths (path) VALUES ($path)";
-            var p = fill.Parameters.Add("$path", SqliteType.Text);
-            foreach (var path in paths)
-            {
-                p.Value = path;
-                fill.ExecuteNonQuery();
-            }
-            pathFilter = " AND path IN (SELECT path FROM wanted_paths)";
+            Wanted(connection, "wanted_paths", paths);
+            pathFilter = " AND path IN (SELECT value FROM wanted_paths)";
         }
         // SQLite takes the bare columns from the row that holds the MAX.
         command.CommandText = $"SELECT path, MAX(seq), kind, mode, hash, size, stored FROM file_changes WHERE session_id = $session AND seq <= $seq{pathFilter} GROUP BY path";
@@ -305,6 +282,25 @@ internal sealed class HistoryStore(SessionDatabase database) : IBlobReader
         }
         return steps;
     });
+
+    /// <summary>Fills the temporary table <paramref name="table"/> (one column, <c>value</c>) with <paramref name="values"/>:
+    /// a set to match against, rather than thousands of parameters.</summary>
+    private static void Wanted(SqliteConnection connection, string table, IEnumerable<string> values)
+    {
+        using (var temp = connection.CreateCommand())
+        {
+            temp.CommandText = $"CREATE TEMP TABLE IF NOT EXISTS {table} (value TEXT PRIMARY KEY); DELETE FROM {table};";
+            temp.ExecuteNonQuery();
+        }
+        using var fill = connection.CreateCommand();
+        fill.CommandText = $"INSERT OR IGNORE INTO {table} (value) VALUES ($value)";
+        var parameter = fill.Parameters.Add("$value", SqliteType.Text);
+        foreach (var value in values)
+        {
+            parameter.Value = value;
+            fill.ExecuteNonQuery();
+        }
+    }
 
     private sealed record Row(string Path, string Change, string? FromPath, FileEntry? Entry);
 

@@ -140,14 +140,9 @@ public sealed class SessionDatabase : IDisposable
     {
         // Under BEGIN IMMEDIATE, so two processes opening an old file at once migrate it once.
         using var transaction = _connection.BeginTransaction(deferred: false);
-        using (var version = _connection.CreateCommand())
+        if (UserVersion(transaction) >= 2)
         {
-            version.Transaction = transaction;
-            version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 2)
-            {
-                return;
-            }
+            return;
         }
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
@@ -176,28 +171,18 @@ public sealed class SessionDatabase : IDisposable
     private void MigrateToVersion3()
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        using (var version = _connection.CreateCommand())
+        if (UserVersion(transaction) >= 3)
         {
-            version.Transaction = transaction;
-            version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 3)
-            {
-                return;
-            }
+            return;
         }
         // Columns only where missing: a file whose version number was lowered (restored, or written by hand) migrates too.
-        (string Table, string Column, string Type)[] added =
-        [
+        var alters = MissingColumns(transaction,
             ("events", "principal", "TEXT"),
             ("calls_in_flight", "principal", "TEXT"),
-            ("sessions", "owner", "TEXT NOT NULL DEFAULT 'local'"),
-        ];
-        var alters = added
-            .Where(c => !HasColumn(transaction, c.Table, c.Column))
-            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+            ("sessions", "owner", "TEXT NOT NULL DEFAULT 'local'"));
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
-        migrate.CommandText = string.Concat(alters) + """
+        migrate.CommandText = alters + """
             CREATE TABLE IF NOT EXISTS tokens (
                 name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
                 scope       TEXT NOT NULL CHECK (scope IN ('read', 'full', 'admin')),
@@ -229,27 +214,17 @@ public sealed class SessionDatabase : IDisposable
     private void MigrateToVersion4()
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        using (var version = _connection.CreateCommand())
+        if (UserVersion(transaction) >= 4)
         {
-            version.Transaction = transaction;
-            version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 4)
-            {
-                return;
-            }
+            return;
         }
-        (string Table, string Column, string Type)[] added =
-        [
+        var alters = MissingColumns(transaction,
             ("sessions", "source_dir", "TEXT"),
             ("sessions", "parent_id", "TEXT"),
-            ("sessions", "fork_seq", "INTEGER"),
-        ];
-        var alters = added
-            .Where(c => !HasColumn(transaction, c.Table, c.Column))
-            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+            ("sessions", "fork_seq", "INTEGER"));
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
-        migrate.CommandText = string.Concat(alters) + """
+        migrate.CommandText = alters + """
             CREATE TABLE IF NOT EXISTS blobs (
                 hash   TEXT PRIMARY KEY,
                 size   INTEGER NOT NULL,
@@ -286,29 +261,17 @@ public sealed class SessionDatabase : IDisposable
     private void MigrateToVersion5()
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        long current;
-        using (var version = _connection.CreateCommand())
-        {
-            version.Transaction = transaction;
-            version.CommandText = "PRAGMA user_version";
-            current = Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        (string Table, string Column, string Type)[] added =
-        [
+        var current = UserVersion(transaction);
+        var alters = MissingColumns(transaction,
             ("sessions", "restart_policy", "TEXT"),
-            ("sessions", "disk_mb", "INTEGER"),
-        ];
-        var alters = added
-            .Where(c => !HasColumn(transaction, c.Table, c.Column))
-            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n")
-            .ToList();
-        if (current >= 5 && alters.Count == 0)
+            ("sessions", "disk_mb", "INTEGER"));
+        if (current >= 5 && alters.Length == 0)
         {
             return;
         }
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
-        migrate.CommandText = string.Concat(alters) + (current >= 5 ? "" : "PRAGMA user_version=5;");
+        migrate.CommandText = alters + (current >= 5 ? "" : "PRAGMA user_version=5;");
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }
@@ -325,29 +288,19 @@ public sealed class SessionDatabase : IDisposable
     private void MigrateToVersion6()
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        using (var version = _connection.CreateCommand())
+        if (UserVersion(transaction) >= 6)
         {
-            version.Transaction = transaction;
-            version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) >= 6)
-            {
-                return;
-            }
+            return;
         }
-        (string Table, string Column, string Type)[] added =
-        [
+        var alters = MissingColumns(transaction,
             ("events", "output_digest", "TEXT"),
-            ("events", "hash_version", "INTEGER"),
-        ];
-        var alters = added
-            .Where(c => !HasColumn(transaction, c.Table, c.Column))
-            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n");
+            ("events", "hash_version", "INTEGER"));
         // Every column but output must stay as it was; a column added to events later belongs in this list.
         string[] unchanged = ["seq", "ts", "session_id", "kind", "tool", "client", "arguments", "outcome", "error", "summary", "duration_ms", "prev_hash", "hash", "principal", "output_digest", "hash_version"];
         var sameRow = string.Join(" AND ", unchanged.Select(c => $"NEW.{c} IS OLD.{c}"));
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
-        migrate.CommandText = string.Concat(alters) + $"""
+        migrate.CommandText = alters + $"""
             CREATE TABLE IF NOT EXISTS checkpoints (
                 id            INTEGER PRIMARY KEY,
                 created_at    TEXT    NOT NULL,
@@ -401,6 +354,20 @@ public sealed class SessionDatabase : IDisposable
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }
+
+    private long UserVersion(SqliteTransaction transaction)
+    {
+        using var version = _connection.CreateCommand();
+        version.Transaction = transaction;
+        version.CommandText = "PRAGMA user_version";
+        return Convert.ToInt64(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The ALTER TABLE statements that add those of <paramref name="columns"/> the file does not have yet.</summary>
+    private string MissingColumns(SqliteTransaction transaction, params (string Table, string Column, string Type)[] columns) =>
+        string.Concat(columns
+            .Where(c => !HasColumn(transaction, c.Table, c.Column))
+            .Select(c => $"ALTER TABLE {c.Table} ADD COLUMN {c.Column} {c.Type};\n"));
 
     private bool HasColumn(SqliteTransaction transaction, string table, string column)
     {
