@@ -16,6 +16,11 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
 {
     private readonly ConcurrentDictionary<string, Tracked> _sessions = new(StringComparer.Ordinal);
 
+    // Contents known to be in the store: a first walk (a fork, a restart) asks about every file, and most are there.
+    // Blobs are never taken out of the store, so a hash once found stays true; bounded, it starts over when full.
+    private readonly ConcurrentDictionary<string, bool> _stored = new(StringComparer.Ordinal);
+    private const int MaxRememberedBlobs = 200_000;
+
     public HistoryStore Store => store;
 
     public HistoryOptions Options => options;
@@ -95,7 +100,7 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
 
     private Tracked TrackedOf(SessionRecord session) => _sessions.GetOrAdd(session.Id, _ =>
     {
-        var scanner = new WorkspaceScanner(session.WorkspaceHostPath, options, store.HasBlob);
+        var scanner = new WorkspaceScanner(session.WorkspaceHostPath, options, IsStored);
         // A session recorded before (this server restarted): the first walk finds what changed since its last step.
         var last = store.LastStep(session.Id);
         if (last is { } seq)
@@ -104,6 +109,24 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
         }
         return new Tracked(scanner) { FirstStep = last is null };
     });
+
+    private bool IsStored(string hash)
+    {
+        if (_stored.ContainsKey(hash))
+        {
+            return true;
+        }
+        if (!store.HasBlob(hash))
+        {
+            return false;
+        }
+        if (_stored.Count >= MaxRememberedBlobs)
+        {
+            _stored.Clear();
+        }
+        _stored[hash] = true;
+        return true;
+    }
 
     /// <summary>One session's scanner and the lock its steps take.</summary>
     internal sealed class Tracked(WorkspaceScanner scanner)
