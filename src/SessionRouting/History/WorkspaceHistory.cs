@@ -68,9 +68,10 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
     /// Puts <paramref name="changes"/> into the session's workspace (restore, a fork's first files), and tells its scanner
     /// what it wrote, so the step that records them does not read them back.
     /// </summary>
-    public void Write(SessionRecord session, Workspace.WorkspaceLocation workspace, IReadOnlyList<FileChange> changes)
+    /// <param name="intoNewWorkspace">A fork's new workspace, which no process uses yet (see <see cref="WorkspaceWriter.Apply"/>).</param>
+    public void Write(SessionRecord session, Workspace.WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, bool intoNewWorkspace = false)
     {
-        var written = WorkspaceWriter.Apply(workspace, changes, store);
+        var written = WorkspaceWriter.Apply(workspace, changes, store, intoNewWorkspace);
         var tracked = TrackedOf(session);
         lock (tracked.Gate)
         {

@@ -20,9 +20,11 @@ internal static class WorkspaceWriter
     /// All content is read from <paramref name="blobs"/> first: when some is not stored, nothing is written and the error
     /// names the files.
     /// </summary>
+    /// <param name="intoNewWorkspace">The directory is a fork's new workspace that no process uses yet: each file is created
+    /// under its own name (exclusively, so never through anything planted there) instead of a temporary one and a rename.</param>
     /// <returns>What each written file is now on disk, with the entry written: history's scanner takes it as known, so it
     /// need not read back thousands of files it was just told the content of.</returns>
-    public static IReadOnlyList<(string Path, FileStatus Status, FileEntry Entry)> Apply(WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, IBlobReader blobs)
+    public static IReadOnlyList<(string Path, FileStatus Status, FileEntry Entry)> Apply(WorkspaceLocation workspace, IReadOnlyList<FileChange> changes, IBlobReader blobs, bool intoNewWorkspace = false)
     {
         var wanted = changes.Where(c => c.After is { Stored: true } && c.Kind != ChangeKind.ModeChanged).Select(c => c.After!.Hash).ToHashSet(StringComparer.Ordinal);
         var contents = blobs.ReadMany(wanted);
@@ -74,7 +76,7 @@ internal static class WorkspaceWriter
                     }
                     else
                     {
-                        Write(parent, change.Path, change.After!, contents[change.After!.Hash], workspace);
+                        Write(parent, change.Path, change.After!, contents[change.After!.Hash], workspace, intoNewWorkspace);
                     }
                     // After the rename, which changes the file's ctime.
                     if (Libc.StatAt(parent, NameOf(change.Path)) is { } status)
@@ -180,10 +182,12 @@ internal static class WorkspaceWriter
         }
     }
 
-    private static void Write(int parent, string path, FileEntry entry, byte[] content, WorkspaceLocation workspace)
+    private static void Write(int parent, string path, FileEntry entry, byte[] content, WorkspaceLocation workspace, bool intoNewWorkspace)
     {
         var name = NameOf(path);
-        var temporary = $".{name}.session-mcp-{Guid.NewGuid():N}.tmp";
+        // The temporary name and the rename keep a reader from seeing half a file; in a workspace none of the session's
+        // commands has run in yet there is no such reader, and the rename would double the directory operations.
+        var temporary = intoNewWorkspace ? name : $".{name}.session-mcp-{Guid.NewGuid():N}.tmp";
         if (entry.Kind == EntryKind.Symlink)
         {
             if (Libc.SymlinkAt(System.Text.Encoding.UTF8.GetString(content), parent, temporary) != 0)
@@ -202,6 +206,10 @@ internal static class WorkspaceWriter
             Libc.FChmod(fd, entry.Mode & 0xFFF);
             GiveToOwner(workspace, fd);
             RandomAccess.Write(handle, content, 0);
+        }
+        if (intoNewWorkspace)
+        {
+            return;
         }
         // A directory where a file goes may only be replaced when empty (what is in it is not history's to drop).
         if (Libc.RenameAt(parent, temporary, parent, name) != 0

@@ -153,7 +153,7 @@ internal sealed partial class SessionRouter(
             try
             {
                 // Written straight into the new workspace, as its user: no copy of a copy.
-                history.Write(session, backend.GetWorkspace(session), TreeDelta.Between(WorkspaceTree.Empty, seedFiles));
+                history.Write(session, backend.GetWorkspace(session), TreeDelta.Between(WorkspaceTree.Empty, seedFiles), intoNewWorkspace: true);
             }
             catch
             {

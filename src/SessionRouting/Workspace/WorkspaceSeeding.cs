@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using SessionMcp.SessionRouting.Backends;
 
@@ -88,63 +89,203 @@ public static class WorkspaceSeeding
     /// as links (never followed, so a link cannot pull host files in; the path policy judges them later). Pipes, sockets
     /// and devices are skipped, and so is <paramref name="skip"/> (a canonical path: the server's data directory, when
     /// the source contains it). More than <paramref name="maxBytes"/> in all is refused.
+    /// <para>
+    /// The source may be another session's live workspace (<c>session_fork</c>), so it is read the way history reads one:
+    /// every name opened below its directory's descriptor with <c>O_NOFOLLOW</c>, a file opened without blocking and
+    /// copied only when the opened file is a regular one. The files of a directory are copied on every core: a fork of a
+    /// 5,000-file workspace waits on the filesystem for each file it creates, not on a CPU.
+    /// </para>
     /// </summary>
     public static void CopyDirectory(string source, string destination, long maxBytes, int? ownerUid = null, int? ownerGid = null, string? skip = null)
     {
         Directory.CreateDirectory(destination);
         Chown(destination, ownerUid, ownerGid);
-        long copied = 0;
-        Copy(new DirectoryInfo(source), destination, ownerUid, ownerGid, ref copied, maxBytes, source, skip);
+        var from = Libc.Open(source, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (from < 0)
+        {
+            throw new SessionException($"cannot read {source} (errno {Libc.LastError})");
+        }
+        var to = Libc.Open(destination, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (to < 0)
+        {
+            Libc.Close(from);
+            throw new SessionException($"cannot write {destination} (errno {Libc.LastError})");
+        }
+        new TreeCopy(source, maxBytes, ownerUid, ownerGid, skip).Directory(from, to, source);
     }
 
-    private static void Copy(DirectoryInfo source, string destination, int? ownerUid, int? ownerGid, ref long copied, long maxBytes, string top, string? skip)
+    /// <summary>One copy of a tree: what it copied so far, against its limit.</summary>
+    private sealed class TreeCopy(string top, long maxBytes, int? ownerUid, int? ownerGid, string? skip)
     {
-        foreach (var entry in source.EnumerateFileSystemInfos())
+        private const int DirectoryMode = 0b111_101_101; // 0755
+        private const int ParallelFrom = 8;
+        private long _copied;
+
+        /// <summary>Copies the directory open as <paramref name="from"/> into the one open as <paramref name="to"/>; closes both.</summary>
+        public void Directory(int from, int to, string fromPath)
         {
-            var target = Path.Combine(destination, entry.Name);
-            // The source is canonical and links are never followed, so every path below it is canonical too: a plain
-            // comparison finds the data directory (which would otherwise copy the new workspace into itself, too).
-            if (skip is not null && string.Equals(entry.FullName, skip, StringComparison.Ordinal))
+            var files = new List<(string Name, bool Link)>();
+            var subdirectories = new List<string>();
+            try
             {
-                continue;
+                ReadEntries(from, fromPath, files, subdirectories);
+                if (files.Count >= ParallelFrom)
+                {
+                    try
+                    {
+                        Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) }, file => File(from, to, file.Name, file.Link));
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions[0] is SessionException first)
+                    {
+                        throw first;
+                    }
+                }
+                else
+                {
+                    files.ForEach(file => File(from, to, file.Name, file.Link));
+                }
+                foreach (var name in subdirectories)
+                {
+                    var child = Libc.OpenAt(from, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                    if (child < 0)
+                    {
+                        continue; // gone, or swapped for a link or a file since it was listed
+                    }
+                    if (Libc.MkdirAt(to, name, DirectoryMode) != 0 && Libc.LastError != Libc.EEXIST)
+                    {
+                        Libc.Close(child);
+                        throw Failure(Path.Join(fromPath, name), Libc.LastError);
+                    }
+                    var made = Libc.OpenAt(to, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                    if (made < 0)
+                    {
+                        Libc.Close(child);
+                        throw Failure(Path.Join(fromPath, name), Libc.LastError);
+                    }
+                    GiveToOwner(made);
+                    Directory(child, made, Path.Join(fromPath, name));
+                }
             }
-            if (entry.LinkTarget is { } linkTarget)
+            finally
             {
-                File.CreateSymbolicLink(target, linkTarget);
-                continue;
+                Libc.Close(from);
+                Libc.Close(to);
             }
-            if (entry is DirectoryInfo directory)
+        }
+
+        /// <summary>Lists a directory's files and links (into <paramref name="files"/>) and its subdirectories, leaving out <c>skip</c>.</summary>
+        private void ReadEntries(int from, string fromPath, List<(string Name, bool Link)> files, List<string> subdirectories)
+        {
+            var listing = Libc.OpenAt(from, ".", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+            var stream = listing < 0 ? 0 : Libc.FdOpenDir(listing);
+            if (stream == 0)
             {
-                Directory.CreateDirectory(target);
-                Chown(target, ownerUid, ownerGid);
-                Copy(directory, target, ownerUid, ownerGid, ref copied, maxBytes, top, skip);
-                continue;
+                if (listing >= 0)
+                {
+                    Libc.Close(listing);
+                }
+                return;
             }
-            // Opened without following links and without blocking, and copied only if it is a regular file: a FIFO
-            // swapped in (or already there) must not hang session creation.
-            var fd = Libc.Open(entry.FullName, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
+            try
             {
-                continue;
+                while (Libc.ReadDir(stream) is var entry && entry != 0)
+                {
+                    var name = Libc.DirentName(entry);
+                    // The source is canonical and links are never followed, so every path below it is canonical too: a
+                    // plain comparison finds the data directory (which would otherwise copy the new workspace into itself).
+                    if (name is "." or ".." || (skip is not null && string.Equals(Path.Join(fromPath, name), skip, StringComparison.Ordinal)))
+                    {
+                        continue;
+                    }
+                    var type = Libc.DirentType(entry);
+                    if (type == 0)
+                    {
+                        // The filesystem does not say in the listing: ask.
+                        type = Libc.StatAt(from, name)?.Type switch
+                        {
+                            Libc.S_IFDIR => Libc.DT_DIR,
+                            Libc.S_IFREG => Libc.DT_REG,
+                            Libc.S_IFLNK => Libc.DT_LNK,
+                            _ => -1,
+                        };
+                    }
+                    if (type == Libc.DT_DIR)
+                    {
+                        subdirectories.Add(name);
+                    }
+                    else if (type is Libc.DT_REG or Libc.DT_LNK)
+                    {
+                        files.Add((name, type == Libc.DT_LNK));
+                    }
+                }
             }
-            using var handle = new SafeFileHandle(fd, ownsHandle: true);
-            using var input = new FileStream(handle, FileAccess.Read, 0);
-            if (!input.CanSeek)
+            finally
             {
-                continue;
+                Libc.CloseDir(stream);
             }
-            copied += input.Length;
-            if (copied > maxBytes)
+        }
+
+        /// <summary>Copies one file or link; anything else found under its name (a FIFO swapped in) is skipped.</summary>
+        private void File(int from, int to, string name, bool link)
+        {
+            if (link)
+            {
+                if (Libc.ReadLink(from, name) is { } target && Libc.SymlinkAt(System.Text.Encoding.UTF8.GetString(target), to, name) != 0)
+                {
+                    throw Failure(name, Libc.LastError);
+                }
+                return; // not a link any more: left out, as anything swapped in while copying may be
+            }
+            var input = Libc.OpenAt(from, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            if (input < 0)
+            {
+                return; // gone, or a link now
+            }
+            using var reader = new SafeFileHandle(input, ownsHandle: true);
+            if (Libc.StatOf(input) is not { Type: Libc.S_IFREG } status)
+            {
+                return;
+            }
+            if (Interlocked.Add(ref _copied, status.Size) > maxBytes)
             {
                 throw new SessionException($"source_dir {top} holds more than {maxBytes / (1024 * 1024)} MiB; copy a smaller directory");
             }
-            using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
+            var output = Libc.OpenAt(to, name, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, status.Permissions & 0x1FF);
+            if (output < 0)
             {
-                input.CopyTo(output);
+                throw Failure(name, Libc.LastError);
             }
-            File.SetUnixFileMode(target, File.GetUnixFileMode(handle) & (UnixFileMode)0b111_111_111);
-            Chown(target, ownerUid, ownerGid);
+            using var writer = new SafeFileHandle(output, ownsHandle: true);
+            Libc.FChmod(output, status.Permissions & 0x1FF); // past the umask
+            GiveToOwner(output);
+            // As much as the file held when opened: one that a running session keeps appending to is copied as it was then.
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(status.Size, 1, 1 << 16));
+            try
+            {
+                long offset = 0;
+                while (offset < status.Size && RandomAccess.Read(reader, buffer.AsSpan(0, (int)Math.Min(buffer.Length, status.Size - offset)), offset) is var read && read > 0)
+                {
+                    RandomAccess.Write(writer, buffer.AsSpan(0, read), offset);
+                    offset += read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
+
+        private void GiveToOwner(int fd)
+        {
+            if (ownerUid is { } uid && Libc.GetEuid() == 0)
+            {
+                Libc.FChown(fd, uid, ownerGid ?? uid);
+            }
+        }
+
+        private static SessionException Failure(string name, int errno) => new(errno == Libc.ENOSPC
+            ? $"cannot copy {name}: no space left on the device"
+            : $"cannot copy {name} (errno {errno})");
     }
 
     private static void Chown(string path, int? uid, int? gid)

@@ -96,6 +96,53 @@ public sealed class WorkspaceSeedingTests : IDisposable
     }
 
     [Fact]
+    public void ACopyKeepsFilesModesAndLinksAndLeavesPipesOut()
+    {
+        // Given a tree: a wide directory (copied on every core), a nested one, an executable, a link and a pipe
+        for (var i = 0; i < 40; i++)
+        {
+            _scratch.Write($"wide/{i:D2}.txt", $"file {i}\n");
+        }
+        _scratch.Write("deep/er/still/tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(_scratch.InRoot("deep/er/still/tool.sh"), (UnixFileMode)0b111_101_000);
+        _scratch.Write("empty.txt", "");
+        _scratch.Link("wide/link", "../empty.txt");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", _scratch.InRoot("pipe")))
+        {
+            mkfifo.WaitForExit();
+        }
+        var destination = Path.Combine(_scratch.Outside, "copy");
+
+        // When
+        WorkspaceSeeding.CopyDirectory(_scratch.Root, destination, 1 << 20);
+
+        // Then every file, mode and link arrived, and the pipe did not
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Equal($"file {i}\n", File.ReadAllText(Path.Combine(destination, "wide", $"{i:D2}.txt")));
+        }
+        Assert.Equal("#!/bin/sh\n", File.ReadAllText(Path.Combine(destination, "deep/er/still/tool.sh")));
+        Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(Path.Combine(destination, "deep/er/still/tool.sh")));
+        Assert.Equal("", File.ReadAllText(Path.Combine(destination, "empty.txt")));
+        Assert.Equal("../empty.txt", new FileInfo(Path.Combine(destination, "wide/link")).LinkTarget);
+        Assert.False(Path.Exists(Path.Combine(destination, "pipe")));
+    }
+
+    [Fact]
+    public void ACopyOfMoreThanTheLimitIsRefused()
+    {
+        // Given files of 3 KiB in all
+        for (var i = 0; i < 12; i++)
+        {
+            _scratch.Write($"d/{i}.bin", new string('x', 256));
+        }
+
+        // When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CopyDirectory(_scratch.Root, Path.Combine(_scratch.Outside, "copy"), 2048));
+        Assert.Contains("holds more than", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheSessionsDirectoryIsMadePrivateEvenWhenItExistedOpen()
     {
         // Given a sessions directory an older version left at 0755
