@@ -182,25 +182,14 @@ internal static partial class AuditCallFilter
     /// <summary>
     /// The workspace change of a call on a running session, to be written with its event. Calls that only read
     /// (and lifecycle calls, which record their own) observe nothing, so changes a running job makes are attributed to the
-    /// next call that may change files. A scan that fails never fails the call: the step is skipped and the next one
-    /// walks the whole workspace.
+    /// next call that may change files, its output being read, or its end. A scan that fails never fails the call.
     /// </summary>
     private static PendingStep ObserveWorkspace(IServiceProvider services, string? sessionId, string tool, ILogger logger)
     {
-        if (sessionId is null || ReadOnlyTools.Contains(tool) || !SessionId.IsWellFormed(sessionId)
-            || services.GetRequiredService<SessionRegistry>().Find(sessionId) is not { Status: SessionStatus.Running } session)
-        {
-            return PendingStep.None;
-        }
-        try
-        {
-            return services.GetRequiredService<WorkspaceHistory>().Observe(session);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            LogWorkspaceScanFailed(logger, e, sessionId);
-            return PendingStep.None;
-        }
+        return sessionId is null || ReadOnlyTools.Contains(tool) || !SessionId.IsWellFormed(sessionId)
+            ? PendingStep.None
+            : services.GetRequiredService<WorkspaceHistory>().TryObserve(
+                services.GetRequiredService<SessionRegistry>().Find(sessionId), e => LogWorkspaceScanFailed(logger, e, sessionId));
     }
 
     /// <summary>Tools that never change a workspace (or record their own step, as session_create does).</summary>

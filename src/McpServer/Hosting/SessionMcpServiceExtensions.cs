@@ -69,7 +69,9 @@ internal static class SessionMcpServiceExtensions
             provider.GetRequiredService<JournalBudget>(),
             provider.GetRequiredService<AuditLog>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<ILogger<JobManager>>()));
+            provider.GetRequiredService<ILogger<JobManager>>(),
+            provider.GetRequiredService<WorkspaceHistory>(),
+            provider.GetRequiredService<SessionRegistry>()));
         // Access: tokens and shares live in the same database; the router asks them who may see what.
         services.AddSingleton<TokenStore>();
         services.AddSingleton<SessionShares>();

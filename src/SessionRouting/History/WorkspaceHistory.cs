@@ -49,6 +49,27 @@ internal sealed class WorkspaceHistory(HistoryStore store, HistoryOptions option
         }
     }
 
+    /// <summary>
+    /// <see cref="Observe"/> for a session that runs, and no step for any other. A scan that fails gives no step either
+    /// (the event is recorded all the same, and its changes go with the next step) and is reported to <paramref name="failed"/>.
+    /// </summary>
+    public PendingStep TryObserve(SessionRecord? session, Action<Exception> failed)
+    {
+        if (session is not { Status: SessionStatus.Running })
+        {
+            return PendingStep.None;
+        }
+        try
+        {
+            return Observe(session);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
+        {
+            failed(e);
+            return PendingStep.None;
+        }
+    }
+
     /// <summary>The session's files now (scanned, not yet recorded: the call's own step records them).</summary>
     public WorkspaceTree Current(SessionRecord session)
     {

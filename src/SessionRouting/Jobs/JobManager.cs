@@ -5,6 +5,8 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using SessionMcp.SessionRouting.Audit;
 using SessionMcp.SessionRouting.Backends;
+using SessionMcp.SessionRouting.History;
+using SessionMcp.SessionRouting.Sessions;
 using SessionMcp.SessionRouting.Terminals;
 
 namespace SessionMcp.SessionRouting.Jobs;
@@ -27,7 +29,10 @@ internal sealed record JobStatus(JobInfo Info, string State, JobEnd? Ended, long
 /// audited event, and kills a session's jobs when it goes. A job whose process was lost with a previous server is
 /// marked <c>lost</c> at start.
 /// </summary>
-internal sealed partial class JobManager(string dataDir, JournalBudget budget, AuditLog audit, TimeProvider time, ILogger<JobManager> logger) : IAsyncDisposable
+/// <param name="history">Records what a job changed in its workspace with its <c>job_ended</c> event (null: nothing is recorded).</param>
+/// <param name="registry">Where <paramref name="history"/> finds the job's session.</param>
+internal sealed partial class JobManager(string dataDir, JournalBudget budget, AuditLog audit, TimeProvider time, ILogger<JobManager> logger,
+    WorkspaceHistory? history = null, SessionRegistry? registry = null) : IAsyncDisposable
 {
     public const string JobEnded = "job_ended";
     public const string JobLost = "job_lost";
@@ -226,7 +231,7 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
     private void RecordEnd(Job job, string kind, string? note)
     {
         var ended = job.Journal.Ended!;
-        var summary = JsonSerializer.Serialize(new Dictionary<string, object?>
+        var summary = JsonSerializer.SerializeToNode(new Dictionary<string, object?>
         {
             ["job_id"] = job.Info.JobId,
             ["command"] = job.Info.Command,
@@ -236,11 +241,21 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
             ["lost"] = ended.Outcome.Lost,
             ["output_bytes"] = job.Journal.TotalBytes,
             ["note"] = note,
-        });
+        })!.AsObject();
         try
         {
+            // A job that ended on its own records what it left in the workspace (the lost ones end with their server or
+            // their session, whose own steps record it).
+            using var step = kind == JobEnded && history is not null && registry is not null
+                ? history.TryObserve(registry.Find(job.Info.SessionId), e => LogWorkspaceScanFailed(logger, e, job.Info.JobId))
+                : PendingStep.None;
+            if (step.Summary() is { } workspace)
+            {
+                summary["workspace"] = workspace;
+            }
             audit.Append(new AuditEntry(time.GetUtcNow(), job.Info.SessionId, kind, null, null, null,
-                ended.Outcome.Lost ? AuditOutcomes.Error : AuditOutcomes.Ok, note, summary, ended.TimeMs, null));
+                ended.Outcome.Lost ? AuditOutcomes.Error : AuditOutcomes.Ok, note, summary.ToJsonString(), ended.TimeMs, null), alongside: step.Write);
+            step.Committed();
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
         {
@@ -319,6 +334,9 @@ internal sealed partial class JobManager(string dataDir, JournalBudget budget, A
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed inside session-mcp")]
     private static partial void LogJobFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The workspace of job {JobId}'s session could not be scanned at its end; its changes are recorded with the next step")]
+    private static partial void LogWorkspaceScanFailed(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not record the end of job {JobId}")]
     private static partial void LogAuditFailed(ILogger logger, Exception exception, string jobId);

@@ -146,6 +146,34 @@ public sealed class WorkspaceHistoryTests
 
     [Theory]
     [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
+    public async Task ABackgroundJobsChangesAreRecordedWithItsEnd(string backend)
+    {
+        // Given a background job that writes a file and ends while nobody reads its output
+        using var data = new TempDirectory("data");
+        await using var server = await ServerProcess.StartAsync(data.Path);
+        var id = await server.CreateSessionAsync(backend);
+        await server.CallAsync("session_exec", new { session_id = id, command = "sleep 0.3; echo built > artifact.txt", background = true });
+
+        // When its end is recorded (replay only reads, so it takes no step of its own)
+        JsonNode? ended = null;
+        for (var waited = 0; ended is null && waited < 200; waited++)
+        {
+            await Task.Delay(100);
+            var events = await server.CallAsync("session_replay", new { session_id = id, format = "diff" });
+            ended = events["steps"]!.AsArray().FirstOrDefault(s => s!["kind"]!.GetValue<string>() == "job_ended");
+        }
+        var next = await server.ExecAsync(id, "echo later > later.txt");
+        var replay = await server.CallAsync("session_replay", new { session_id = id, format = "diff" });
+
+        // Then the job_ended event carries the file, and the next call only its own
+        Assert.NotNull(ended);
+        Assert.Equal("added:artifact.txt", string.Join(" ", ended!["changes"]!["files"]!.AsArray().Select(f => $"{f!["change"]}:{f["path"]}")));
+        var nextStep = replay["steps"]!.AsArray().Single(s => s!["seq"]!.GetValue<long>() == next.EventSeq());
+        Assert.Equal("added:later.txt", string.Join(" ", nextStep!["changes"]!["files"]!.AsArray().Select(f => $"{f!["change"]}:{f["path"]}")));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
     public async Task RestoreRefusesAnEventOfAnotherSessionAndChangesNothing(string backend)
     {
         using var data = new TempDirectory("data");
