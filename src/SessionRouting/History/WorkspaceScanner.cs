@@ -11,7 +11,7 @@ namespace SessionMcp.SessionRouting.History;
 /// Keeps one workspace's current files (<see cref="Working"/>) up to date, cheaply. A stat cache keyed by (device,
 /// inode, size, mtime, ctime, mode) — git's index trick — means a file is read only when its metadata moved; an inotify
 /// watch (<see cref="DirectoryWatch"/>) means only touched paths are even stat'ed, so a step costs what it changed. A
-/// full walk happens at the first scan, after lost events, and when <c>.gitignore</c> changes.
+/// full walk happens at the first scan, after lost events, and when a <c>.gitignore</c> (at any depth) changes.
 /// <para>
 /// Everything is opened relative to a directory opened without following links (<c>openat</c> + <c>O_NOFOLLOW</c>), so
 /// a session swapping a directory for a link to <c>/etc</c> mid-scan makes the scanner see a link, never read through it.
@@ -78,7 +78,7 @@ internal sealed class WorkspaceScanner : IDisposable
         {
             var touched = new Dictionary<string, bool>(StringComparer.Ordinal);
             _watch?.Drain(t => touched[t.Path] = touched.GetValueOrDefault(t.Path) || t.Deep);
-            if (touched.ContainsKey(IgnoreRules.GitignoreName))
+            if (touched.Keys.Any(IgnoreRules.IsGitignore))
             {
                 _fullWalkNeeded = true;
             }
@@ -171,6 +171,10 @@ internal sealed class WorkspaceScanner : IDisposable
         try
         {
             _watch?.Add(fd, relative);
+            if (relative.Length > 0)
+            {
+                _ignore.SetNested(relative, ReadGitignore(Libc.DirFd(directory)));
+            }
             var subdirectories = new List<string>();
             while (Libc.ReadDir(directory) is var entry && entry != 0)
             {
@@ -485,9 +489,10 @@ internal sealed class WorkspaceScanner : IDisposable
         return fd;
     }
 
-    private static string? ReadGitignore(int rootFd)
+    /// <summary>The <c>.gitignore</c> of the directory open as <paramref name="directoryFd"/>, when it is a regular file.</summary>
+    private static string? ReadGitignore(int directoryFd)
     {
-        var fd = Libc.OpenAt(rootFd, IgnoreRules.GitignoreName, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        var fd = Libc.OpenAt(directoryFd, IgnoreRules.GitignoreName, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             return null;

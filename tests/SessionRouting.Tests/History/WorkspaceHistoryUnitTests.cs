@@ -82,6 +82,26 @@ public sealed class WorkspaceHistoryUnitTests : IDisposable
     }
 
     [Fact]
+    public void GivenNestedGitignores_WhenScanned_ThenEachSpeaksForItsDirectoryAndTheDeeperOneDecides()
+    {
+        Write(".gitignore", "*.log\n");
+        Write("pkg/.gitignore", "dist/\n!keep.log\n");
+        Write("pkg/dist/out.js", "built");
+        Write("pkg/keep.log", "kept");
+        Write("pkg/other.log", "dropped");
+        Write("pkg/src/a.js", "a");
+        Write("dist/top.js", "not under pkg");
+        var baseline = Record();
+        Write("pkg/.gitignore", "!keep.log\n");
+        var step = Record();
+
+        Assert.Equal(
+            ["added .gitignore", "added dist/top.js", "added pkg/.gitignore", "added pkg/keep.log", "added pkg/src/a.js"],
+            Describe(_history.Changes(_session.Id, 0, baseline)).Order(StringComparer.Ordinal).ToList());
+        Assert.Equal(["added pkg/dist/out.js", "modified pkg/.gitignore"], Describe(_history.Changes(_session.Id, baseline, step)).Order(StringComparer.Ordinal).ToList());
+    }
+
+    [Fact]
     public void GivenADirectorySwappedForALinkToOutside_WhenScanned_ThenTheLinkIsRecordedAndNothingOutsideIsRead()
     {
         Write("inner/target.txt", "inside\n");
