@@ -54,10 +54,13 @@ internal sealed partial class LocalBackend(LocalBackendOptions options, ILogger<
                 Directory.CreateDirectory(workspace);
             }
         }
-        catch when (spec.DiskMb is not null)
+        catch
         {
-            // Nothing stays mounted for a session that was never registered.
-            WorkspaceQuota.Release(sessionDir, workspace);
+            // Nothing stays (mounted, or half copied) for a session that was never registered.
+            if (spec.DiskMb is not null)
+            {
+                WorkspaceQuota.Release(sessionDir, workspace);
+            }
             WorkspaceRemoval.RemoveTree(sessionDir);
             throw;
         }
