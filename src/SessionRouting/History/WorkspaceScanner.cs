@@ -206,7 +206,7 @@ internal sealed class WorkspaceScanner : IDisposable
             foreach (var name in subdirectories)
             {
                 var path = WorkspaceTreePaths.Join(relative, name);
-                if (_ignore.IsIgnored(path, isDirectory: true))
+                if (_ignore.IsIgnored(path, isDirectory: true) || TooDeep(path))
                 {
                     continue;
                 }
@@ -249,7 +249,7 @@ internal sealed class WorkspaceScanner : IDisposable
             if (found.Type == Libc.S_IFDIR)
             {
                 SetEntry(path, null); // a file that became a directory
-                if (deep || _watch?.IsWatched(path) != true)
+                if ((deep || _watch?.IsWatched(path) != true) && !TooDeep(path))
                 {
                     var seen = new HashSet<string>(StringComparer.Ordinal);
                     var fd = Libc.OpenAt(parentFd, name, DirectoryFlags | Libc.O_DIRECTORY, 0);
@@ -466,6 +466,18 @@ internal sealed class WorkspaceScanner : IDisposable
             }
         }
         return false;
+    }
+
+    /// <summary>Whether the directory <paramref name="path"/> is past <see cref="WorkspacePaths.MaxWalkDepth"/>: it is not
+    /// walked (nor watched), and the step says so.</summary>
+    private bool TooDeep(string path)
+    {
+        if (path.Count(c => c == '/') < WorkspacePaths.MaxWalkDepth)
+        {
+            return false;
+        }
+        AddNote($"directories nested more than {WorkspacePaths.MaxWalkDepth} levels deep are not recorded");
+        return true;
     }
 
     /// <summary>Opens a directory of the workspace by walking down from the root without following links; -1 if it is not one.</summary>

@@ -11,6 +11,13 @@ public static class WorkspacePaths
 {
     private const int MaxSymlinkHops = 40;
 
+    /// <summary>
+    /// How deep the server goes into a workspace's directories when it walks them (history's scans, copies of a
+    /// workspace). A session can nest directories without end, and each level of a walk holds a descriptor and a stack
+    /// frame: twenty thousand levels would end the server. No project is anywhere near this deep.
+    /// </summary>
+    public const int MaxWalkDepth = 256;
+
     public static ResolvedPath Resolve(WorkspaceLocation workspace, string? requested)
     {
         if (string.IsNullOrEmpty(requested))

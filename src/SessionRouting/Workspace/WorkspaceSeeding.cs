@@ -111,7 +111,7 @@ public static class WorkspaceSeeding
             Libc.Close(from);
             throw new SessionException($"cannot write {destination} (errno {Libc.LastError})");
         }
-        new TreeCopy(source, maxBytes, ownerUid, ownerGid, skip).Directory(from, to, source);
+        new TreeCopy(source, maxBytes, ownerUid, ownerGid, skip).Directory(from, to, source, depth: 0);
     }
 
     /// <summary>One copy of a tree: what it copied so far, against its limit.</summary>
@@ -122,7 +122,7 @@ public static class WorkspaceSeeding
         private long _copied;
 
         /// <summary>Copies the directory open as <paramref name="from"/> into the one open as <paramref name="to"/>; closes both.</summary>
-        public void Directory(int from, int to, string fromPath)
+        public void Directory(int from, int to, string fromPath, int depth)
         {
             var files = new List<(string Name, bool Link)>();
             var subdirectories = new List<string>();
@@ -144,6 +144,10 @@ public static class WorkspaceSeeding
                 {
                     files.ForEach(file => File(from, to, file.Name, file.Link));
                 }
+                if (subdirectories.Count > 0 && depth >= WorkspacePaths.MaxWalkDepth)
+                {
+                    throw new SessionException($"{top} has directories nested more than {WorkspacePaths.MaxWalkDepth} levels deep; it cannot be copied");
+                }
                 foreach (var name in subdirectories)
                 {
                     var child = Libc.OpenAt(from, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
@@ -163,7 +167,7 @@ public static class WorkspaceSeeding
                         throw Failure(Path.Join(fromPath, name), Libc.LastError);
                     }
                     GiveToOwner(made);
-                    Directory(child, made, Path.Join(fromPath, name));
+                    Directory(child, made, Path.Join(fromPath, name), depth + 1);
                 }
             }
             finally

@@ -102,6 +102,22 @@ public sealed class WorkspaceHistoryUnitTests : IDisposable
     }
 
     [Fact]
+    public void GivenDirectoriesNestedTwentyThousandDeep_WhenScanned_ThenTheStepIsRecordedUpToTheWalkDepthAndSaysSo()
+    {
+        // Deep enough to overflow a thread's stack in a recursive walk (it did, before the depth bound).
+        _workspace.Nest("d", 20_000, "deep.txt");
+        Write("a.txt", "a");
+
+        var step = Record();
+
+        var tree = _store.TreeAt(_session.Id, step);
+        Assert.Contains("a.txt", tree.Keys);
+        Assert.DoesNotContain(tree.Keys, p => p.EndsWith("deep.txt", StringComparison.Ordinal));
+        var summary = _audit.ReadSession(_session.Id, step, 1)[0].Entry.Summary!;
+        Assert.Contains($"nested more than {SessionMcp.SessionRouting.Workspace.WorkspacePaths.MaxWalkDepth} levels deep are not recorded", summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void GivenADirectorySwappedForALinkToOutside_WhenScanned_ThenTheLinkIsRecordedAndNothingOutsideIsRead()
     {
         Write("inner/target.txt", "inside\n");

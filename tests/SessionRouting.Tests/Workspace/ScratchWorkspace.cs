@@ -53,6 +53,25 @@ internal sealed class ScratchWorkspace : IDisposable
         File.CreateSymbolicLink(path, target);
     }
 
+    /// <summary>
+    /// Directories named <paramref name="name"/> nested <paramref name="depth"/> deep from the root, with the file
+    /// <paramref name="file"/> at the bottom: made one level at a time below the last (a path that long is no path).
+    /// </summary>
+    public void Nest(string name, int depth, string file)
+    {
+        var fd = Libc.Open(Root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        for (var i = 0; i < depth; i++)
+        {
+            Libc.MkdirAt(fd, name, 0b111_101_101);
+            var next = Libc.OpenAt(fd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+            Libc.Close(fd);
+            Assert.True(next >= 0, $"level {i} could not be made");
+            fd = next;
+        }
+        Libc.Close(Libc.OpenAt(fd, file, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_CLOEXEC, 0b110_100_100));
+        Libc.Close(fd);
+    }
+
     /// <summary>Fails when anything outside the workspace changed.</summary>
     public void AssertOutsideUntouched(bool allowWorkspaceGone = false)
     {

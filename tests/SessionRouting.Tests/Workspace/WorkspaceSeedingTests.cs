@@ -143,6 +143,17 @@ public sealed class WorkspaceSeedingTests : IDisposable
     }
 
     [Fact]
+    public void ACopyOfDirectoriesNestedTwentyThousandDeepIsRefusedNotACrash()
+    {
+        // Given what a session can make with `mkdir d; cd d` in a loop (a recursive copy overflowed its stack on it)
+        _scratch.Nest("d", 20_000, "deep.txt");
+
+        // When / Then
+        var refused = Assert.Throws<SessionException>(() => WorkspaceSeeding.CopyDirectory(_scratch.Root, Path.Combine(_scratch.Outside, "copy"), 1 << 20));
+        Assert.Contains($"nested more than {WorkspacePaths.MaxWalkDepth} levels deep", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheSessionsDirectoryIsMadePrivateEvenWhenItExistedOpen()
     {
         // Given a sessions directory an older version left at 0755
