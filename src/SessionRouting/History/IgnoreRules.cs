@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
 using MAB.DotIgnore;
 
 namespace SessionMcp.SessionRouting.History;
@@ -8,6 +10,13 @@ namespace SessionMcp.SessionRouting.History;
 /// As in git, a directory's file speaks of the paths under it and its last matching pattern decides over the files of
 /// the directories above (so <c>!keep.log</c> in <c>pkg/.gitignore</c> takes back a root <c>*.log</c> for that package).
 /// An ignored directory is neither walked nor watched, so it costs nothing however large it grows.
+/// <para>
+/// The session writes these files, and MAB.DotIgnore matches with backtracking regular expressions: a pattern such as
+/// <c>*a*a*a*a*a*a*a*a*b</c> against a long name takes seconds to hours. A pattern that takes longer than
+/// <see cref="CostlyMatch"/> on a path (twice, so one garbage collection is not taken for it), or that runs into the
+/// server's regular-expression timeout (set at start-up), is dropped, and the step says so; after
+/// <see cref="MaxDroppedPerFile"/> such patterns the whole file is.
+/// </para>
 /// </summary>
 internal sealed class IgnoreRules
 {
@@ -16,42 +25,55 @@ internal sealed class IgnoreRules
 
     public const string GitignoreName = ".gitignore";
 
-    private readonly IgnoreList _root;
-    private readonly Dictionary<string, IgnoreList> _nested = new(StringComparer.Ordinal);
+    /// <summary>A real pattern matches a path in microseconds.</summary>
+    public static readonly TimeSpan CostlyMatch = TimeSpan.FromMilliseconds(20);
 
-    public IgnoreRules(IEnumerable<string> configured, string? gitignore)
+    public const int MaxDroppedPerFile = 3;
+
+    // `.git/` and the operator's patterns come first (the workspace's own files may take them back, as in git, except
+    // `.git/`); the workspace's files by their directory, "" for the root's.
+    private static readonly IgnoreList Git = new([".git/"], MatchFlags.PATHNAME);
+    private readonly IgnoreList _configured;
+    private readonly Dictionary<string, IgnoreList> _files = new(StringComparer.Ordinal);
+    private readonly Dictionary<IgnoreList, int> _dropped = [];
+    private readonly Action<string> _note;
+
+    /// <param name="note">Told which patterns were dropped as too costly (for the step's notes).</param>
+    public IgnoreRules(IEnumerable<string> configured, string? gitignore, Action<string>? note = null)
     {
-        var rules = new List<string> { ".git/" };
-        rules.AddRange(configured);
-        rules.AddRange(Lines(gitignore));
-        _root = new IgnoreList(rules.Where(r => r.Length > 0 && !r.StartsWith('#')), MatchFlags.PATHNAME);
+        _configured = new IgnoreList(configured.Where(r => r.Length > 0 && !r.StartsWith('#')), MatchFlags.PATHNAME);
+        _note = note ?? (_ => { });
+        SetFile("", gitignore);
     }
 
     /// <summary>Whether <paramref name="path"/> names a <c>.gitignore</c> file (at the root or in any directory).</summary>
     public static bool IsGitignore(string path) => path == GitignoreName || path.EndsWith("/" + GitignoreName, StringComparison.Ordinal);
 
-    /// <summary>Takes the <c>.gitignore</c> of the directory <paramref name="directory"/> (below the root), or forgets it when null.</summary>
-    public void SetNested(string directory, string? gitignore)
+    /// <summary>Takes the <c>.gitignore</c> of the directory <paramref name="directory"/> ("" for the root), or forgets it when null.</summary>
+    public void SetFile(string directory, string? gitignore)
     {
         if (gitignore is null)
         {
-            _nested.Remove(directory);
+            _files.Remove(directory);
             return;
         }
-        _nested[directory] = new IgnoreList(Lines(gitignore), MatchFlags.PATHNAME);
+        _files[directory] = new IgnoreList(Lines(gitignore), MatchFlags.PATHNAME);
     }
 
     public bool IsIgnored(string relativePath, bool isDirectory)
     {
-        var ignored = _root.IsIgnored(relativePath, isDirectory);
-        if (_nested.Count == 0)
+        if (Git.IsIgnored(relativePath, isDirectory))
         {
-            return ignored;
+            return true;
         }
-        // The directories above the path, outermost first: a deeper file's verdict replaces a shallower one's.
-        for (var slash = relativePath.IndexOf('/'); slash > 0; slash = relativePath.IndexOf('/', slash + 1))
+        var ignored = _configured.IsIgnored(relativePath, isDirectory);
+        // The root's file, then those of the directories above the path, outermost first: a deeper file's verdict
+        // replaces a shallower one's.
+        for (var slash = 0; slash >= 0; slash = relativePath.IndexOf('/', slash + 1))
         {
-            if (_nested.TryGetValue(relativePath[..slash], out var list) && Verdict(list, relativePath[(slash + 1)..], isDirectory) is { } verdict)
+            var directory = relativePath[..slash];
+            var below = slash == 0 ? relativePath : relativePath[(slash + 1)..];
+            if (_files.TryGetValue(directory, out var list) && Guarded(list, directory, below, isDirectory) is { } verdict)
             {
                 ignored = verdict;
             }
@@ -72,6 +94,63 @@ internal sealed class IgnoreRules
         }
         return verdict;
     }
+
+    /// <summary>
+    /// <see cref="Verdict"/> of <paramref name="list"/>; when that was costly, the patterns costly on this path are
+    /// dropped (the whole file after <see cref="MaxDroppedPerFile"/>) and it runs again on what is left.
+    /// </summary>
+    private bool? Guarded(IgnoreList list, string directory, string path, bool isDirectory)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = Verdict(list, path, isDirectory);
+            if (Stopwatch.GetElapsedTime(started) <= CostlyMatch)
+            {
+                return result;
+            }
+        }
+        catch (RegexMatchTimeoutException)
+        {
+        }
+        var file = directory.Length == 0 ? GitignoreName : $"{directory}/{GitignoreName}";
+        foreach (var rule in list.Rules.ToList())
+        {
+            if (!IsCostly(rule, path, isDirectory) || !IsCostly(rule, path, isDirectory))
+            {
+                continue;
+            }
+            list.RemoveRule(rule.OriginalPattern);
+            _dropped[list] = _dropped.GetValueOrDefault(list) + 1;
+            if (_dropped[list] >= MaxDroppedPerFile)
+            {
+                foreach (var left in list.Rules.ToList())
+                {
+                    list.RemoveRule(left.OriginalPattern);
+                }
+                _note($"{file} has patterns too costly to match; history does not apply it");
+                return null;
+            }
+            _note($"the pattern '{Shorten(rule.OriginalPattern)}' of {file} is too costly to match; history does not apply it");
+        }
+        return Verdict(list, path, isDirectory);
+    }
+
+    private static bool IsCostly(IgnoreRule rule, string path, bool isDirectory)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            rule.IsMatch(path, isDirectory);
+            return Stopwatch.GetElapsedTime(started) > CostlyMatch;
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return true;
+        }
+    }
+
+    private static string Shorten(string pattern) => pattern.Length <= 80 ? pattern : pattern[..80] + "...";
 
     private static IEnumerable<string> Lines(string? gitignore) =>
         (gitignore ?? "").Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith('#'));

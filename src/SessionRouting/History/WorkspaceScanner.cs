@@ -139,7 +139,7 @@ internal sealed class WorkspaceScanner : IDisposable
 
     private void FullWalk(int rootFd)
     {
-        _ignore = new IgnoreRules(_options.IgnorePatterns, ReadGitignore(rootFd));
+        _ignore = new IgnoreRules(_options.IgnorePatterns, ReadGitignore(rootFd), AddNote);
         _watch?.Reset();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var dup = Libc.OpenAt(rootFd, ".", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
@@ -173,7 +173,7 @@ internal sealed class WorkspaceScanner : IDisposable
             _watch?.Add(fd, relative);
             if (relative.Length > 0)
             {
-                _ignore.SetNested(relative, ReadGitignore(Libc.DirFd(directory)));
+                _ignore.SetFile(relative, ReadGitignore(Libc.DirFd(directory)));
             }
             var subdirectories = new List<string>();
             while (Libc.ReadDir(directory) is var entry && entry != 0)

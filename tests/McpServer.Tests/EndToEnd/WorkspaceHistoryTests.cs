@@ -172,6 +172,29 @@ public sealed class WorkspaceHistoryTests
         Assert.Equal("added:later.txt", string.Join(" ", nextStep!["changes"]!["files"]!.AsArray().Select(f => $"{f!["change"]}:{f["path"]}")));
     }
 
+    [Fact]
+    public async Task AGitignoreWrittenToStallTheServerCostsOneCallASecondNotACore()
+    {
+        // Given a session that writes a pattern a backtracking matcher needs hours for on the long name next to it
+        using var data = new TempDirectory("data");
+        await using var server = await ServerProcess.StartAsync(data.Path);
+        var id = await server.CreateSessionAsync(Backends.Local);
+        var pattern = string.Concat(Enumerable.Repeat("*a", 16)) + "*b";
+        var name = new string('a', 80);
+
+        // When the step that wrote them is recorded, and the next one
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var written = await server.CallAsync("session_exec", new { session_id = id, command = $"printf '%s\\n' '{pattern}' > .gitignore && echo x > {name}" }, deadline.Token);
+        var next = await server.CallAsync("session_exec", new { session_id = id, command = "echo y > after.txt" }, deadline.Token);
+
+        // Then both came back, the pattern was dropped with a note, and the files are recorded
+        var replay = await server.CallAsync("session_replay", new { session_id = id, from_seq = written.EventSeq(), limit = 1 });
+        Assert.Contains("is too costly to match; history does not apply it", replay.ToJsonString(), StringComparison.Ordinal);
+        var files = (await server.CallAsync("session_diff", new { session_id = id }))["changes"]!["files"]!.AsArray().Select(f => f!["path"]!.GetValue<string>());
+        Assert.Equal([".gitignore", name, "after.txt"], files.Order(StringComparer.Ordinal));
+        Assert.NotEqual(0, next.EventSeq());
+    }
+
     [Theory]
     [MemberData(nameof(Backends.Names), MemberType = typeof(Backends))]
     public async Task RestoreRefusesAnEventOfAnotherSessionAndChangesNothing(string backend)

@@ -118,6 +118,24 @@ public sealed class WorkspaceHistoryUnitTests : IDisposable
     }
 
     [Fact]
+    public void GivenAGitignorePatternTooCostlyToMatch_WhenScanned_ThenThePatternIsDroppedAndTheStepSaysSo()
+    {
+        // A backtracking matcher takes tens of milliseconds per name on this pattern (hours with a few more stars and a
+        // longer name, which the server's regular-expression timeout cuts short); the cheap pattern next to it stays.
+        var costly = string.Concat(Enumerable.Repeat("*a", 8)) + "*b";
+        Write(".gitignore", $"{costly}\n*.tmp\n");
+        Write(new string('a', 34), "named to make the pattern backtrack");
+        Write("scratch.tmp", "ignored");
+        Write("kept.txt", "kept");
+
+        var step = Record();
+
+        Assert.Equal([".gitignore", new string('a', 34), "kept.txt"], _store.TreeAt(_session.Id, step).Keys.Order(StringComparer.Ordinal));
+        var summary = _audit.ReadSession(_session.Id, step, 1)[0].Entry.Summary!;
+        Assert.Contains("of .gitignore is too costly to match; history does not apply it", summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void GivenADirectorySwappedForALinkToOutside_WhenScanned_ThenTheLinkIsRecordedAndNothingOutsideIsRead()
     {
         Write("inner/target.txt", "inside\n");
