@@ -66,14 +66,14 @@ internal sealed class IgnoreRules
         {
             return true;
         }
-        var ignored = _configured.IsIgnored(relativePath, isDirectory);
+        var ignored = Guarded(_configured, "the --history-ignore patterns", relativePath, isDirectory) ?? false;
         // The root's file, then those of the directories above the path, outermost first: a deeper file's verdict
         // replaces a shallower one's.
         for (var slash = 0; slash >= 0; slash = relativePath.IndexOf('/', slash + 1))
         {
             var directory = relativePath[..slash];
             var below = slash == 0 ? relativePath : relativePath[(slash + 1)..];
-            if (_files.TryGetValue(directory, out var list) && Guarded(list, directory, below, isDirectory) is { } verdict)
+            if (_files.TryGetValue(directory, out var list) && Guarded(list, directory.Length == 0 ? GitignoreName : $"{directory}/{GitignoreName}", below, isDirectory) is { } verdict)
             {
                 ignored = verdict;
             }
@@ -99,7 +99,7 @@ internal sealed class IgnoreRules
     /// <see cref="Verdict"/> of <paramref name="list"/>; when that was costly, the patterns costly on this path are
     /// dropped (the whole file after <see cref="MaxDroppedPerFile"/>) and it runs again on what is left.
     /// </summary>
-    private bool? Guarded(IgnoreList list, string directory, string path, bool isDirectory)
+    private bool? Guarded(IgnoreList list, string source, string path, bool isDirectory)
     {
         var started = Stopwatch.GetTimestamp();
         try
@@ -113,7 +113,6 @@ internal sealed class IgnoreRules
         catch (RegexMatchTimeoutException)
         {
         }
-        var file = directory.Length == 0 ? GitignoreName : $"{directory}/{GitignoreName}";
         foreach (var rule in list.Rules.ToList())
         {
             if (!IsCostly(rule, path, isDirectory) || !IsCostly(rule, path, isDirectory))
@@ -128,10 +127,10 @@ internal sealed class IgnoreRules
                 {
                     list.RemoveRule(left.OriginalPattern);
                 }
-                _note($"{file} has patterns too costly to match; history does not apply it");
+                _note($"{source}: too many patterns too costly to match; history applies none of them");
                 return null;
             }
-            _note($"the pattern '{Shorten(rule.OriginalPattern)}' of {file} is too costly to match; history does not apply it");
+            _note($"the pattern '{Shorten(rule.OriginalPattern)}' of {source} is too costly to match; history does not apply it");
         }
         return Verdict(list, path, isDirectory);
     }
