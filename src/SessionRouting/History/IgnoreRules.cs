@@ -32,7 +32,7 @@ internal sealed class IgnoreRules
 
     // `.git/` and the operator's patterns come first (the workspace's own files may take them back, as in git, except
     // `.git/`); the workspace's files by their directory, "" for the root's.
-    private static readonly IgnoreList Git = new([".git/"], MatchFlags.PATHNAME);
+    private readonly IgnoreList _git = new([".git/"], MatchFlags.PATHNAME);
     private readonly IgnoreList _configured;
     private readonly Dictionary<string, IgnoreList> _files = new(StringComparer.Ordinal);
     private readonly Dictionary<IgnoreList, int> _dropped = [];
@@ -62,7 +62,7 @@ internal sealed class IgnoreRules
 
     public bool IsIgnored(string relativePath, bool isDirectory)
     {
-        if (Git.IsIgnored(relativePath, isDirectory))
+        if (_git.IsIgnored(relativePath, isDirectory))
         {
             return true;
         }

@@ -252,7 +252,7 @@ public static class WorkspaceSeeding
             }
             if (Interlocked.Add(ref _copied, status.Size) > maxBytes)
             {
-                throw new SessionException($"source_dir {top} holds more than {maxBytes / (1024 * 1024)} MiB; copy a smaller directory");
+                throw new SessionException($"{top} holds more than {maxBytes / (1024 * 1024)} MiB, the most the server copies into a new session; copy a smaller directory (to fork such a session, fork it at an event: at_seq writes only the files history recorded)");
             }
             var output = Libc.OpenAt(to, name, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, status.Permissions & 0x1FF);
             if (output < 0)
