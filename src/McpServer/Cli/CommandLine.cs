@@ -73,11 +73,12 @@ internal static class CommandLine
           terminal export SESSION TERMINAL
                                         write a terminal's recording (asciicast v3) to stdout:
                                         session-mcp terminal export s-… t-… > t.cast; asciinema play t.cast
-          token create --name NAME [--scope full|read|admin]
+          token create --name NAME [--scope full|read|admin] [--expires-in AGE]
                                         make a bearer token for remote clients and print it (shown only this
                                         once; only its hash is kept). read: read-only tools; full: every tool on
-                                        its own and shared sessions (default); admin: every session
-          token list                    list tokens: name, scope, created, revoked (never the tokens)
+                                        its own and shared sessions (default); admin: every session. AGE: how
+                                        long it works, e.g. 30d (default: until revoked)
+          token list                    list tokens: name, scope, created, expires, revoked (never the tokens)
           token revoke NAME             revoke a token for good (its name is never reused)
           --version                     print the version
           -h, --help                    print this help
@@ -162,7 +163,7 @@ internal static class CommandLine
             CommandLineParser.TerminalExport => await ExportTerminalAsync(settings, command.Arguments[0], command.Arguments[1], stdout, stderr, cancellationToken).ConfigureAwait(false),
             CommandLineParser.Export => await WithCoreAsync(settings, services => WorkCommands.ExportAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
             CommandLineParser.Apply => await WithCoreAsync(settings, services => WorkCommands.ApplyAsync(services, command, stdout, stderr, cancellationToken)).ConfigureAwait(false),
-            CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, stdout, stderr)),
+            CommandLineParser.TokenCreate => WithCore(settings, services => TokenCommands.Create(services, command.TokenName!, command.TokenScope, command.TokenLifetime, stdout, stderr)),
             CommandLineParser.TokenList => WithCore(settings, services => TokenCommands.List(services, stdout)),
             CommandLineParser.TokenRevoke => WithCore(settings, services => TokenCommands.Revoke(services, command.Arguments[0], stdout, stderr)),
             _ => throw new InvalidOperationException($"the parser accepted '{command.Name}' but nothing runs it"),

@@ -38,6 +38,9 @@ internal sealed record CommandRequested(
 
     /// <summary><c>token create --scope</c> (default full).</summary>
     public AccessScope TokenScope { get; init; } = AccessScope.Full;
+
+    /// <summary><c>token create --expires-in</c>: how long the token authenticates (null: until revoked).</summary>
+    public TimeSpan? TokenLifetime { get; init; }
     /// <summary><c>serve --daemon</c>: auto, never or require; null when not given (the environment or the default decides).</summary>
     public string? Daemon { get; init; }
 
@@ -154,6 +157,7 @@ internal static class CommandLineParser
         new("--dry-run", null, [AuditPrune, Apply]),
         new("--name", "NAME", [TokenCreate]),
         new("--scope", AccessScopes.Choices, [TokenCreate]),
+        new("--expires-in", "AGE", [TokenCreate]),
         new("--daemon", "auto|never|require", [Serve]),
         new("--write", null, [Attach]),
         new("--http", null, [Daemon]),
@@ -384,7 +388,7 @@ internal static class CommandLineParser
         {
             if (Given("--name") is not { } tokenName)
             {
-                return new CommandLineError("token create needs a name: session-mcp token create --name NAME [--scope full|read|admin]");
+                return new CommandLineError("token create needs a name: session-mcp token create --name NAME [--scope full|read|admin] [--expires-in AGE]");
             }
             if (TokenStore.NameProblem(tokenName) is { } problem)
             {
@@ -398,6 +402,14 @@ internal static class CommandLineParser
                     return new CommandLineError($"--scope must be full, read or admin (got '{scopeText}')");
                 }
                 parsed = parsed with { TokenScope = scope };
+            }
+            if (Given("--expires-in") is { } expiresIn)
+            {
+                if (!RetentionPolicy.TryParseAge(expiresIn, out var lifetime) || lifetime <= TimeSpan.Zero)
+                {
+                    return new CommandLineError($"--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got '{expiresIn}')");
+                }
+                parsed = parsed with { TokenLifetime = lifetime };
             }
         }
         if (Given("--daemon") is { } daemon)

@@ -11,32 +11,37 @@ namespace SessionMcp.McpServer.Cli;
 /// </summary>
 internal static class TokenCommands
 {
-    public static int Create(IServiceProvider services, string name, AccessScope scope, TextWriter stdout, TextWriter stderr)
+    public static int Create(IServiceProvider services, string name, AccessScope scope, TimeSpan? lifetime, TextWriter stdout, TextWriter stderr)
     {
         string token;
+        var tokens = services.GetRequiredService<TokenStore>();
         try
         {
-            token = services.GetRequiredService<TokenStore>().Create(name, scope);
+            token = tokens.Create(name, scope, lifetime);
         }
         catch (AccessException e)
         {
             stderr.WriteLine($"session-mcp: {e.Message}");
             return 1;
         }
-        Record(services, AuditKinds.TokenCreated, new { name, scope = AccessScopes.Name(scope) });
+        var expires = tokens.Find(name)?.ExpiresAt;
+        Record(services, AuditKinds.TokenCreated, new { name, scope = AccessScopes.Name(scope), expires_at = expires is { } at ? HashChain.FormatTime(at) : null });
         // The token alone on stdout, so TOKEN=$(session-mcp token create --name ci) works; the warning beside it.
         stdout.WriteLine(token);
-        stderr.WriteLine($"token '{name}' (scope {AccessScopes.Name(scope)}) created. It is shown only now: only its hash is kept, so copy it to the client that will use it.");
+        var until = expires is { } end ? $", valid until {end:yyyy-MM-dd HH:mm:ss}Z" : "";
+        stderr.WriteLine($"token '{name}' (scope {AccessScopes.Name(scope)}{until}) created. It is shown only now: only its hash is kept, so copy it to the client that will use it.");
         return 0;
     }
 
     public static int List(IServiceProvider services, TextWriter stdout)
     {
         var tokens = services.GetRequiredService<TokenStore>().List();
-        stdout.WriteLine($"{"NAME",-24} {"SCOPE",-6} {"CREATED",-20} REVOKED");
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        stdout.WriteLine($"{"NAME",-24} {"SCOPE",-6} {"CREATED",-20} {"EXPIRES",-28} REVOKED");
         foreach (var t in tokens)
         {
-            stdout.WriteLine($"{t.Name,-24} {AccessScopes.Name(t.Scope),-6} {t.CreatedAt:yyyy-MM-dd HH:mm:ss}  {(t.RevokedAt is { } revoked ? revoked.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "-")}");
+            var expires = t.ExpiresAt is { } at ? $"{Time(at)}{(t.ExpiredAt(now) ? " (expired)" : "")}" : "never";
+            stdout.WriteLine($"{t.Name,-24} {AccessScopes.Name(t.Scope),-6} {Time(t.CreatedAt),-20} {expires,-28} {(t.RevokedAt is { } revoked ? Time(revoked) : "-")}");
         }
         if (tokens.Count == 0)
         {
@@ -61,6 +66,8 @@ internal static class TokenCommands
                 return 1;
         }
     }
+
+    private static string Time(DateTimeOffset at) => at.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Record(IServiceProvider services, string kind, object summary) =>
         services.GetRequiredService<AuditLog>().Append(new AuditEntry(

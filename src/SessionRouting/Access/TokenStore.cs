@@ -8,9 +8,11 @@ using SessionMcp.SessionRouting.Storage;
 namespace SessionMcp.SessionRouting.Access;
 
 /// <summary>A token as listed: never its secret, never its hash.</summary>
-internal sealed record TokenInfo(string Name, AccessScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+internal sealed record TokenInfo(string Name, AccessScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ExpiresAt)
 {
     public bool Revoked => RevokedAt is not null;
+
+    public bool ExpiredAt(DateTimeOffset now) => ExpiresAt <= now;
 }
 
 /// <summary>What <see cref="TokenStore.Revoke"/> did.</summary>
@@ -53,25 +55,32 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
     }
 
     /// <summary>Makes a token and returns it: the only time its text exists outside the caller's hands.</summary>
+    /// <param name="lifetime">How long it authenticates (null: until revoked).</param>
     /// <exception cref="AccessException">The name is not allowed, or a token (even a revoked one) already has it.</exception>
-    public string Create(string name, AccessScope scope)
+    public string Create(string name, AccessScope scope, TimeSpan? lifetime = null)
     {
         if (NameProblem(name) is { } problem)
         {
             throw new AccessException(problem);
         }
+        if (lifetime <= TimeSpan.Zero)
+        {
+            throw new AccessException($"a token's lifetime must be positive (got {lifetime})");
+        }
         var token = Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes));
+        var now = time.GetUtcNow();
         try
         {
             database.WriteTransaction((connection, transaction) =>
             {
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO tokens (name, scope, hash, created_at) VALUES ($name, $scope, $hash, $created)";
+                insert.CommandText = "INSERT INTO tokens (name, scope, hash, created_at, expires_at) VALUES ($name, $scope, $hash, $created, $expires)";
                 insert.Parameters.AddWithValue("$name", name);
                 insert.Parameters.AddWithValue("$scope", AccessScopes.Name(scope));
                 insert.Parameters.AddWithValue("$hash", Hash(token));
-                insert.Parameters.AddWithValue("$created", HashChain.FormatTime(time.GetUtcNow()));
+                insert.Parameters.AddWithValue("$created", HashChain.FormatTime(now));
+                insert.Parameters.AddWithValue("$expires", lifetime is { } span ? HashChain.FormatTime(now + span) : DBNull.Value);
                 return insert.ExecuteNonQuery();
             });
         }
@@ -87,7 +96,7 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
         return token;
     }
 
-    /// <summary>The principal a presented token stands for, or null when it is not a live token.</summary>
+    /// <summary>The principal a presented token stands for, or null when it is not a live token (unknown, revoked or expired).</summary>
     public Principal? Authenticate(string presented)
     {
         // The format is public; checking it first only spares a hash and a query on junk.
@@ -101,14 +110,15 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
             // Looked up by the hash, which the caller cannot steer (preimage resistance), so the lookup's timing says
             // nothing about any stored token; the fixed-time compare below is the decision.
             using var select = connection.CreateCommand();
-            select.CommandText = "SELECT name, scope, hash, revoked_at FROM tokens WHERE hash = $hash";
+            select.CommandText = "SELECT name, scope, hash, revoked_at, expires_at FROM tokens WHERE hash = $hash";
             select.Parameters.AddWithValue("$hash", Convert.ToHexStringLower(hash));
             using var reader = select.ExecuteReader();
             return reader.Read()
-                ? (Name: reader.GetString(0), Scope: reader.GetString(1), Hash: reader.GetString(2), Revoked: !reader.IsDBNull(3))
+                ? (Name: reader.GetString(0), Scope: reader.GetString(1), Hash: reader.GetString(2), Revoked: !reader.IsDBNull(3),
+                   Expires: reader.IsDBNull(4) ? (DateTimeOffset?)null : HashChain.ParseTime(reader.GetString(4)))
                 : default;
         });
-        if (row.Name is null || !HashMatches(hash, row.Hash) || row.Revoked || !AccessScopes.TryParse(row.Scope, out var scope))
+        if (row.Name is null || !HashMatches(hash, row.Hash) || row.Revoked || row.Expires <= time.GetUtcNow() || !AccessScopes.TryParse(row.Scope, out var scope))
         {
             return null;
         }
@@ -133,7 +143,7 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
     public IReadOnlyList<TokenInfo> List() => database.Read(connection =>
     {
         using var select = connection.CreateCommand();
-        select.CommandText = "SELECT name, scope, created_at, revoked_at FROM tokens ORDER BY created_at, name";
+        select.CommandText = "SELECT name, scope, created_at, revoked_at, expires_at FROM tokens ORDER BY created_at, name";
         using var reader = select.ExecuteReader();
         var tokens = new List<TokenInfo>();
         while (reader.Read())
@@ -147,7 +157,7 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
     public TokenInfo? Find(string name) => database.Read(connection =>
     {
         using var select = connection.CreateCommand();
-        select.CommandText = "SELECT name, scope, created_at, revoked_at FROM tokens WHERE name = $name";
+        select.CommandText = "SELECT name, scope, created_at, revoked_at, expires_at FROM tokens WHERE name = $name";
         select.Parameters.AddWithValue("$name", name);
         using var reader = select.ExecuteReader();
         return reader.Read() ? ReadInfo(reader) : null;
@@ -176,5 +186,6 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
         reader.GetString(0),
         AccessScopes.TryParse(reader.GetString(1), out var scope) ? scope : AccessScope.Read, // the CHECK constraint allows no other
         HashChain.ParseTime(reader.GetString(2)),
-        reader.IsDBNull(3) ? null : HashChain.ParseTime(reader.GetString(3)));
+        reader.IsDBNull(3) ? null : HashChain.ParseTime(reader.GetString(3)),
+        reader.IsDBNull(4) ? null : HashChain.ParseTime(reader.GetString(4)));
 }

@@ -434,6 +434,10 @@ internal sealed partial class SessionRouter(
         {
             throw new AccessException($"token '{token.Name}' was revoked; share with a live token");
         }
+        if (token.ExpiredAt(time.GetUtcNow()))
+        {
+            throw new AccessException($"token '{token.Name}' expired at {token.ExpiresAt:yyyy-MM-dd HH:mm:ss}Z; share with a live token");
+        }
         if (string.Equals(token.Name, session.Owner, StringComparison.Ordinal))
         {
             throw new AccessException($"token '{token.Name}' owns session {sessionId} already");

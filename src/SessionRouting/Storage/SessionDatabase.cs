@@ -127,6 +127,7 @@ public sealed class SessionDatabase : IDisposable
         MigrateToVersion4();
         MigrateToVersion5();
         MigrateToVersion6();
+        MigrateToVersion7();
     }
 
     /// <summary>
@@ -351,6 +352,21 @@ public sealed class SessionDatabase : IDisposable
                 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
             PRAGMA user_version=6;
             """;
+        migrate.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    /// <summary>Version 7 lets a token expire: <c>tokens.expires_at</c> (null: never, as every token made before).</summary>
+    private void MigrateToVersion7()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        if (UserVersion(transaction) >= 7)
+        {
+            return;
+        }
+        using var migrate = _connection.CreateCommand();
+        migrate.Transaction = transaction;
+        migrate.CommandText = MissingColumns(transaction, ("tokens", "expires_at", "TEXT")) + "PRAGMA user_version=7;";
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }

@@ -19,6 +19,18 @@ public sealed class TokenCommandLineTests
     }
 
     [Fact]
+    public void CreateTakesALifetime()
+    {
+        // Given / When
+        var brief = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["token", "create", "--name", "ci", "--expires-in", "90d"]));
+        var forever = Assert.IsType<CommandRequested>(CommandLineParser.Parse(["token", "create", "--name", "ci"]));
+
+        // Then
+        Assert.Equal(TimeSpan.FromDays(90), brief.TokenLifetime);
+        Assert.Null(forever.TokenLifetime);
+    }
+
+    [Fact]
     public void ListTakesNoWordsAndRevokeTakesTheName()
     {
         // Given / When
@@ -33,7 +45,9 @@ public sealed class TokenCommandLineTests
     [Theory]
     [InlineData(new[] { "token" }, "token needs a subcommand: token create, token list or token revoke")]
     [InlineData(new[] { "token", "craete" }, "unknown command 'token craete'; did you mean token create?")]
-    [InlineData(new[] { "token", "create" }, "token create needs a name: session-mcp token create --name NAME [--scope full|read|admin]")]
+    [InlineData(new[] { "token", "create" }, "token create needs a name: session-mcp token create --name NAME [--scope full|read|admin] [--expires-in AGE]")]
+    [InlineData(new[] { "token", "create", "--name", "x", "--expires-in", "soon" }, "--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got 'soon')")]
+    [InlineData(new[] { "token", "create", "--name", "x", "--expires-in", "0d" }, "--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got '0d')")]
     [InlineData(new[] { "token", "create", "--name", "a b" }, "token name 'a b' is not allowed: 1 to 64 letters, digits, '-', '_' or '.'")]
     [InlineData(new[] { "token", "create", "--name", "local" }, "token name 'local' is reserved for the local user")]
     [InlineData(new[] { "token", "create", "--name", "x", "--scope", "root" }, "--scope must be full, read or admin (got 'root')")]

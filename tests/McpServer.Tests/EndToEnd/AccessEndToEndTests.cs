@@ -34,7 +34,7 @@ public sealed class AccessEndToEndTests
 
         // And the list names it and its scope, never the token; the database holds only its hash
         Assert.True(listed.ExitCode == 0, listed.ToString());
-        Assert.Matches(@"(?m)^laptop\s+read\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-$", listed.Stdout);
+        Assert.Matches(@"(?m)^laptop\s+read\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+never\s+-$", listed.Stdout);
         Assert.DoesNotContain(token[5..], listed.Stdout, StringComparison.Ordinal);
         var files = string.Concat(Directory.GetFiles(dataDir.Path).Select(f => Encoding.Latin1.GetString(File.ReadAllBytes(f))));
         Assert.DoesNotContain(token[5..], files, StringComparison.Ordinal);
@@ -47,7 +47,7 @@ public sealed class AccessEndToEndTests
         Assert.Contains("no token named 'desktop'", unknown.Stderr, StringComparison.Ordinal);
         Assert.True(reused.ExitCode == 1, reused.ToString());
         Assert.Contains("never reused", reused.Stderr, StringComparison.Ordinal);
-        Assert.Matches(@"(?m)^laptop\s+read\s+\S+ \S+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", listedAfter.Stdout);
+        Assert.Matches(@"(?m)^laptop\s+read\s+\S+ \S+\s+never\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", listedAfter.Stdout);
 
         // And both changes are audited, by the local user, in a chain that verifies
         var export = (await ServerCli.ExportTextAsync(dataDir.Path)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();

@@ -116,6 +116,28 @@ public sealed class HttpTests
     }
 
     [Fact]
+    public async Task ATokenThatExpiredGets401AndTheListSaysItExpired()
+    {
+        // Given a daemon and a token made to live three seconds
+        await using var daemon = await HttpDaemon.StartAsync(("full", "full"));
+        var created = await ServerCli.RunAsync(daemon.DataDir, ["token", "create", "--name", "brief", "--expires-in", "3s"]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var token = created.Stdout.Trim();
+        Assert.Contains("valid until", created.Stderr, StringComparison.Ordinal);
+
+        // When it is used while it lives, and again once it has expired
+        var before = await daemon.PostAsync(Initialize, token: token);
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        var after = await daemon.PostAsync(Initialize, token: token);
+        var list = await ServerCli.RunAsync(daemon.DataDir, ["token", "list"]);
+
+        // Then it worked, then it is refused like a revoked one, and the list says why
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        Assert.Contains("(expired)", list.Stdout.Split('\n').Single(l => l.StartsWith("brief", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HealthAnswersWithoutATokenAndForeignHostsAndOriginsAreRefusedFirst()
     {
         // Given a daemon

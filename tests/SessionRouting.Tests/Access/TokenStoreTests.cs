@@ -28,6 +28,32 @@ public sealed class TokenStoreTests : IDisposable
     }
 
     [Fact]
+    public void ATokenWithALifetimeAuthenticatesUntilItEndsAndThenNoMore()
+    {
+        // Given a clock and a token made to live an hour
+        var clock = new ManualClock(DateTimeOffset.Parse("2026-11-30T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var tokens = new TokenStore(_scratch.Database, clock);
+        var token = tokens.Create("contractor", AccessScope.Read, TimeSpan.FromHours(1));
+
+        // When / Then: it authenticates a moment before its end, and not at it
+        clock.Now += TimeSpan.FromMinutes(59);
+        Assert.Equal(new Principal("contractor", AccessScope.Read), tokens.Authenticate(token));
+        clock.Now += TimeSpan.FromMinutes(1);
+        Assert.Null(tokens.Authenticate(token));
+        var listed = Assert.Single(tokens.List());
+        Assert.Equal(DateTimeOffset.Parse("2026-11-30T11:00:00Z", System.Globalization.CultureInfo.InvariantCulture), listed.ExpiresAt);
+        Assert.True(listed.ExpiredAt(clock.Now));
+        Assert.Throws<AccessException>(() => tokens.Create("never-valid", AccessScope.Read, TimeSpan.Zero));
+    }
+
+    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = start;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
     public void EveryTokenIsDifferent()
     {
         // Given / When
