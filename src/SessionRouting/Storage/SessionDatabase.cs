@@ -12,6 +12,9 @@ public sealed class SessionDatabase : IDisposable
     // Schema versions (PRAGMA user_version), each reached by its own migration, in order: 1: events, sessions.
     // 2: event_sequence, so a sequence number is never issued twice. 3: tokens, session owners and shares, the principal
     // of each event.
+    /// <summary>The schema version a database is at once this build opened it (every migration below ran).</summary>
+    internal const long CurrentVersion = 7;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
 
@@ -366,7 +369,7 @@ public sealed class SessionDatabase : IDisposable
         }
         using var migrate = _connection.CreateCommand();
         migrate.Transaction = transaction;
-        migrate.CommandText = MissingColumns(transaction, ("tokens", "expires_at", "TEXT")) + "PRAGMA user_version=7;";
+        migrate.CommandText = MissingColumns(transaction, ("tokens", "expires_at", "TEXT")) + $"PRAGMA user_version={CurrentVersion};";
         migrate.ExecuteNonQuery();
         transaction.Commit();
     }

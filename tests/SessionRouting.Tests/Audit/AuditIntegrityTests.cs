@@ -59,7 +59,7 @@ public sealed class AuditIntegrityTests : IDisposable
             command.CommandText = "PRAGMA user_version";
             return (long)command.ExecuteScalar()!;
         });
-        Assert.Equal(6, version); // through every migration since
+        Assert.Equal(SessionMcp.SessionRouting.Storage.SessionDatabase.CurrentVersion, version); // through every migration since
     }
 
     [Fact]
