@@ -409,6 +409,10 @@ internal static class CommandLineParser
                 {
                     return new CommandLineError($"--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got '{expiresIn}')");
                 }
+                if (lifetime > TokenStore.MaxLifetime)
+                {
+                    return new CommandLineError($"--expires-in must be at most {TokenStore.MaxLifetime.TotalDays:0}d (100 years; leave it out for a token that lasts until revoked)");
+                }
                 parsed = parsed with { TokenLifetime = lifetime };
             }
         }

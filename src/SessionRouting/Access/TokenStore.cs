@@ -35,6 +35,9 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
 
     public const int MaxNameLength = 64;
 
+    /// <summary>The longest lifetime a token can be given (its end must be a date); without one it lasts until revoked.</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(36_525);
+
     private const int SecretBytes = 32;
 
     /// <summary>Prefix + 32 bytes in unpadded base64url.</summary>
@@ -63,9 +66,9 @@ internal sealed class TokenStore(SessionDatabase database, TimeProvider time)
         {
             throw new AccessException(problem);
         }
-        if (lifetime <= TimeSpan.Zero)
+        if (lifetime <= TimeSpan.Zero || lifetime > MaxLifetime)
         {
-            throw new AccessException($"a token's lifetime must be positive (got {lifetime})");
+            throw new AccessException($"a token's lifetime must be positive and at most 100 years (got {lifetime})");
         }
         var token = Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes));
         var now = time.GetUtcNow();

@@ -48,6 +48,7 @@ public sealed class TokenCommandLineTests
     [InlineData(new[] { "token", "create" }, "token create needs a name: session-mcp token create --name NAME [--scope full|read|admin] [--expires-in AGE]")]
     [InlineData(new[] { "token", "create", "--name", "x", "--expires-in", "soon" }, "--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got 'soon')")]
     [InlineData(new[] { "token", "create", "--name", "x", "--expires-in", "0d" }, "--expires-in must be an age: a whole number and s, m, h, d or w, e.g. 90d (got '0d')")]
+    [InlineData(new[] { "token", "create", "--name", "x", "--expires-in", "600000w" }, "--expires-in must be at most 36525d (100 years; leave it out for a token that lasts until revoked)")]
     [InlineData(new[] { "token", "create", "--name", "a b" }, "token name 'a b' is not allowed: 1 to 64 letters, digits, '-', '_' or '.'")]
     [InlineData(new[] { "token", "create", "--name", "local" }, "token name 'local' is reserved for the local user")]
     [InlineData(new[] { "token", "create", "--name", "x", "--scope", "root" }, "--scope must be full, read or admin (got 'root')")]
