@@ -20,7 +20,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     public async Task APersonLogsInWithATokenAndASessionCreatedOverMcpAppearsWithinASecond()
     {
         // Given a daemon, an agent and a person logged in with a full token
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("agent", "full"), ("alice", "admin"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("agent", "full"), ("alice", "admin"));
         var agent = await daemon.ConnectAsync("agent");
         var (playwright, browser) = await Chromium.LaunchAsync();
         using var _ = playwright;
@@ -65,7 +65,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     public async Task ATerminalsOutputAppearsInItsViewAndKeysTypedThereReachItWithAFullToken()
     {
         // Given an agent's session with a terminal, and its owner watching the session's page
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("alice", "full"));
         var agent = await daemon.ConnectAsync("alice");
         var id = await agent.CreateSessionAsync("terminal-demo");
         var terminal = (await agent.CallAsync("session_terminal_open", new { session_id = id, cols = 100, rows = 24 }))["terminal_id"]!.GetValue<string>();
@@ -103,7 +103,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     public async Task AReadTokenWatchesATerminalButCannotTypeIntoIt()
     {
         // Given alice's session with a terminal, shared read-only with bob, who watches it
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"), ("bob", "read"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("alice", "full"), ("bob", "read"));
         var alice = await daemon.ConnectAsync("alice");
         var id = await alice.CreateSessionAsync("shared-readonly");
         var terminal = (await alice.CallAsync("session_terminal_open", new { session_id = id, cols = 100, rows = 24 }))["terminal_id"]!.GetValue<string>();
@@ -138,7 +138,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     {
         // Given a daemon that posts attention to a loopback webhook, and a person on the sessions page
         using var webhook = new WebhookReceiver();
-        await using var daemon = await DashboardDaemon.StartAsync(new Dictionary<string, string> { ["SESSION_MCP_ATTENTION_WEBHOOK"] = webhook.Url }, ("alice", "full"));
+        await using var daemon = await HttpDaemon.StartAsync(new Dictionary<string, string> { ["SESSION_MCP_ATTENTION_WEBHOOK"] = webhook.Url }, ("alice", "full"));
         var agent = await daemon.ConnectAsync("alice");
         var id = await agent.CreateSessionAsync("needs-an-answer");
         var (playwright, browser) = await Chromium.LaunchAsync();
@@ -174,7 +174,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     public async Task AFullTokenWatchesAJobsOutputAndKillsItFromTheSessionsPageThroughMcp()
     {
         // Given a session with a background job that prints and then waits, and its owner on the session's page
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("alice", "full"));
         var agent = await daemon.ConnectAsync("alice");
         var id = await agent.CreateSessionAsync("long-build");
         var job = (await agent.CallAsync("session_exec", new { session_id = id, command = "for i in 1 2 3; do echo tick-$i; done; sleep 300", background = true }))["job_id"]!.GetValue<string>();
@@ -202,7 +202,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     public async Task FromASessionsHistoryAPersonSeesAStepsDiffRestoresItForksItAndDownloadsTheReportAndPatch()
     {
         // Given a session whose file was written, then edited, and its owner on the session's page
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("alice", "full"));
         var agent = await daemon.ConnectAsync("alice");
         var id = await agent.CreateSessionAsync("history");
         var written = (await agent.CallAsync("session_write_file", new { session_id = id, path = "notes.txt", content = "one\n" }))["event_seq"]!.GetValue<long>();
@@ -265,7 +265,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     // The rendered text of the open terminal, from xterm.js's buffer.
     private const string TerminalText = "(() => { const b = window.__dashboard.terminal.buffer.active; let t = ''; for (let i = 0; i < b.length; i++) t += b.getLine(i).translateToString(true) + '\\n'; return t; })()";
 
-    private static async Task<IPage> LogInAsync(IBrowser browser, DashboardDaemon daemon, string token, string? screenshot = null, string? initScript = null)
+    private static async Task<IPage> LogInAsync(IBrowser browser, HttpDaemon daemon, string token, string? screenshot = null, string? initScript = null)
     {
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1400, Height = 900 } });
         if (initScript is not null)

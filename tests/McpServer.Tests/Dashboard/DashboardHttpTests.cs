@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
+using SessionMcp.McpServer.Tests.Infrastructure;
 
 namespace SessionMcp.McpServer.Tests.Dashboard;
 
@@ -11,7 +12,7 @@ public sealed class DashboardHttpTests
     public async Task ThePageIsPublicButItsDataAndTheMetricsNeedAToken()
     {
         // Given a daemon
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("viewer", "read"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("viewer", "read"));
 
         // When the page, a script, the API and the metrics are asked for, with and without a token
         var page = await daemon.GetAsync("/dashboard/", null);
@@ -42,7 +43,7 @@ public sealed class DashboardHttpTests
     public async Task XtermJsFromNpmIsBuiltIntoTheDaemon()
     {
         // Given a daemon built on a machine with npm (the test machines have it)
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("viewer", "read"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("viewer", "read"));
 
         // When its terminal assets are asked for
         var xterm = await daemon.GetAsync("/dashboard/xterm.js", null);
@@ -62,7 +63,7 @@ public sealed class DashboardHttpTests
     public async Task AReadTokenSeesOnlyTheSessionsSharedWithItInTheListAndTheFeed()
     {
         // Given alice's two sessions, one shared read-only with bob, and bob's feed open
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("alice", "full"), ("bob", "read"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("alice", "full"), ("bob", "read"));
         var alice = await daemon.ConnectAsync("alice");
         var hidden = await alice.CreateSessionAsync("private");
         var shared = await alice.CreateSessionAsync("shared");
@@ -101,7 +102,7 @@ public sealed class DashboardHttpTests
     public async Task MetricsCountToolCallsByToolAndOutcomeAndSessionsJobsAndTerminalsByState()
     {
         // Given a daemon where an agent ran commands, a job and a terminal, and a read token was refused a command
-        await using var daemon = await DashboardDaemon.StartAsync(null, ("agent", "full"), ("viewer", "read"));
+        await using var daemon = await HttpDaemon.StartAsync(null, ("agent", "full"), ("viewer", "read"));
         var agent = await daemon.ConnectAsync("agent");
         var viewer = await daemon.ConnectAsync("viewer");
         var id = await agent.CreateSessionAsync("measured");

@@ -216,14 +216,4 @@ public sealed class ExecBehaviourTests(ServerFixture fixture) : IClassFixture<Se
             Assert.Equal($"marker-{n}\nsession-{n}\ncall-{k}\n", result.Text("stdout"));
         }
     }
-
-    /// <summary>Collects notifications as they arrive, from whatever thread the client reports on.</summary>
-    private sealed class CollectingProgress : IProgress<ProgressNotificationValue>
-    {
-        private readonly ConcurrentQueue<ProgressNotificationValue> _values = new();
-
-        public IReadOnlyCollection<ProgressNotificationValue> Values => _values;
-
-        public void Report(ProgressNotificationValue value) => _values.Enqueue(value);
-    }
 }
