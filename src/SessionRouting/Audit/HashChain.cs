@@ -47,63 +47,60 @@ internal static class HashChain
         output is null ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(output)));
 
     /// <summary>Version 3: <paramref name="outputDigest"/> stands for the output, which may be gone.</summary>
-    public static string ComputeV3(long seq, string prevHash, AuditEntry entry, string? outputDigest)
+    public static string ComputeV3(long seq, string prevHash, AuditEntry entry, string? outputDigest) => Hash(writer =>
+    {
+        writer.WriteStringValue(EncodingV3Marker);
+        WriteFields(writer, seq, prevHash, entry);
+        writer.WriteStringValue(outputDigest);
+        writer.WriteStringValue(entry.Principal);
+    });
+
+    /// <summary>Versions 1 (no principal) and 2 (a principal, marked first and written last): the output itself.</summary>
+    public static string Compute(long seq, string prevHash, AuditEntry entry) => Hash(writer =>
+    {
+        if (entry.Principal is not null)
+        {
+            writer.WriteStringValue(EncodingV2);
+        }
+        WriteFields(writer, seq, prevHash, entry);
+        writer.WriteStringValue(entry.Output);
+        if (entry.Principal is not null)
+        {
+            writer.WriteStringValue(entry.Principal);
+        }
+    });
+
+    /// <summary>
+    /// The SHA-256 of the JSON array <paramref name="write"/> fills: an array gives an unambiguous encoding of the fields
+    /// (no separator can be forged inside a value).
+    /// </summary>
+    private static string Hash(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartArray();
-            writer.WriteStringValue(EncodingV3Marker);
-            writer.WriteNumberValue(seq);
-            writer.WriteStringValue(prevHash);
-            writer.WriteStringValue(FormatTime(entry.Time));
-            writer.WriteStringValue(entry.SessionId);
-            writer.WriteStringValue(entry.Kind);
-            writer.WriteStringValue(entry.Tool);
-            writer.WriteStringValue(entry.Client);
-            writer.WriteStringValue(entry.Arguments);
-            writer.WriteStringValue(entry.Outcome);
-            writer.WriteStringValue(entry.Error);
-            writer.WriteStringValue(entry.Summary);
-            writer.WriteNumberValue(entry.DurationMs);
-            writer.WriteStringValue(outputDigest);
-            writer.WriteStringValue(entry.Principal);
+            write(writer);
             writer.WriteEndArray();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
     }
 
-    public static string Compute(long seq, string prevHash, AuditEntry entry)
+    /// <summary>The fields every encoding hashes, in their order: from the number to the duration.</summary>
+    private static void WriteFields(Utf8JsonWriter writer, long seq, string prevHash, AuditEntry entry)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            // A JSON array gives an unambiguous encoding of the fields (no separator can be forged inside a value).
-            writer.WriteStartArray();
-            if (entry.Principal is not null)
-            {
-                writer.WriteStringValue(EncodingV2);
-            }
-            writer.WriteNumberValue(seq);
-            writer.WriteStringValue(prevHash);
-            writer.WriteStringValue(FormatTime(entry.Time));
-            writer.WriteStringValue(entry.SessionId);
-            writer.WriteStringValue(entry.Kind);
-            writer.WriteStringValue(entry.Tool);
-            writer.WriteStringValue(entry.Client);
-            writer.WriteStringValue(entry.Arguments);
-            writer.WriteStringValue(entry.Outcome);
-            writer.WriteStringValue(entry.Error);
-            writer.WriteStringValue(entry.Summary);
-            writer.WriteNumberValue(entry.DurationMs);
-            writer.WriteStringValue(entry.Output);
-            if (entry.Principal is not null)
-            {
-                writer.WriteStringValue(entry.Principal);
-            }
-            writer.WriteEndArray();
-        }
-        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+        writer.WriteNumberValue(seq);
+        writer.WriteStringValue(prevHash);
+        writer.WriteStringValue(FormatTime(entry.Time));
+        writer.WriteStringValue(entry.SessionId);
+        writer.WriteStringValue(entry.Kind);
+        writer.WriteStringValue(entry.Tool);
+        writer.WriteStringValue(entry.Client);
+        writer.WriteStringValue(entry.Arguments);
+        writer.WriteStringValue(entry.Outcome);
+        writer.WriteStringValue(entry.Error);
+        writer.WriteStringValue(entry.Summary);
+        writer.WriteNumberValue(entry.DurationMs);
     }
 
     /// <summary>The one text form of an event's time, used both to store it and to hash it.</summary>
