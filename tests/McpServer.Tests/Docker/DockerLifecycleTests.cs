@@ -25,10 +25,10 @@ public sealed class DockerLifecycleTests
         var container = await ContainerOfAsync(sessionId);
 
         // When it has been idle long enough
-        Assert.True(await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "hibernated", Patience), "the session was never hibernated");
+        Assert.True(await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "hibernated", Patience), "the session was never hibernated");
         // (the state changes first, so the engine's report of the stop is not taken for a failure: the stop follows)
         var stopped = await Poll.UntilAsync(async () => (await DockerAsync("inspect", "-f", "{{.State.Running}}", container)).Trim() == "false", Patience);
-        var listed = await SessionAsync(server, sessionId);
+        var listed = await server.ListedSessionAsync(sessionId);
         var output = await server.RunAsync(sessionId, "pwd; echo $GREETING; cat file.txt; touch /tmp/writable && echo tmp-ok");
 
         // Then the container was stopped, the list said what a resume keeps, and the next call found everything as left
@@ -36,7 +36,7 @@ public sealed class DockerLifecycleTests
         Assert.Contains("the next command resumes it", listed.Text("status_detail"));
         Assert.Equal("/workspace/work\nhello\nkept\ntmp-ok\n", output);
         Assert.Equal("true", (await DockerAsync("inspect", "-f", "{{.State.Running}}", container)).Trim());
-        var events = await EventsAsync(server, sessionId);
+        var events = await server.EventsAsync(sessionId);
         Assert.Contains("session_hibernated", events);
         Assert.Contains("session_woken", events);
         Assert.Contains("resume_ms", events);
@@ -60,11 +60,11 @@ public sealed class DockerLifecycleTests
         });
 
         // Then the session is lost, and says it was OOM, without any further command on it
-        Assert.True(await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "lost", Patience), "the session was never marked lost");
-        var detail = (await SessionAsync(server, sessionId)).Text("status_detail");
+        Assert.True(await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "lost", Patience), "the session was never marked lost");
+        var detail = (await server.ListedSessionAsync(sessionId)).Text("status_detail");
         Assert.Contains("OOM-killed", detail);
         Assert.Contains("16 MiB", detail);
-        var events = await EventsAsync(server, sessionId);
+        var events = await server.EventsAsync(sessionId);
         Assert.Contains("session_lost", events);
         Assert.Contains("OOM-killed", events);
         Assert.Contains("exit code 137", events);
@@ -84,9 +84,9 @@ public sealed class DockerLifecycleTests
         try
         {
             // When / Then the liveness check notices, with no call on the session
-            Assert.True(await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "lost", Patience), "the hung helper was never noticed");
-            Assert.Contains("stopped answering", (await SessionAsync(server, sessionId)).Text("status_detail"));
-            Assert.Contains("session_lost", await EventsAsync(server, sessionId));
+            Assert.True(await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "lost", Patience), "the hung helper was never noticed");
+            Assert.Contains("stopped answering", (await server.ListedSessionAsync(sessionId)).Text("status_detail"));
+            Assert.Contains("session_lost", await server.EventsAsync(sessionId));
         }
         finally
         {
@@ -112,12 +112,12 @@ public sealed class DockerLifecycleTests
         await DockerAsync("kill", before);
 
         // Then a new container runs the session, with its workspace, cwd and env, and the event says why
-        Assert.True(await Poll.UntilAsync(async () => (await EventsAsync(server, sessionId)).Contains("session_restarted", StringComparison.Ordinal), Patience), "the session was never restarted");
+        Assert.True(await Poll.UntilAsync(async () => (await server.EventsAsync(sessionId)).Contains("session_restarted", StringComparison.Ordinal), Patience), "the session was never restarted");
         var after = await ContainerOfAsync(sessionId);
         Assert.NotEqual(before, after);
-        Assert.Equal("running", await StatusAsync(server, sessionId));
+        Assert.Equal("running", await server.StatusAsync(sessionId));
         Assert.Equal("/workspace/sub\nyes\ndata\n", await server.RunAsync(sessionId, "pwd; echo $KEPT; cat f"));
-        var events = await EventsAsync(server, sessionId);
+        var events = await server.EventsAsync(sessionId);
         Assert.Contains("signal 9", events);
         Assert.Contains("on-failure", events);
         await server.CallAsync("session_destroy", new { session_id = sessionId });
@@ -186,19 +186,6 @@ public sealed class DockerLifecycleTests
         Assert.True(Environment.UserName == "root" && File.Exists("/dev/loop-control") && (File.Exists("/usr/sbin/mke2fs") || File.Exists("/sbin/mke2fs")),
             "disk quota tests need root, loop devices and e2fsprogs (bash .ci/start-docker.sh installs e2fsprogs)");
     }
-
-    private static async Task<string> StatusAsync(ServerProcess server, string sessionId) =>
-        (await SessionAsync(server, sessionId)).Text("status");
-
-    private static async Task<JsonNode> SessionAsync(ServerProcess server, string sessionId)
-    {
-        var list = await server.CallAsync("session_list");
-        return list["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!;
-    }
-
-    /// <summary>The session's audited events, as session_replay shows them.</summary>
-    private static async Task<string> EventsAsync(ServerProcess server, string sessionId) =>
-        (await server.CallAsync("session_replay", new { session_id = sessionId, format = "events" })).ToJsonString();
 
     private static async Task<string> ContainerOfAsync(string sessionId) =>
         (await DockerAsync("ps", "-aq", "--no-trunc", "--filter", $"label=session-mcp.session={sessionId}")).Trim();

@@ -29,9 +29,9 @@ public sealed class WarmPoolLifecycleTests
         await DockerLifecycleTests.DockerAsync("kill", container);
 
         // Then the session is marked lost by the engine's die event (no call and no session_list needed), with the signal
-        Assert.True(await Poll.UntilAsync(async () => (await EventsAsync(server, sessionId)).Contains("session_lost", StringComparison.Ordinal), Patience),
+        Assert.True(await Poll.UntilAsync(async () => (await server.EventsAsync(sessionId)).Contains("session_lost", StringComparison.Ordinal), Patience),
             "the pooled session's death was never noticed");
-        Assert.Contains("signal 9", await EventsAsync(server, sessionId));
+        Assert.Contains("signal 9", await server.EventsAsync(sessionId));
     }
 
     [DockerFact]
@@ -46,7 +46,7 @@ public sealed class WarmPoolLifecycleTests
 
         // When it is hibernated (its container stopped) and a reap runs meanwhile
         // (polled with session_list: a call on the session itself, even session_replay, keeps it awake)
-        Assert.True(await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "hibernated", Patience), "the session was never hibernated");
+        Assert.True(await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "hibernated", Patience), "the session was never hibernated");
         Assert.True(await Poll.UntilAsync(async () => (await TryDockerAsync("inspect", "-f", "{{.State.Running}}", container)).Output.Trim() == "false", Patience),
             "the container was never stopped");
         await Task.Delay(TimeSpan.FromSeconds(12));
@@ -54,7 +54,7 @@ public sealed class WarmPoolLifecycleTests
         // Then the stopped pool container was not taken for a leftover, and the next call finds everything as it was
         Assert.Equal(0, (await TryDockerAsync("inspect", container)).ExitCode);
         Assert.Equal("/workspace/work\nhello\nkept\n", await server.RunAsync(sessionId, "pwd; echo $GREETING; cat file.txt"));
-        Assert.Contains("session_woken", await EventsAsync(server, sessionId));
+        Assert.Contains("session_woken", await server.EventsAsync(sessionId));
     }
 
     [DockerFact]
@@ -133,13 +133,6 @@ public sealed class WarmPoolLifecycleTests
         }, Patience), $"no container was ever named {name}");
         return id!;
     }
-
-    private static async Task<string> StatusAsync(ServerProcess server, string sessionId) =>
-        (await server.CallAsync("session_list"))["sessions"]!.AsArray()
-            .Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!["status"]!.GetValue<string>();
-
-    private static async Task<string> EventsAsync(ServerProcess server, string sessionId) =>
-        (await server.CallAsync("session_replay", new { session_id = sessionId, format = "events" })).ToJsonString();
 
     private static async Task<(int ExitCode, string Output)> TryDockerAsync(params string[] arguments)
     {

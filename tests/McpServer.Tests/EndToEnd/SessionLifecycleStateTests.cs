@@ -22,15 +22,15 @@ public sealed class SessionLifecycleStateTests
         await server.RunAsync(sessionId, "mkdir -p a/b && cd a/b && export MARK=kept && echo x > f");
 
         // When nothing is called on it
-        var sawIdle = await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "idle", Patience);
-        var sawHibernated = await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "hibernated", Patience);
+        var sawIdle = await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "idle", Patience);
+        var sawHibernated = await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "hibernated", Patience);
         var output = await server.RunAsync(sessionId, "pwd; echo $MARK; cat f");
 
         // Then it went idle, then hibernated, and the next call found it as it was and running again
         Assert.True(sawIdle, "the session never showed as idle");
         Assert.True(sawHibernated, "the session was never hibernated");
         Assert.EndsWith("/a/b\nkept\nx\n", output);
-        Assert.Equal("running", await StatusAsync(server, sessionId));
+        Assert.Equal("running", await server.StatusAsync(sessionId));
         var events = (await server.CallAsync("session_replay", new { session_id = sessionId, format = "events" })).ToJsonString();
         Assert.Contains("session_hibernated", events);
         Assert.Contains("a local session keeps no process between commands", events);
@@ -47,11 +47,11 @@ public sealed class SessionLifecycleStateTests
         var job = await server.CallAsync("session_exec", new { session_id = sessionId, command = "sleep 4; echo done", background = true });
 
         // When the job runs longer than the hibernation time
-        var hibernatedWhileRunning = await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "hibernated", TimeSpan.FromSeconds(3));
+        var hibernatedWhileRunning = await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "hibernated", TimeSpan.FromSeconds(3));
 
         // Then it stayed running (not even idle) while the job ran, and hibernates once the job is done
         Assert.False(hibernatedWhileRunning);
-        Assert.True(await Poll.UntilAsync(async () => await StatusAsync(server, sessionId) == "hibernated", Patience));
+        Assert.True(await Poll.UntilAsync(async () => await server.StatusAsync(sessionId) == "hibernated", Patience));
         Assert.NotNull(job["job_id"]);
     }
 
@@ -123,11 +123,5 @@ public sealed class SessionLifecycleStateTests
         Assert.Contains("disk_mb must be at least 8", refused);
         Assert.Contains("restart applies to sessions with a container", noRestart);
         Assert.Empty((await server.CallAsync("session_list"))["sessions"]!.AsArray());
-    }
-
-    private static async Task<string> StatusAsync(ServerProcess server, string sessionId)
-    {
-        var list = await server.CallAsync("session_list");
-        return list["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!["status"]!.GetValue<string>();
     }
 }

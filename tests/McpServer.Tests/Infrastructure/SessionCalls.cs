@@ -22,6 +22,21 @@ public static class SessionCalls
         return result["stdout"]!.GetValue<string>();
     }
 
+    /// <summary>The session as session_list shows it.</summary>
+    public static async Task<JsonNode> ListedSessionAsync(this ServerProcess server, string sessionId)
+    {
+        var list = await server.CallAsync("session_list").ConfigureAwait(false);
+        return list["sessions"]!.AsArray().Single(s => s!["session_id"]!.GetValue<string>() == sessionId)!;
+    }
+
+    /// <summary>The session's status as session_list shows it (running, idle, hibernated, lost, ...).</summary>
+    public static async Task<string> StatusAsync(this ServerProcess server, string sessionId) =>
+        (await server.ListedSessionAsync(sessionId).ConfigureAwait(false)).Text("status");
+
+    /// <summary>The session's audited events, as session_replay shows them, in one string to search.</summary>
+    public static async Task<string> EventsAsync(this ServerProcess server, string sessionId) =>
+        (await server.CallAsync("session_replay", new { session_id = sessionId, format = "events" }).ConfigureAwait(false)).ToJsonString();
+
     public static long EventSeq(this JsonNode result) => result["event_seq"]!.GetValue<long>();
 
     public static string Text(this JsonNode result, string property) => result[property]!.GetValue<string>();
